@@ -1,0 +1,85 @@
+//! What every samgate dialect adapter shares.
+//!
+//! A dialect adapter turns the bytes of one coordination system's message
+//! into a canonical `CaseEvent` and back. This crate holds the one trait they
+//! all implement ([`Dialect`]), the refusal and warning types, the guarded XML
+//! reader every decoder walks ([`xml::read`]), a small XML writer, text
+//! encodings and the dialects' time formats. It knows nothing of the store,
+//! routing or transports.
+
+pub mod encoding;
+mod error;
+pub mod fields;
+pub mod time;
+pub mod xml;
+
+pub use error::{DecodeError, EncodeError, Warning};
+pub use samgate_proto as proto;
+
+use samgate_proto::CaseEvent;
+use samgate_proto::v1::SourceSystem;
+
+/// The largest message any of the three systems accepts (their own limit).
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// The content of a dialect's extension element, kept verbatim so that a
+/// message translated back into the same dialect carries it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    /// The dialect whose extension element held it (`lifecare`).
+    pub dialect: &'static str,
+    /// The element's inner XML, as written in the source (UTF-8).
+    pub inner_xml: String,
+}
+
+/// A decoded message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub event: CaseEvent,
+    pub warnings: Vec<Warning>,
+    pub extension: Option<Extension>,
+}
+
+/// An encoded message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub warnings: Vec<Warning>,
+}
+
+/// One coordination system's message style.
+pub trait Dialect: Send + Sync {
+    /// The dialect's name on the command line and in config (`cosmic-link`).
+    fn name(&self) -> &'static str;
+
+    /// The `sourceSystem` of events decoded from this dialect.
+    fn source_system(&self) -> SourceSystem;
+
+    /// The MIME type of encoded messages.
+    fn content_type(&self) -> &'static str {
+        "application/xml"
+    }
+
+    /// Bytes to a checked canonical event, or a refusal that names the
+    /// element path and the reason.
+    fn decode(&self, input: &[u8]) -> Result<Decoded, DecodeError>;
+
+    /// A canonical event to bytes. An extension from the same dialect is
+    /// written back verbatim; one from another dialect is dropped with a
+    /// warning.
+    fn encode(&self, event: &CaseEvent, extension: Option<&Extension>)
+    -> Result<Encoded, EncodeError>;
+}
+
+/// The warning an encoder gives when it drops another dialect's extension.
+pub fn extension_dropped(extension: Option<&Extension>, target: &'static str) -> Option<Warning> {
+    extension.filter(|e| e.dialect != target).map(|e| {
+        Warning::new(
+            "extension-dropped",
+            format!(
+                "the {} extension element cannot be carried into {target} and was dropped",
+                e.dialect
+            ),
+        )
+    })
+}

@@ -1,0 +1,266 @@
+//! A guarded XML reader: quick-xml events to a small borrowed tree.
+//!
+//! The dialect messages are small (≤ 1 MiB) and decoders look at elements in
+//! any order, so a tree is the simplest faithful shape. The reader refuses
+//! what no dialect message contains and what hostile documents use: any
+//! DOCTYPE (so no entity of any kind is ever expanded), entity references
+//! other than the five predefined ones and character references, nesting
+//! beyond [`MAX_DEPTH`], more than [`MAX_ATTRIBUTES`] on one element, and more
+//! than one root.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+/// The dialects nest at most 7 levels; extension content gets room to spare,
+/// and the limit keeps hostile nesting from costing stack or time.
+pub const MAX_DEPTH: usize = 64;
+/// The dialects use at most 5 attributes on an element; the limit bounds the
+/// duplicate-attribute check, which is quadratic in the count.
+pub const MAX_ATTRIBUTES: usize = 64;
+
+/// A parse failure, with the element path where it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// One attribute, namespace resolved.
+#[derive(Debug, Clone)]
+pub struct Attribute<'a> {
+    /// Namespace URI; empty for an unprefixed attribute.
+    pub ns: Cow<'a, str>,
+    pub local: Cow<'a, str>,
+    /// Unescaped value, as written (not trimmed).
+    pub value: Cow<'a, str>,
+}
+
+/// One element, namespace resolved.
+#[derive(Debug, Clone)]
+pub struct Element<'a> {
+    /// Namespace URI; empty for no namespace.
+    pub ns: Cow<'a, str>,
+    pub local: Cow<'a, str>,
+    /// The name as written, prefix included (for messages only).
+    pub qname: Cow<'a, str>,
+    pub attributes: Vec<Attribute<'a>>,
+    pub children: Vec<Element<'a>>,
+    /// All character data directly inside this element, unescaped.
+    pub text: Cow<'a, str>,
+    /// Byte range of the element's content in the source text (between the
+    /// start tag's `>` and the end tag's `<`).
+    pub inner: (usize, usize),
+}
+
+fn err(path: &str, reason: impl Into<String>) -> ReadError {
+    ReadError {
+        path: if path.is_empty() { "/".into() } else { path.into() },
+        reason: reason.into(),
+    }
+}
+
+fn push_text<'a>(text: &mut Cow<'a, str>, more: Cow<'a, str>) {
+    if text.is_empty() {
+        *text = more;
+    } else if !more.is_empty() {
+        text.to_mut().push_str(&more);
+    }
+}
+
+/// Parses a whole document held in `source` (already decoded to UTF-8).
+pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
+    let mut reader = NsReader::from_str(source);
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+    let mut stack: Vec<Element<'_>> = Vec::new();
+    let mut path = String::new();
+    let mut root: Option<Element<'_>> = None;
+
+    loop {
+        let before = reader.buffer_position() as usize;
+        let (resolved, event) = reader
+            .read_resolved_event()
+            .map_err(|e| err(&path, format!("malformed XML: {e}")))?;
+        let ns = match resolved {
+            ResolveResult::Bound(ns) => ns.into_inner().to_owned(),
+            ResolveResult::Unbound => String::new(),
+            ResolveResult::Unknown(p) => {
+                return Err(err(
+                    &path,
+                    format!("undeclared namespace prefix '{p}'"),
+                ));
+            }
+        };
+        match event {
+            Event::Start(start) | Event::Empty(start) if root.is_some() => {
+                let _ = start;
+                return Err(err(&path, "more than one root element"));
+            }
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(&path, format!("nested deeper than {MAX_DEPTH} elements")));
+                }
+                let element = open(&reader, start, ns, &path, reader.buffer_position() as usize)?;
+                path.push('/');
+                path.push_str(&element.qname);
+                if is_empty {
+                    close(&mut stack, &mut root, element, &mut path);
+                } else {
+                    stack.push(element);
+                }
+            }
+            Event::End(_) => {
+                let mut element = stack.pop().ok_or_else(|| err(&path, "unexpected end tag"))?;
+                element.inner.1 = before;
+                close(&mut stack, &mut root, element, &mut path);
+            }
+            Event::Text(t) => {
+                let text = Cow::Owned(t.xml10_content().into_owned());
+                match stack.last_mut() {
+                    Some(el) => push_text(&mut el.text, text),
+                    None if text.trim().is_empty() => {}
+                    None => return Err(err(&path, "text outside the root element")),
+                }
+            }
+            Event::CData(c) => {
+                let text = Cow::Owned((*c).to_owned());
+                match stack.last_mut() {
+                    Some(el) => push_text(&mut el.text, text),
+                    None => return Err(err(&path, "CDATA outside the root element")),
+                }
+            }
+            Event::GeneralRef(r) => {
+                let resolved = if r.is_char_ref() {
+                    r.resolve_char_ref()
+                        .map_err(|e| err(&path, format!("bad character reference: {e}")))?
+                        .map(String::from)
+                } else {
+                    quick_xml::escape::resolve_predefined_entity(&r).map(String::from)
+                };
+                let Some(resolved) = resolved else {
+                    return Err(err(
+                        &path,
+                        format!("entity reference &{}; is not allowed", &*r),
+                    ));
+                };
+                match stack.last_mut() {
+                    Some(el) => push_text(&mut el.text, Cow::Owned(resolved)),
+                    None => return Err(err(&path, "reference outside the root element")),
+                }
+            }
+            Event::DocType(_) => {
+                return Err(err(&path, "DOCTYPE declarations are refused (no entities are expanded)"));
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(err(&path, "the document ends inside an element"));
+    }
+    root.ok_or_else(|| err("", "no root element"))
+}
+
+fn open<'a>(
+    reader: &NsReader<&'a [u8]>,
+    start: &BytesStart<'a>,
+    ns: String,
+    path: &str,
+    content_start: usize,
+) -> Result<Element<'a>, ReadError> {
+    let qname = start.name().as_ref().to_owned();
+    let local = start.local_name().as_ref().to_owned();
+    let here = format!("{path}/{qname}");
+    let mut attributes = Vec::new();
+    for (i, attr) in start.attributes().with_checks(true).enumerate() {
+        if i >= MAX_ATTRIBUTES {
+            return Err(err(&here, format!("more than {MAX_ATTRIBUTES} attributes")));
+        }
+        let attr = attr.map_err(|e| err(&here, format!("malformed attribute: {e}")))?;
+        let key = attr.key;
+        // Namespace declarations are not attributes of the message.
+        if key.as_namespace_binding().is_some() {
+            continue;
+        }
+        let (resolved, local_name) = reader.resolver().resolve_attribute(key);
+        let attr_ns = match resolved {
+            ResolveResult::Bound(n) => n.into_inner().to_owned(),
+            ResolveResult::Unbound => String::new(),
+            ResolveResult::Unknown(p) => {
+                return Err(err(
+                    &here,
+                    format!("undeclared namespace prefix '{p}'"),
+                ));
+            }
+        };
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| err(&here, format!("attribute {}: {e}", key.as_ref())))?
+            .into_owned();
+        attributes.push(Attribute {
+            ns: Cow::Owned(attr_ns),
+            local: Cow::Owned(local_name.as_ref().to_owned()),
+            value: Cow::Owned(value),
+        });
+    }
+    Ok(Element {
+        ns: Cow::Owned(ns),
+        local: Cow::Owned(local),
+        qname: Cow::Owned(qname),
+        attributes,
+        children: Vec::new(),
+        text: Cow::Borrowed(""),
+        inner: (content_start, content_start),
+    })
+}
+
+fn close<'a>(
+    stack: &mut [Element<'a>],
+    root: &mut Option<Element<'a>>,
+    element: Element<'a>,
+    path: &mut String,
+) {
+    let cut = path.rfind('/').unwrap_or(0);
+    path.truncate(cut);
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(element),
+        None => *root = Some(element),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_a_tree_with_namespaces_and_text() {
+        let doc = r#"<?xml version="1.0"?><cl:a xmlns:cl="urn:x" k=" v &amp; w "><cl:b>one &lt;two&gt; &#229;</cl:b><c/></cl:a>"#;
+        let root = parse(doc).unwrap();
+        assert_eq!((&*root.ns, &*root.local), ("urn:x", "a"));
+        assert_eq!(root.attributes.len(), 1);
+        assert_eq!(root.attributes[0].value, " v & w ");
+        assert_eq!(root.children[0].text, "one <two> å");
+        assert_eq!(root.children[1].ns, "");
+        let (s, e) = root.inner;
+        assert!(doc[s..e].starts_with("<cl:b>") && doc[s..e].ends_with("<c/>"));
+    }
+
+    #[test]
+    fn refuses_doctype_entities_depth_and_floods() {
+        assert!(parse("<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>").unwrap_err().reason.contains("DOCTYPE"));
+        assert!(parse("<a>&x;</a>").unwrap_err().reason.contains("not allowed"));
+        let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 1), "</a>".repeat(MAX_DEPTH + 1));
+        assert!(parse(&deep).unwrap_err().reason.contains("deeper"));
+        let attrs: String = (0..100).map(|i| format!(" a{i}=\"x\"")).collect();
+        assert!(parse(&format!("<a{attrs}/>")).unwrap_err().reason.contains("attributes"));
+        assert!(parse("<a/><b/>").is_err());
+        assert!(parse("<a><b></a>").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("<p:a/>").unwrap_err().reason.contains("prefix"));
+    }
+}

@@ -1,0 +1,277 @@
+//! Walking a decoded tree under the dialects' strictness rules.
+//!
+//! Every decoder reads its message through [`Node`], which knows the
+//! dialect, the namespace and the element path, so that each refusal names
+//! exactly where it happened (`/Meddelande/Patient/@id`). The rules enforced
+//! here are common to all three dialects (see docs/dialects.md): children in
+//! any order, a non-list child at most once, unknown elements and attributes
+//! refused, text trimmed, empty leaves absent, xsi attributes ignored.
+
+use super::XSI_NS;
+use super::read::Element;
+use crate::DecodeError;
+
+/// What a walker knows of its dialect.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// Dialect name for errors (`lifecare`).
+    pub dialect: &'static str,
+    /// The dialect's namespace URI.
+    pub ns: &'static str,
+    /// The prefix paths show element names with (`cl:`), whatever prefix the
+    /// document itself used.
+    pub prefix: &'static str,
+}
+
+/// How often a child may appear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Card {
+    /// At most once.
+    One,
+    /// Any number of times (a list element, `*` in the dialect listings).
+    Many,
+}
+
+/// An element and where it is.
+#[derive(Debug, Clone)]
+pub struct Node<'d, 'a> {
+    pub el: &'d Element<'a>,
+    pub path: String,
+    pub ctx: Ctx,
+}
+
+impl<'d, 'a> Node<'d, 'a> {
+    /// The document's root, which must be `name` in the dialect's namespace.
+    pub fn root(ctx: Ctx, el: &'d Element<'a>, name: &str) -> Result<Self, DecodeError> {
+        let path = format!("/{}{}", ctx.prefix, el.local);
+        if el.ns != ctx.ns {
+            let found = if el.ns.is_empty() { "no namespace".to_owned() } else { format!("namespace {}", el.ns) };
+            return Err(DecodeError::new(
+                ctx.dialect,
+                path,
+                format!("the root element must be in namespace {}, found {found}", ctx.ns),
+            ));
+        }
+        if el.local != name {
+            return Err(DecodeError::new(
+                ctx.dialect,
+                path,
+                format!("the root element must be {}{name}", ctx.prefix),
+            ));
+        }
+        Ok(Node { el, path, ctx })
+    }
+
+    pub fn error(&self, reason: impl Into<String>) -> DecodeError {
+        DecodeError::new(self.ctx.dialect, self.path.clone(), reason)
+    }
+
+    pub fn attr_path(&self, name: &str) -> String {
+        format!("{}/@{name}", self.path)
+    }
+
+    pub fn attr_error(&self, name: &str, reason: impl Into<String>) -> DecodeError {
+        DecodeError::new(self.ctx.dialect, self.attr_path(name), reason)
+    }
+
+    /// The element's local name.
+    pub fn name(&self) -> &str {
+        &self.el.local
+    }
+
+    /// Refuses attributes other than `allowed` (namespace declarations and
+    /// xsi attributes aside).
+    pub fn attrs(&self, allowed: &[&str]) -> Result<(), DecodeError> {
+        for a in &self.el.attributes {
+            if a.ns == XSI_NS {
+                continue;
+            }
+            if !a.ns.is_empty() || !allowed.contains(&&*a.local) {
+                return Err(self.attr_error(&a.local, "unknown attribute"));
+            }
+        }
+        Ok(())
+    }
+
+    /// An attribute's trimmed value; empty counts as absent.
+    pub fn attr(&self, name: &str) -> Option<&'d str> {
+        self.el
+            .attributes
+            .iter()
+            .find(|a| a.ns.is_empty() && a.local == name)
+            .map(|a| a.value.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn req_attr(&self, name: &str) -> Result<&'d str, DecodeError> {
+        self.attr(name).ok_or_else(|| self.attr_error(name, "is required"))
+    }
+
+    /// The children, checked against `spec`: every child must be one of the
+    /// named elements in the dialect's namespace, a `Card::One` child at most
+    /// once; text between children must be whitespace.
+    pub fn children(&self, spec: &[(&'static str, Card)]) -> Result<Kids<'d, 'a>, DecodeError> {
+        if !self.el.children.is_empty() && !self.el.text.trim().is_empty() {
+            return Err(self.error("text is not allowed beside child elements"));
+        }
+        let mut found: Vec<(usize, &'d Element<'a>)> = Vec::with_capacity(self.el.children.len());
+        for child in &self.el.children {
+            let slot = (child.ns == self.ctx.ns)
+                .then(|| spec.iter().position(|(n, _)| *n == child.local))
+                .flatten();
+            let Some(slot) = slot else {
+                let ns = if child.ns == self.ctx.ns || child.ns.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (namespace {})", child.ns)
+                };
+                return Err(DecodeError::new(
+                    self.ctx.dialect,
+                    format!("{}/{}", self.path, child.qname),
+                    format!("unknown element{ns}"),
+                ));
+            };
+            if spec[slot].1 == Card::One && found.iter().any(|(s, _)| *s == slot) {
+                return Err(DecodeError::new(
+                    self.ctx.dialect,
+                    format!("{}/{}{}", self.path, self.ctx.prefix, child.local),
+                    "appears more than once",
+                ));
+            }
+            found.push((slot, child));
+        }
+        Ok(Kids {
+            parent: self.clone(),
+            spec: spec.to_vec(),
+            found,
+        })
+    }
+
+    /// A leaf's trimmed text; empty counts as absent. A leaf has neither
+    /// attributes nor children.
+    pub fn leaf(&self) -> Result<Option<&'d str>, DecodeError> {
+        self.attrs(&[])?;
+        self.children(&[])?;
+        let t = self.el.text.trim();
+        Ok((!t.is_empty()).then_some(t))
+    }
+
+    /// The trimmed text of an element that may also carry attributes.
+    pub fn text(&self) -> Result<Option<&'d str>, DecodeError> {
+        self.children(&[])?;
+        let t = self.el.text.trim();
+        Ok((!t.is_empty()).then_some(t))
+    }
+
+    /// Refuses text in an element that the dialect gives only attributes.
+    pub fn no_text(&self) -> Result<(), DecodeError> {
+        if !self.el.text.trim().is_empty() {
+            return Err(self.error("text is not allowed in this element"));
+        }
+        Ok(())
+    }
+
+    /// Checks the element is empty apart from `allowed` attributes.
+    pub fn attributes_only(&self, allowed: &[&str]) -> Result<(), DecodeError> {
+        self.attrs(allowed)?;
+        self.children(&[])?;
+        self.no_text()
+    }
+}
+
+/// The checked children of one element.
+#[derive(Debug)]
+pub struct Kids<'d, 'a> {
+    parent: Node<'d, 'a>,
+    spec: Vec<(&'static str, Card)>,
+    found: Vec<(usize, &'d Element<'a>)>,
+}
+
+impl<'d, 'a> Kids<'d, 'a> {
+    fn slot(&self, name: &str) -> usize {
+        self.spec
+            .iter()
+            .position(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} is not in this element's spec"))
+    }
+
+    fn node(&self, el: &'d Element<'a>, index: Option<usize>) -> Node<'d, 'a> {
+        let mut path = format!("{}/{}{}", self.parent.path, self.parent.ctx.prefix, el.local);
+        if let Some(i) = index {
+            path.push_str(&format!("[{}]", i + 1));
+        }
+        Node {
+            el,
+            path,
+            ctx: self.parent.ctx,
+        }
+    }
+
+    /// The child of that name, if present.
+    pub fn one(&self, name: &str) -> Option<Node<'d, 'a>> {
+        let slot = self.slot(name);
+        self.found
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, el)| self.node(el, None))
+    }
+
+    /// The child of that name, or an error naming where it is missing.
+    pub fn req(&self, name: &str) -> Result<Node<'d, 'a>, DecodeError> {
+        self.one(name).ok_or_else(|| {
+            DecodeError::new(
+                self.parent.ctx.dialect,
+                format!("{}/{}{name}", self.parent.path, self.parent.ctx.prefix),
+                "is required",
+            )
+        })
+    }
+
+    /// The trimmed text of a leaf child, if present and not empty.
+    pub fn leaf(&self, name: &str) -> Result<Option<&'d str>, DecodeError> {
+        match self.one(name) {
+            Some(n) => n.leaf(),
+            None => Ok(None),
+        }
+    }
+
+    /// A leaf child's text as an owned string (empty when absent).
+    pub fn string(&self, name: &str) -> Result<String, DecodeError> {
+        Ok(self.leaf(name)?.unwrap_or_default().to_owned())
+    }
+
+    /// All children of that name, in document order.
+    pub fn many(&self, name: &str) -> Vec<Node<'d, 'a>> {
+        let slot = self.slot(name);
+        self.found
+            .iter()
+            .filter(|(s, _)| *s == slot)
+            .enumerate()
+            .map(|(i, (_, el))| self.node(el, Some(i)))
+            .collect()
+    }
+
+    /// The names of the children present, in document order.
+    pub fn present(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.found.iter().map(|(s, _)| self.spec[*s].0)
+    }
+
+    /// The name of the last child, if any.
+    pub fn last(&self) -> Option<&'static str> {
+        self.found.last().map(|(s, _)| self.spec[*s].0)
+    }
+
+    pub fn parent(&self) -> &Node<'d, 'a> {
+        &self.parent
+    }
+}
+
+/// Looks a dialect code up in a table of (code, value) pairs.
+pub fn code<T: Copy>(table: &[(&str, T)], value: &str) -> Option<T> {
+    table.iter().find(|(c, _)| *c == value).map(|(_, v)| *v)
+}
+
+/// The dialect code of a value, if the table has it.
+pub fn code_of<T: Copy + PartialEq>(table: &[(&'static str, T)], value: T) -> Option<&'static str> {
+    table.iter().find(|(_, v)| *v == value).map(|(c, _)| *c)
+}

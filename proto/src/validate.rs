@@ -1,0 +1,203 @@
+//! The model's own rules for one event: required fields, identifier forms,
+//! dates, and enum values that exist.
+//!
+//! Every way into the gateway (canonical JSON, the three dialects, protobuf
+//! over gRPC) ends here, so the rules have one home. Failures name the field
+//! by its canonical JSON path (`sipInvitation.invitees[1].hsaId`); a dialect
+//! decoder turns that into its own element path.
+
+use crate::codes::CanonicalEnum;
+use crate::ids::{HsaId, Kommunkod, PatientId};
+use crate::time::parse_date;
+use crate::v1::*;
+use crate::Payload;
+
+/// A field that breaks a rule of the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    /// Canonical JSON path of the field.
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn missing(field: impl Into<String>) -> Self {
+        Self::new(field, "is required")
+    }
+}
+
+type Check = Result<(), FieldError>;
+
+fn required(value: &str, field: &str) -> Check {
+    if value.is_empty() {
+        return Err(FieldError::missing(field));
+    }
+    Ok(())
+}
+
+fn hsa(value: &str, field: &str, is_required: bool) -> Check {
+    if value.is_empty() {
+        return if is_required { Err(FieldError::missing(field)) } else { Ok(()) };
+    }
+    HsaId::parse(value)
+        .map(drop)
+        .map_err(|e| FieldError::new(field, e.to_string()))
+}
+
+fn known<E: CanonicalEnum>(value: i32, field: &str, is_required: bool) -> Check {
+    match E::from_i32(value) {
+        None => Err(FieldError::new(
+            field,
+            format!("{value} is not a {} value", E::TYPE_NAME),
+        )),
+        Some(_) if value == 0 && is_required => Err(FieldError::missing(field)),
+        Some(_) => Ok(()),
+    }
+}
+
+fn date(value: &str, field: &str) -> Check {
+    if value.is_empty() {
+        return Ok(());
+    }
+    parse_date(value).map(drop).map_err(|e| FieldError::new(field, e))
+}
+
+fn actor(a: &Actor, field: &str) -> Check {
+    hsa(&a.hsa_id, &format!("{field}.hsaId"), true)?;
+    known::<ActorKind>(a.kind, &format!("{field}.kind"), false)
+}
+
+fn patient(p: &Patient) -> Check {
+    known::<IdKind>(p.id_kind, "patient.idKind", false)?;
+    required(&p.id, "patient.id")?;
+    let kind = IdKind::try_from(p.id_kind).unwrap_or_default();
+    PatientId::parse(kind, &p.id).map_err(|e| FieldError::new("patient.id", e.to_string()))?;
+    if !p.municipality_code.is_empty() {
+        Kommunkod::parse(&p.municipality_code)
+            .map_err(|e| FieldError::new("patient.municipalityCode", e.to_string()))?;
+    }
+    hsa(&p.listed_unit_hsa_id, "patient.listedUnitHsaId", false)
+}
+
+/// Checks one event against the model's rules.
+pub fn check_event(e: &CaseEvent) -> Check {
+    known::<SourceSystem>(e.source_system, "sourceSystem", true)?;
+    required(&e.source_message_id, "sourceMessageId")?;
+    if e.occurred_at.is_none() {
+        return Err(FieldError::missing("occurredAt"));
+    }
+    required(&e.case_ref, "caseRef")?;
+    known::<CareProcess>(e.process, "process", true)?;
+    actor(
+        e.author.as_ref().ok_or_else(|| FieldError::missing("author"))?,
+        "author",
+    )?;
+    patient(e.patient.as_ref().ok_or_else(|| FieldError::missing("patient"))?)?;
+    let payload = e
+        .payload
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("payload (one of admissionNotice, …, deviation)"))?;
+    check_payload(payload)
+}
+
+fn check_payload(payload: &Payload) -> Check {
+    match payload {
+        Payload::AdmissionNotice(p) => {
+            if p.admitted_at.is_none() {
+                return Err(FieldError::missing("admissionNotice.admittedAt"));
+            }
+            date(&p.expected_discharge_date, "admissionNotice.expectedDischargeDate")?;
+            known::<Residence>(p.residence, "admissionNotice.residence", false)
+        }
+        Payload::InNotice(p) => known::<Residence>(p.residence, "inNotice.residence", false),
+        Payload::CareContactAssigned(p) => {
+            let c = p
+                .contact
+                .as_ref()
+                .ok_or_else(|| FieldError::missing("careContactAssigned.contact"))?;
+            hsa(&c.hsa_id, "careContactAssigned.contact.hsaId", true)?;
+            required(&c.name, "careContactAssigned.contact.name")
+        }
+        Payload::DischargeReady(p) => match p.ready_at {
+            None => Err(FieldError::missing("dischargeReady.readyAt")),
+            Some(_) => Ok(()),
+        },
+        Payload::SipInvitation(p) => {
+            if p.meeting_at.is_none() {
+                return Err(FieldError::missing("sipInvitation.meetingAt"));
+            }
+            known::<MeetingPlace>(p.place, "sipInvitation.place", false)?;
+            for (i, a) in p.invitees.iter().enumerate() {
+                actor(a, &format!("sipInvitation.invitees[{i}]"))?;
+            }
+            Ok(())
+        }
+        Payload::SipPlan(p) => {
+            if p.version < 0 {
+                return Err(FieldError::new("sipPlan.version", "must be 1 or more"));
+            }
+            if p.goals.is_empty() {
+                return Err(FieldError::new("sipPlan.goals", "at least one goal is required"));
+            }
+            for (i, g) in p.goals.iter().enumerate() {
+                required(&g.text, &format!("sipPlan.goals[{i}].text"))?;
+            }
+            for (i, iv) in p.interventions.iter().enumerate() {
+                hsa(
+                    &iv.responsible_hsa_id,
+                    &format!("sipPlan.interventions[{i}].responsibleHsaId"),
+                    false,
+                )?;
+            }
+            hsa(&p.coordinator_hsa_id, "sipPlan.coordinatorHsaId", true)?;
+            date(&p.follow_up_date, "sipPlan.followUpDate")?;
+            if !p.follow_up_note.is_empty() && p.follow_up_date.is_empty() {
+                return Err(FieldError::new(
+                    "sipPlan.followUpDate",
+                    "is required when followUpNote is given",
+                ));
+            }
+            Ok(())
+        }
+        Payload::DischargeNotice(p) => {
+            if p.discharged_at.is_none() {
+                return Err(FieldError::missing("dischargeNotice.dischargedAt"));
+            }
+            known::<DischargeDestination>(p.destination, "dischargeNotice.destination", true)
+        }
+        Payload::ThreadMessage(p) => required(&p.body, "threadMessage.body"),
+        Payload::Consent(p) => known::<ConsentDecision>(p.decision, "consent.decision", true),
+        Payload::CaseOpened(_) | Payload::CaseReopened(_) => Ok(()),
+        Payload::CaseClosed(p) => known::<CloseReason>(p.reason, "caseClosed.reason", true),
+        Payload::Deviation(p) => {
+            known::<DeviationCategory>(p.category, "deviation.category", true)
+        }
+    }
+}
+
+/// The payload's name in the model (`admissionNotice`).
+pub fn payload_name(p: &Payload) -> &'static str {
+    match p {
+        Payload::AdmissionNotice(_) => "admissionNotice",
+        Payload::InNotice(_) => "inNotice",
+        Payload::CareContactAssigned(_) => "careContactAssigned",
+        Payload::DischargeReady(_) => "dischargeReady",
+        Payload::SipInvitation(_) => "sipInvitation",
+        Payload::SipPlan(_) => "sipPlan",
+        Payload::DischargeNotice(_) => "dischargeNotice",
+        Payload::ThreadMessage(_) => "threadMessage",
+        Payload::Consent(_) => "consent",
+        Payload::CaseOpened(_) => "caseOpened",
+        Payload::CaseClosed(_) => "caseClosed",
+        Payload::CaseReopened(_) => "caseReopened",
+        Payload::Deviation(_) => "deviation",
+    }
+}
