@@ -1,1 +1,5 @@
-fn main() {}
+//! The `samgate` binary: see `samgate --help`.
+
+fn main() -> std::process::ExitCode {
+    samgate::cli::main()
+}

@@ -10,6 +10,7 @@
 pub mod encoding;
 mod error;
 pub mod fields;
+pub mod support;
 pub mod time;
 pub mod xml;
 

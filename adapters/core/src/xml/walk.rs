@@ -275,3 +275,55 @@ pub fn code<T: Copy>(table: &[(&str, T)], value: &str) -> Option<T> {
 pub fn code_of<T: Copy + PartialEq>(table: &[(&'static str, T)], value: T) -> Option<&'static str> {
     table.iter().find(|(_, v)| *v == value).map(|(c, _)| *c)
 }
+
+impl<'d, 'a> Node<'d, 'a> {
+    /// A coded attribute, looked up in the dialect's table.
+    pub fn coded_attr<T: Copy>(&self, name: &str, table: &[(&str, T)], what: &str) -> Result<Option<T>, DecodeError> {
+        self.attr(name)
+            .map(|v| code(table, v).ok_or_else(|| self.attr_error(name, format!("'{v}' is not a {what} code"))))
+            .transpose()
+    }
+
+    /// An attribute read by `parse`, whose error becomes the refusal reason.
+    pub fn parsed_attr<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, DecodeError> {
+        self.attr(name)
+            .map(|v| parse(v).map_err(|e| self.attr_error(name, e)))
+            .transpose()
+    }
+
+    /// A leaf's text read by `parse`.
+    pub fn parsed_text<T>(&self, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, DecodeError> {
+        self.leaf()?
+            .map(|v| parse(v).map_err(|e| self.error(e)))
+            .transpose()
+    }
+}
+
+impl<'d, 'a> Kids<'d, 'a> {
+    /// A coded leaf child, looked up in the dialect's table.
+    pub fn coded_leaf<T: Copy>(&self, name: &str, table: &[(&str, T)], what: &str) -> Result<Option<T>, DecodeError> {
+        let Some(node) = self.one(name) else { return Ok(None) };
+        node.leaf()?
+            .map(|v| code(table, v).ok_or_else(|| node.error(format!("'{v}' is not a {what} code"))))
+            .transpose()
+    }
+
+    /// A leaf child read by `parse`.
+    pub fn parsed_leaf<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, DecodeError> {
+        match self.one(name) {
+            Some(n) => n.parsed_text(parse),
+            None => Ok(None),
+        }
+    }
+
+    /// The texts of a list of leaf children (empty items are kept out).
+    pub fn leaf_list(&self, name: &str) -> Result<Vec<String>, DecodeError> {
+        let mut out = Vec::new();
+        for n in self.many(name) {
+            if let Some(t) = n.leaf()? {
+                out.push(t.to_owned());
+            }
+        }
+        Ok(out)
+    }
+}

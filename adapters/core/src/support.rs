@@ -1,0 +1,131 @@
+//! Steps every decoder and encoder takes the same way: the size limit, the
+//! text encoding, parsing, choosing the payload element, the extension
+//! element, and the model's rules at the end.
+
+use std::borrow::Cow;
+
+use samgate_proto::CaseEvent;
+use samgate_proto::validate::check_event;
+
+use crate::encoding::{Declared, declared_encoding, latin1_text, utf8_text};
+use crate::fields::element_path;
+use crate::xml::read::{self, Element};
+use crate::xml::walk::{Ctx, Kids, Node};
+use crate::{DecodeError, EncodeError, Extension, MAX_MESSAGE_BYTES};
+
+/// The document's text in UTF-8: checks the size limit and the declared
+/// encoding (UTF-8 always; ISO-8859-1 only where `latin1_allowed`).
+pub fn document_text<'i>(ctx: Ctx, input: &'i [u8], latin1_allowed: bool) -> Result<Cow<'i, str>, DecodeError> {
+    if input.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::new(
+            ctx.dialect,
+            "/",
+            format!("the message is {} bytes; the limit is {MAX_MESSAGE_BYTES}", input.len()),
+        ));
+    }
+    match declared_encoding(input) {
+        (Declared::Latin1, _) if latin1_allowed => Ok(Cow::Owned(latin1_text(input))),
+        (Declared::Utf8 | Declared::Utf8Default, _) => utf8_text(input)
+            .map(Cow::Borrowed)
+            .map_err(|e| DecodeError::new(ctx.dialect, "/", e)),
+        (_, label) => Err(DecodeError::new(
+            ctx.dialect,
+            "/",
+            format!(
+                "encoding {} is refused; {} is accepted",
+                label.unwrap_or_default(),
+                if latin1_allowed { "ISO-8859-1 or UTF-8" } else { "only UTF-8" }
+            ),
+        )),
+    }
+}
+
+/// Parses the document into its tree.
+pub fn parse_document<'t>(ctx: Ctx, text: &'t str) -> Result<Element<'t>, DecodeError> {
+    read::parse(text).map_err(|e| DecodeError::new(ctx.dialect, e.path, e.reason))
+}
+
+/// The one payload element among the children of `parent`: exactly one of
+/// `payload_elements` must be present, and it must be `expected` (the one
+/// the message type names).
+pub fn payload_element<'d, 'a>(
+    kids: &Kids<'d, 'a>,
+    payload_elements: &[&str],
+    expected: &str,
+    type_path: &str,
+) -> Result<Node<'d, 'a>, DecodeError> {
+    let parent = kids.parent();
+    let present: Vec<&str> = kids.present().filter(|n| payload_elements.contains(n)).collect();
+    match present.as_slice() {
+        [] => Err(parent.error(format!(
+            "the payload element {}{expected} is missing",
+            parent.ctx.prefix
+        ))),
+        [one] if *one == expected => Ok(kids.one(one).expect("present")),
+        [one] => Err(DecodeError::new(
+            parent.ctx.dialect,
+            format!("{}/{}{one}", parent.path, parent.ctx.prefix),
+            format!("does not match the message type at {type_path} (expected {}{expected})", parent.ctx.prefix),
+        )),
+        [_, second, ..] => Err(DecodeError::new(
+            parent.ctx.dialect,
+            format!("{}/{}{second}", parent.path, parent.ctx.prefix),
+            "more than one payload element",
+        )),
+    }
+}
+
+/// The extension element's content, kept verbatim; it must be the last
+/// child of the root.
+pub fn extension(kids: &Kids<'_, '_>, name: &str, text: &str) -> Result<Option<Extension>, DecodeError> {
+    let Some(node) = kids.one(name) else {
+        return Ok(None);
+    };
+    if kids.last() != Some(name) {
+        return Err(node.error("the extension element must be the last child of the root"));
+    }
+    let (start, end) = node.el.inner;
+    Ok(Some(Extension {
+        dialect: node.ctx.dialect,
+        inner_xml: text.get(start..end).unwrap_or_default().to_owned(),
+    }))
+}
+
+/// Checks a decoded event against the model's rules, naming the element
+/// that holds a failing field.
+pub fn check_decoded(ctx: Ctx, event: &CaseEvent, paths: &[(&str, &str)], root: &str) -> Result<(), DecodeError> {
+    check_event(event).map_err(|e| DecodeError::new(ctx.dialect, element_path(&e.field, paths, root), e.reason))
+}
+
+/// Checks an event before encoding it.
+pub fn check_for_encoding(dialect: &'static str, event: &CaseEvent) -> Result<(), EncodeError> {
+    check_event(event).map_err(|e| EncodeError::new(dialect, e.field, e.reason))
+}
+
+/// A SIP version as the dialects write it: an integer of 1 or more.
+pub fn parse_sip_version(v: &str) -> Result<i32, String> {
+    match v.parse::<i32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{v}' is not a SIP version (an integer of 1 or more)")),
+    }
+}
+
+/// The version an encoder writes: the model's default is 1.
+pub fn sip_version_or_default(version: i32) -> String {
+    if version < 1 { "1".to_owned() } else { version.to_string() }
+}
+
+/// The code an encoder writes for an enum stored as `i32`; `default` when
+/// the value is unspecified.
+pub fn code_for<T: Copy + PartialEq + TryFrom<i32>>(
+    table: &[(&'static str, T)],
+    value: i32,
+    default: Option<T>,
+) -> &'static str {
+    let typed = T::try_from(value).ok();
+    table
+        .iter()
+        .find(|(_, v)| Some(*v) == typed)
+        .or_else(|| default.and_then(|d| table.iter().find(|(_, v)| *v == d)))
+        .map_or("", |(c, _)| *c)
+}

@@ -1,0 +1,153 @@
+//! `samgate translate` and `samgate validate`: the adapters as a command.
+//!
+//! `translate --from <d|json> --to <d|json> [FILE]` reads FILE or standard
+//! input and writes the result to standard output. Exit 0 on success
+//! (warnings on stderr), 1 when the input is refused (the error on stderr,
+//! nothing on stdout), 2 on a usage error (clap's own exit code).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use samgate_adapter_core::{Extension, Warning};
+use samgate_proto::{CaseEvent, canonical};
+
+use crate::dialects::DialectName;
+
+/// A message form `translate` reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Form {
+    Lifecare,
+    CosmicLink,
+    Samsa,
+    /// Canonical JSON of one CaseEvent.
+    Json,
+}
+
+impl Form {
+    fn dialect(self) -> Option<DialectName> {
+        match self {
+            Form::Lifecare => Some(DialectName::Lifecare),
+            Form::CosmicLink => Some(DialectName::CosmicLink),
+            Form::Samsa => Some(DialectName::Samsa),
+            Form::Json => None,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TranslateArgs {
+    /// The form of the input.
+    #[arg(long, value_enum)]
+    pub from: Form,
+    /// The form to write.
+    #[arg(long, value_enum)]
+    pub to: Form,
+    /// The input file; standard input when absent.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The dialect the files are in.
+    #[arg(long, value_enum)]
+    pub dialect: Form,
+    /// The files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// A translation's result: the bytes to write and what could not be carried.
+pub struct Translated {
+    pub output: Vec<u8>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Reads `input` in `from` and writes it in `to`.
+pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, String> {
+    let (event, extension, mut warnings) = read(from, input)?;
+    let output = match to.dialect() {
+        None => canonical::to_string_pretty(&event).into_bytes(),
+        Some(d) => {
+            let encoded = d.adapter().encode(&event, extension.as_ref()).map_err(|e| e.to_string())?;
+            warnings.extend(encoded.warnings);
+            encoded.bytes
+        }
+    };
+    Ok(Translated { output, warnings })
+}
+
+fn read(from: Form, input: &[u8]) -> Result<(CaseEvent, Option<Extension>, Vec<Warning>), String> {
+    match from.dialect() {
+        None => {
+            let text = std::str::from_utf8(input).map_err(|e| format!("json: $: not UTF-8 ({e})"))?;
+            canonical::from_str(text)
+                .map(|e| (e, None, Vec::new()))
+                .map_err(|e| format!("json: {e}"))
+        }
+        Some(d) => d
+            .adapter()
+            .decode(input)
+            .map(|d| (d.event, d.extension, d.warnings))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn read_input(file: Option<&Path>) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    match file {
+        Some(path) => buf = std::fs::read(path)?,
+        None => {
+            std::io::stdin().read_to_end(&mut buf)?;
+        }
+    }
+    Ok(buf)
+}
+
+pub fn run_translate(args: &TranslateArgs) -> ExitCode {
+    let input = match read_input(args.file.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            let name = args.file.as_ref().map_or("standard input".into(), |p| p.display().to_string());
+            eprintln!("error: cannot read {name}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match translate(args.from, args.to, &input) {
+        Ok(t) => {
+            for w in &t.warnings {
+                eprintln!("{w}");
+            }
+            let mut out = std::io::stdout().lock();
+            if out.write_all(&t.output).and_then(|_| out.flush()).is_err() {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub fn run_validate(args: &ValidateArgs) -> ExitCode {
+    let mut failed = 0;
+    for file in &args.files {
+        let result = std::fs::read(file)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|bytes| read(args.dialect, &bytes).map(|(_, _, w)| w));
+        match result {
+            Ok(warnings) if warnings.is_empty() => println!("ok {}", file.display()),
+            Ok(warnings) => {
+                let w: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+                println!("ok {} ({})", file.display(), w.join("; "));
+            }
+            Err(e) => {
+                failed += 1;
+                println!("refused {}: {e}", file.display());
+            }
+        }
+    }
+    if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
