@@ -8,7 +8,9 @@ use samgate_proto::v1::{self, SourceSystem};
 use samgate_samsa::Samsa;
 
 /// A dialect by its name on the command line and in configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DialectName {
     Lifecare,
@@ -21,7 +23,11 @@ static COSMIC_LINK: CosmicLink = CosmicLink;
 static SAMSA: Samsa = Samsa;
 
 impl DialectName {
-    pub const ALL: [DialectName; 3] = [DialectName::Lifecare, DialectName::CosmicLink, DialectName::Samsa];
+    pub const ALL: [DialectName; 3] = [
+        DialectName::Lifecare,
+        DialectName::CosmicLink,
+        DialectName::Samsa,
+    ];
 
     /// The adapter.
     pub fn adapter(self) -> &'static dyn Dialect {

@@ -76,7 +76,10 @@ impl Out {
     }
     fn strs(mut self, key: &str, v: &[String]) -> Self {
         if !v.is_empty() {
-            self.0.insert(key.into(), v.iter().map(|s| Value::String(s.clone())).collect());
+            self.0.insert(
+                key.into(),
+                v.iter().map(|s| Value::String(s.clone())).collect(),
+            );
         }
         self
     }
@@ -155,7 +158,12 @@ fn payload_value(p: &Payload) -> Value {
                 "goals",
                 s.goals
                     .iter()
-                    .map(|g| Out::default().str("text", &g.text).strs("subGoals", &g.sub_goals).done())
+                    .map(|g| {
+                        Out::default()
+                            .str("text", &g.text)
+                            .strs("subGoals", &g.sub_goals)
+                            .done()
+                    })
                     .collect(),
             )
             .str("personExpectations", &s.person_expectations)
@@ -243,7 +251,11 @@ fn camel_case(key: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// The fields of one JSON object, by canonical name, unknown names refused.
@@ -255,7 +267,10 @@ struct Obj<'a> {
 impl<'a> Obj<'a> {
     fn new(v: &'a Value, path: String, allowed: &[&'static str]) -> Result<Self> {
         let map = v.as_object().ok_or_else(|| {
-            JsonError::new(if path.is_empty() { "$" } else { &path }, "must be an object")
+            JsonError::new(
+                if path.is_empty() { "$" } else { &path },
+                "must be an object",
+            )
         })?;
         let mut fields: Vec<(&'static str, &Value)> = Vec::with_capacity(map.len());
         for (key, value) in map {
@@ -302,7 +317,10 @@ impl<'a> Obj<'a> {
         let bad = || JsonError::new(self.at(key), "must be a 32-bit integer");
         match self.get(key) {
             None => Ok(0),
-            Some(Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(bad),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(bad),
             // proto3 JSON allows integers as strings.
             Some(Value::String(s)) => s.parse().map_err(|_| bad()),
             Some(_) => Err(bad()),
@@ -313,11 +331,17 @@ impl<'a> Obj<'a> {
         match self.get(key) {
             None => Ok(0),
             Some(Value::String(s)) => E::from_name(s).map(Into::into).ok_or_else(|| {
-                JsonError::new(self.at(key), format!("'{s}' is not a {} value", E::TYPE_NAME))
+                JsonError::new(
+                    self.at(key),
+                    format!("'{s}' is not a {} value", E::TYPE_NAME),
+                )
             }),
             Some(_) => Err(JsonError::new(
                 self.at(key),
-                format!("must be a {} name (integers are not accepted)", E::TYPE_NAME),
+                format!(
+                    "must be a {} name (integers are not accepted)",
+                    E::TYPE_NAME
+                ),
             )),
         }
     }
@@ -328,7 +352,10 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) => parse_rfc3339(s)
                 .map(Some)
                 .map_err(|e| JsonError::new(self.at(key), e)),
-            Some(_) => Err(JsonError::new(self.at(key), "must be an RFC 3339 time string")),
+            Some(_) => Err(JsonError::new(
+                self.at(key),
+                "must be an RFC 3339 time string",
+            )),
         }
     }
 
@@ -340,7 +367,10 @@ impl<'a> Obj<'a> {
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::String(s) => Ok(s.clone()),
-                    _ => Err(JsonError::new(format!("{}[{i}]", self.at(key)), "must be a string")),
+                    _ => Err(JsonError::new(
+                        format!("{}[{i}]", self.at(key)),
+                        "must be a string",
+                    )),
                 })
                 .collect(),
             Some(_) => Err(JsonError::new(self.at(key), "must be a list of strings")),
@@ -348,7 +378,9 @@ impl<'a> Obj<'a> {
     }
 
     fn object(&self, key: &str, allowed: &[&'static str]) -> Result<Option<Obj<'a>>> {
-        self.get(key).map(|v| Obj::new(v, self.at(key), allowed)).transpose()
+        self.get(key)
+            .map(|v| Obj::new(v, self.at(key), allowed))
+            .transpose()
     }
 
     fn objects(&self, key: &str, allowed: &[&'static str]) -> Result<Vec<Obj<'a>>> {
@@ -463,7 +495,10 @@ fn read_payload(name: &str, o: &Obj) -> Result<Payload> {
                 .collect::<Result<_>>()?,
             person_expectations: o.string("personExpectations")?,
             interventions: o
-                .objects("interventions", &["text", "responsibleHsaId", "responsibleName"])?
+                .objects(
+                    "interventions",
+                    &["text", "responsibleHsaId", "responsibleName"],
+                )?
                 .iter()
                 .map(|i| {
                     Ok(Intervention {
@@ -560,7 +595,10 @@ pub fn from_value(v: &Value) -> Result<CaseEvent> {
             Some(read_payload(name, &o)?)
         }
         [_, second, ..] => {
-            return Err(JsonError::new(*second, "more than one payload: an event has exactly one"));
+            return Err(JsonError::new(
+                *second,
+                "more than one payload: an event has exactly one",
+            ));
         }
     };
     let event = CaseEvent {
@@ -569,7 +607,10 @@ pub fn from_value(v: &Value) -> Result<CaseEvent> {
         occurred_at: root.ts("occurredAt")?,
         case_ref: root.string("caseRef")?,
         process: root.enumv::<CareProcess>("process")?,
-        author: root.object("author", ACTOR)?.map(|o| read_actor(&o)).transpose()?,
+        author: root
+            .object("author", ACTOR)?
+            .map(|o| read_actor(&o))
+            .transpose()?,
         patient: root
             .object("patient", PATIENT)?
             .map(|o| -> Result<Patient> {
@@ -592,8 +633,8 @@ pub fn from_value(v: &Value) -> Result<CaseEvent> {
 
 /// Reads a canonical event from JSON text and checks it.
 pub fn from_str(text: &str) -> Result<CaseEvent> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| JsonError::new("$", format!("not JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| JsonError::new("$", format!("not JSON: {e}")))?;
     from_value(&v)
 }
 
@@ -631,7 +672,10 @@ mod tests {
         let text = ADMISSION
             .replace("\"caseRef\"", "\"case_ref\"")
             .replace("\"HOSPITAL\"", "\"ACTOR_KIND_HOSPITAL\"")
-            .replace("\"idKind\"", "\"protected_identity\": false, \"givenName\": \"\", \"idKind\"");
+            .replace(
+                "\"idKind\"",
+                "\"protected_identity\": false, \"givenName\": \"\", \"idKind\"",
+            );
         let e = from_str(&text).unwrap();
         assert_eq!(e.author.unwrap().kind, ActorKind::Hospital as i32);
     }
@@ -640,16 +684,28 @@ mod tests {
     fn refusals_name_the_field() {
         let cases = [
             (ADMISSION.replace("\"HOSPITAL\"", "1"), "author.kind"),
-            (ADMISSION.replace("\"caseRef\"", "\"caseReference\""), "caseReference"),
-            (ADMISSION.replace("194102069046", "194102069047"), "patient.id"),
-            (ADMISSION.replace("0580", "0599"), "patient.municipalityCode"),
+            (
+                ADMISSION.replace("\"caseRef\"", "\"caseReference\""),
+                "caseReference",
+            ),
+            (
+                ADMISSION.replace("194102069046", "194102069047"),
+                "patient.id",
+            ),
+            (
+                ADMISSION.replace("0580", "0599"),
+                "patient.municipalityCode",
+            ),
             (ADMISSION.replace("\"NATIVE\"", "null"), "sourceSystem"),
             (
                 ADMISSION.replace("\"admittedAt\": \"2024-10-26T20:15:00Z\", ", ""),
                 "admissionNotice.admittedAt",
             ),
             (
-                ADMISSION.replace("\"admissionNotice\"", "\"caseOpened\": {}, \"admissionNotice\""),
+                ADMISSION.replace(
+                    "\"admissionNotice\"",
+                    "\"caseOpened\": {}, \"admissionNotice\"",
+                ),
                 "caseOpened",
             ),
         ];

@@ -3,8 +3,8 @@
 
 use crate::v1::{
     ActorKind, CareProcess, CaseStatus, CloseReason, ConsentDecision, ConsentState, DeadlineKind,
-    Dialect, DischargeDestination, IdKind, MeetingPlace, Residence, SourceSystem,
-    DeviationCategory,
+    DeviationCategory, Dialect, DischargeDestination, IdKind, MeetingPlace, Residence,
+    SourceSystem,
 };
 
 /// A generated protobuf enum with a canonical (unprefixed) name.

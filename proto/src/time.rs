@@ -5,7 +5,9 @@
 //! the deadline rules ask which Swedish day an instant falls on, so the
 //! Europe/Stockholm rules live here, at the bottom of the crate graph.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday,
+};
 use prost_types::Timestamp;
 
 /// The instant a timestamp names, to the second (fractions are dropped, as
@@ -98,8 +100,8 @@ pub mod stockholm {
     /// The UTC offset in force at an instant.
     pub fn offset_at(t: DateTime<Utc>) -> FixedOffset {
         let naive = t.naive_utc();
-        let summer = summer_time(naive.year())
-            .is_some_and(|(start, end)| naive >= start && naive < end);
+        let summer =
+            summer_time(naive.year()).is_some_and(|(start, end)| naive >= start && naive < end);
         FixedOffset::east_opt(if summer { SUMMER } else { STANDARD }).expect("offset")
     }
 
@@ -175,7 +177,10 @@ mod tests {
         match from_local(local("2024-10-27T02:30:00")) {
             LocalTime::Repeated { first, second } => {
                 assert_eq!(first, Utc.with_ymd_and_hms(2024, 10, 27, 0, 30, 0).unwrap());
-                assert_eq!(second, Utc.with_ymd_and_hms(2024, 10, 27, 1, 30, 0).unwrap());
+                assert_eq!(
+                    second,
+                    Utc.with_ymd_and_hms(2024, 10, 27, 1, 30, 0).unwrap()
+                );
                 assert!(is_repeated_hour_second(second));
                 assert!(!is_repeated_hour_second(first));
             }
@@ -186,8 +191,14 @@ mod tests {
     #[test]
     fn skipped_hour_does_not_exist() {
         assert_eq!(from_local(local("2024-03-31T02:30:00")), LocalTime::Skipped);
-        assert!(matches!(from_local(local("2024-03-31T03:00:00")), LocalTime::Unique(_)));
-        assert!(matches!(from_local(local("2024-03-31T01:59:59")), LocalTime::Unique(_)));
+        assert!(matches!(
+            from_local(local("2024-03-31T03:00:00")),
+            LocalTime::Unique(_)
+        ));
+        assert!(matches!(
+            from_local(local("2024-03-31T01:59:59")),
+            LocalTime::Unique(_)
+        ));
     }
 
     #[test]

@@ -6,11 +6,11 @@
 //! by its canonical JSON path (`sipInvitation.invitees[1].hsaId`); a dialect
 //! decoder turns that into its own element path.
 
+use crate::Payload;
 use crate::codes::CanonicalEnum;
 use crate::ids::{HsaId, Kommunkod, PatientId};
 use crate::time::parse_date;
 use crate::v1::*;
-use crate::Payload;
 
 /// A field that breaks a rule of the model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +45,11 @@ fn required(value: &str, field: &str) -> Check {
 
 fn hsa(value: &str, field: &str, is_required: bool) -> Check {
     if value.is_empty() {
-        return if is_required { Err(FieldError::missing(field)) } else { Ok(()) };
+        return if is_required {
+            Err(FieldError::missing(field))
+        } else {
+            Ok(())
+        };
     }
     HsaId::parse(value)
         .map(drop)
@@ -67,7 +71,9 @@ fn date(value: &str, field: &str) -> Check {
     if value.is_empty() {
         return Ok(());
     }
-    parse_date(value).map(drop).map_err(|e| FieldError::new(field, e))
+    parse_date(value)
+        .map(drop)
+        .map_err(|e| FieldError::new(field, e))
 }
 
 fn actor(a: &Actor, field: &str) -> Check {
@@ -97,10 +103,16 @@ pub fn check_event(e: &CaseEvent) -> Check {
     required(&e.case_ref, "caseRef")?;
     known::<CareProcess>(e.process, "process", true)?;
     actor(
-        e.author.as_ref().ok_or_else(|| FieldError::missing("author"))?,
+        e.author
+            .as_ref()
+            .ok_or_else(|| FieldError::missing("author"))?,
         "author",
     )?;
-    patient(e.patient.as_ref().ok_or_else(|| FieldError::missing("patient"))?)?;
+    patient(
+        e.patient
+            .as_ref()
+            .ok_or_else(|| FieldError::missing("patient"))?,
+    )?;
     let payload = e
         .payload
         .as_ref()
@@ -114,7 +126,10 @@ fn check_payload(payload: &Payload) -> Check {
             if p.admitted_at.is_none() {
                 return Err(FieldError::missing("admissionNotice.admittedAt"));
             }
-            date(&p.expected_discharge_date, "admissionNotice.expectedDischargeDate")?;
+            date(
+                &p.expected_discharge_date,
+                "admissionNotice.expectedDischargeDate",
+            )?;
             known::<Residence>(p.residence, "admissionNotice.residence", false)
         }
         Payload::InNotice(p) => known::<Residence>(p.residence, "inNotice.residence", false),
@@ -145,7 +160,10 @@ fn check_payload(payload: &Payload) -> Check {
                 return Err(FieldError::new("sipPlan.version", "must be 1 or more"));
             }
             if p.goals.is_empty() {
-                return Err(FieldError::new("sipPlan.goals", "at least one goal is required"));
+                return Err(FieldError::new(
+                    "sipPlan.goals",
+                    "at least one goal is required",
+                ));
             }
             for (i, g) in p.goals.iter().enumerate() {
                 required(&g.text, &format!("sipPlan.goals[{i}].text"))?;
@@ -177,9 +195,7 @@ fn check_payload(payload: &Payload) -> Check {
         Payload::Consent(p) => known::<ConsentDecision>(p.decision, "consent.decision", true),
         Payload::CaseOpened(_) | Payload::CaseReopened(_) => Ok(()),
         Payload::CaseClosed(p) => known::<CloseReason>(p.reason, "caseClosed.reason", true),
-        Payload::Deviation(p) => {
-            known::<DeviationCategory>(p.category, "deviation.category", true)
-        }
+        Payload::Deviation(p) => known::<DeviationCategory>(p.category, "deviation.category", true),
     }
 }
 

@@ -16,7 +16,12 @@ pub use translate::{Form, translate};
 #[command(name = "samgate", version, about, long_about = None)]
 pub struct Cli {
     /// Where the embedded store keeps its data.
-    #[arg(long, global = true, env = "SAMGATE_DATA_DIR", default_value = "./samgate-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "SAMGATE_DATA_DIR",
+        default_value = "./samgate-data"
+    )]
     pub data_dir: PathBuf,
     /// Configuration file (TOML); every key can also be set as SAMGATE_<KEY>.
     #[arg(long, global = true, env = "SAMGATE_CONFIG")]

@@ -69,7 +69,10 @@ pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, Strin
     let output = match to.dialect() {
         None => canonical::to_string_pretty(&event).into_bytes(),
         Some(d) => {
-            let encoded = d.adapter().encode(&event, extension.as_ref()).map_err(|e| e.to_string())?;
+            let encoded = d
+                .adapter()
+                .encode(&event, extension.as_ref())
+                .map_err(|e| e.to_string())?;
             warnings.extend(encoded.warnings);
             encoded.bytes
         }
@@ -80,7 +83,8 @@ pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, Strin
 fn read(from: Form, input: &[u8]) -> Result<(CaseEvent, Option<Extension>, Vec<Warning>), String> {
     match from.dialect() {
         None => {
-            let text = std::str::from_utf8(input).map_err(|e| format!("json: $: not UTF-8 ({e})"))?;
+            let text =
+                std::str::from_utf8(input).map_err(|e| format!("json: $: not UTF-8 ({e})"))?;
             canonical::from_str(text)
                 .map(|e| (e, None, Vec::new()))
                 .map_err(|e| format!("json: {e}"))
@@ -108,7 +112,10 @@ pub fn run_translate(args: &TranslateArgs) -> ExitCode {
     let input = match read_input(args.file.as_deref()) {
         Ok(b) => b,
         Err(e) => {
-            let name = args.file.as_ref().map_or("standard input".into(), |p| p.display().to_string());
+            let name = args
+                .file
+                .as_ref()
+                .map_or("standard input".into(), |p| p.display().to_string());
             eprintln!("error: cannot read {name}: {e}");
             return ExitCode::from(1);
         }
@@ -149,5 +156,9 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
             }
         }
     }
-    if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -87,16 +87,36 @@ mod tests {
     #[test]
     fn reads_declared_labels() {
         let cases: [(&[u8], Declared); 7] = [
-            (b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>", Declared::Latin1),
-            (b"<?xml version='1.0' encoding='latin1'?><a/>", Declared::Latin1),
-            (b"<?xml version=\"1.0\" encoding=\"iso8859-1\"?><a/>", Declared::Latin1),
-            (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a/>", Declared::Utf8),
+            (
+                b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+                Declared::Latin1,
+            ),
+            (
+                b"<?xml version='1.0' encoding='latin1'?><a/>",
+                Declared::Latin1,
+            ),
+            (
+                b"<?xml version=\"1.0\" encoding=\"iso8859-1\"?><a/>",
+                Declared::Latin1,
+            ),
+            (
+                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a/>",
+                Declared::Utf8,
+            ),
             (b"<?xml version=\"1.0\"?><a/>", Declared::Utf8Default),
             (b"<a/>", Declared::Utf8Default),
-            (b"<?xml version=\"1.0\" encoding=\"windows-1252\"?><a/>", Declared::Other),
+            (
+                b"<?xml version=\"1.0\" encoding=\"windows-1252\"?><a/>",
+                Declared::Other,
+            ),
         ];
         for (doc, want) in cases {
-            assert_eq!(declared_encoding(doc).0, want, "{}", String::from_utf8_lossy(doc));
+            assert_eq!(
+                declared_encoding(doc).0,
+                want,
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
         }
     }
 

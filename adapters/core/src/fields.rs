@@ -44,7 +44,10 @@ mod tests {
     fn maps_indices_and_falls_back() {
         let table = [
             ("patient.id", "/M/Patient/@id"),
-            ("sipInvitation.invitees[].hsaId", "/M/K/Kallade/Kallad[]/@hsaId"),
+            (
+                "sipInvitation.invitees[].hsaId",
+                "/M/K/Kallade/Kallad[]/@hsaId",
+            ),
         ];
         assert_eq!(element_path("patient.id", &table, "/M"), "/M/Patient/@id");
         assert_eq!(

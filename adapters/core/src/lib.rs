@@ -68,8 +68,11 @@ pub trait Dialect: Send + Sync {
     /// A canonical event to bytes. An extension from the same dialect is
     /// written back verbatim; one from another dialect is dropped with a
     /// warning.
-    fn encode(&self, event: &CaseEvent, extension: Option<&Extension>)
-    -> Result<Encoded, EncodeError>;
+    fn encode(
+        &self,
+        event: &CaseEvent,
+        extension: Option<&Extension>,
+    ) -> Result<Encoded, EncodeError>;
 }
 
 /// The warning an encoder gives when it drops another dialect's extension.

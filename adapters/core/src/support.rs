@@ -15,12 +15,19 @@ use crate::{DecodeError, EncodeError, Extension, MAX_MESSAGE_BYTES};
 
 /// The document's text in UTF-8: checks the size limit and the declared
 /// encoding (UTF-8 always; ISO-8859-1 only where `latin1_allowed`).
-pub fn document_text<'i>(ctx: Ctx, input: &'i [u8], latin1_allowed: bool) -> Result<Cow<'i, str>, DecodeError> {
+pub fn document_text<'i>(
+    ctx: Ctx,
+    input: &'i [u8],
+    latin1_allowed: bool,
+) -> Result<Cow<'i, str>, DecodeError> {
     if input.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::new(
             ctx.dialect,
             "/",
-            format!("the message is {} bytes; the limit is {MAX_MESSAGE_BYTES}", input.len()),
+            format!(
+                "the message is {} bytes; the limit is {MAX_MESSAGE_BYTES}",
+                input.len()
+            ),
         ));
     }
     match declared_encoding(input) {
@@ -34,7 +41,11 @@ pub fn document_text<'i>(ctx: Ctx, input: &'i [u8], latin1_allowed: bool) -> Res
             format!(
                 "encoding {} is refused; {} is accepted",
                 label.unwrap_or_default(),
-                if latin1_allowed { "ISO-8859-1 or UTF-8" } else { "only UTF-8" }
+                if latin1_allowed {
+                    "ISO-8859-1 or UTF-8"
+                } else {
+                    "only UTF-8"
+                }
             ),
         )),
     }
@@ -55,7 +66,10 @@ pub fn payload_element<'d, 'a>(
     type_path: &str,
 ) -> Result<Node<'d, 'a>, DecodeError> {
     let parent = kids.parent();
-    let present: Vec<&str> = kids.present().filter(|n| payload_elements.contains(n)).collect();
+    let present: Vec<&str> = kids
+        .present()
+        .filter(|n| payload_elements.contains(n))
+        .collect();
     match present.as_slice() {
         [] => Err(parent.error(format!(
             "the payload element {}{expected} is missing",
@@ -65,7 +79,10 @@ pub fn payload_element<'d, 'a>(
         [one] => Err(DecodeError::new(
             parent.ctx.dialect,
             format!("{}/{}{one}", parent.path, parent.ctx.prefix),
-            format!("does not match the message type at {type_path} (expected {}{expected})", parent.ctx.prefix),
+            format!(
+                "does not match the message type at {type_path} (expected {}{expected})",
+                parent.ctx.prefix
+            ),
         )),
         [_, second, ..] => Err(DecodeError::new(
             parent.ctx.dialect,
@@ -77,7 +94,11 @@ pub fn payload_element<'d, 'a>(
 
 /// The extension element's content, kept verbatim; it must be the last
 /// child of the root.
-pub fn extension(kids: &Kids<'_, '_>, name: &str, text: &str) -> Result<Option<Extension>, DecodeError> {
+pub fn extension(
+    kids: &Kids<'_, '_>,
+    name: &str,
+    text: &str,
+) -> Result<Option<Extension>, DecodeError> {
     let Some(node) = kids.one(name) else {
         return Ok(None);
     };
@@ -93,8 +114,14 @@ pub fn extension(kids: &Kids<'_, '_>, name: &str, text: &str) -> Result<Option<E
 
 /// Checks a decoded event against the model's rules, naming the element
 /// that holds a failing field.
-pub fn check_decoded(ctx: Ctx, event: &CaseEvent, paths: &[(&str, &str)], root: &str) -> Result<(), DecodeError> {
-    check_event(event).map_err(|e| DecodeError::new(ctx.dialect, element_path(&e.field, paths, root), e.reason))
+pub fn check_decoded(
+    ctx: Ctx,
+    event: &CaseEvent,
+    paths: &[(&str, &str)],
+    root: &str,
+) -> Result<(), DecodeError> {
+    check_event(event)
+        .map_err(|e| DecodeError::new(ctx.dialect, element_path(&e.field, paths, root), e.reason))
 }
 
 /// Checks an event before encoding it.
@@ -106,13 +133,19 @@ pub fn check_for_encoding(dialect: &'static str, event: &CaseEvent) -> Result<()
 pub fn parse_sip_version(v: &str) -> Result<i32, String> {
     match v.parse::<i32>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("'{v}' is not a SIP version (an integer of 1 or more)")),
+        _ => Err(format!(
+            "'{v}' is not a SIP version (an integer of 1 or more)"
+        )),
     }
 }
 
 /// The version an encoder writes: the model's default is 1.
 pub fn sip_version_or_default(version: i32) -> String {
-    if version < 1 { "1".to_owned() } else { version.to_string() }
+    if version < 1 {
+        "1".to_owned()
+    } else {
+        version.to_string()
+    }
 }
 
 /// The code an encoder writes for an enum stored as `i32`; `default` when

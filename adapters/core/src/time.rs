@@ -33,15 +33,20 @@ fn without_fraction(s: &str, at: usize) -> Result<String, ()> {
 /// the hour repeated when summer time ends is its first occurrence (+02:00);
 /// a time in the skipped hour does not exist.
 pub fn parse_swedish_local(s: &str) -> Result<Timestamp, String> {
-    let plain = without_fraction(s, 19).map_err(|_| format!("'{s}' is not a time YYYY-MM-DDTHH:MM:SS"))?;
+    let plain =
+        without_fraction(s, 19).map_err(|_| format!("'{s}' is not a time YYYY-MM-DDTHH:MM:SS"))?;
     let b = plain.as_bytes();
     if b.len() != 19 || b[10] != b'T' {
-        return Err(format!("'{s}' is not a local time YYYY-MM-DDTHH:MM:SS (no offset)"));
+        return Err(format!(
+            "'{s}' is not a local time YYYY-MM-DDTHH:MM:SS (no offset)"
+        ));
     }
     let local = NaiveDateTime::parse_from_str(&plain, "%Y-%m-%dT%H:%M:%S")
         .map_err(|_| format!("'{s}' is not a local time YYYY-MM-DDTHH:MM:SS (no offset)"))?;
     match stockholm::from_local(local) {
-        stockholm::LocalTime::Unique(t) | stockholm::LocalTime::Repeated { first: t, .. } => Ok(from_utc(t)),
+        stockholm::LocalTime::Unique(t) | stockholm::LocalTime::Repeated { first: t, .. } => {
+            Ok(from_utc(t))
+        }
         stockholm::LocalTime::Skipped => Err(format!(
             "'{s}' does not exist in Swedish time (the hour skipped when summer time starts)"
         )),
@@ -70,7 +75,11 @@ pub fn parse_hl7_ts(s: &str) -> Result<Timestamp, String> {
     if b.len() == 14 && digits(&plain) {
         return Err(format!("'{s}' has no UTC offset (YYYYMMDDHHMMSS±ZZZZ)"));
     }
-    if b.len() != 19 || !digits(&plain[..14]) || !(b[14] == b'+' || b[14] == b'-') || !digits(&plain[15..]) {
+    if b.len() != 19
+        || !digits(&plain[..14])
+        || !(b[14] == b'+' || b[14] == b'-')
+        || !digits(&plain[15..])
+    {
         return Err(bad());
     }
     let local = NaiveDateTime::parse_from_str(&plain[..14], "%Y%m%d%H%M%S").map_err(|_| bad())?;
@@ -81,7 +90,10 @@ pub fn parse_hl7_ts(s: &str) -> Result<Timestamp, String> {
     }
     let sign = if b[14] == b'-' { -1 } else { 1 };
     let offset = FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)?;
-    let t: DateTime<FixedOffset> = offset.from_local_datetime(&local).single().ok_or_else(bad)?;
+    let t: DateTime<FixedOffset> = offset
+        .from_local_datetime(&local)
+        .single()
+        .ok_or_else(bad)?;
     Ok(from_utc(t.with_timezone(&Utc)))
 }
 
@@ -127,11 +139,18 @@ mod tests {
         // Repeated hour: first occurrence.
         let t = parse_swedish_local("2024-10-27T02:30:00").unwrap();
         assert_eq!(format_utc(&t), "2024-10-27T00:30:00Z");
-        assert!(parse_swedish_local("2024-03-31T02:30:00").unwrap_err().contains("does not exist"));
+        assert!(
+            parse_swedish_local("2024-03-31T02:30:00")
+                .unwrap_err()
+                .contains("does not exist")
+        );
         assert!(parse_swedish_local("2024-10-27T07:40:00Z").is_err());
         assert!(parse_swedish_local("2024-10-27 07:40:00").is_err());
         let second = samgate_proto::time::parse_rfc3339("2024-10-27T01:30:00Z").unwrap();
-        assert_eq!(format_swedish_local(&second), ("2024-10-27T02:30:00".into(), true));
+        assert_eq!(
+            format_swedish_local(&second),
+            ("2024-10-27T02:30:00".into(), true)
+        );
     }
 
     #[test]
@@ -141,7 +160,11 @@ mod tests {
         assert_eq!(format_hl7_ts(&t), "20241027074000+0100");
         let t = parse_hl7_ts("20240701120000.123+0000").unwrap();
         assert_eq!(format_hl7_ts(&t), "20240701140000+0200");
-        assert!(parse_hl7_ts("20241027074000").unwrap_err().contains("no UTC offset"));
+        assert!(
+            parse_hl7_ts("20241027074000")
+                .unwrap_err()
+                .contains("no UTC offset")
+        );
         assert!(parse_hl7_ts("2024102707400+0100").is_err());
         assert_eq!(parse_hl7_date("20241102").unwrap(), "2024-11-02");
         assert!(parse_hl7_date("20241302").is_err());

@@ -77,7 +77,10 @@ pub const CLOSE_REASON: &[(&str, CloseReason)] = &[
 ];
 
 pub const DEVIATION: &[(&str, DeviationCategory)] = &[
-    ("Informationsoverforing", DeviationCategory::InformationTransfer),
+    (
+        "Informationsoverforing",
+        DeviationCategory::InformationTransfer,
+    ),
     ("Lakemedel", DeviationCategory::Medication),
     ("FordrojdInsats", DeviationCategory::DelayedIntervention),
     ("Utskrivning", DeviationCategory::Discharge),
@@ -102,24 +105,60 @@ pub const FIELD_PATHS: &[(&str, &str)] = &[
     ("patient.id", "/Meddelande/Patient/@id"),
     ("patient.idKind", "/Meddelande/Patient/@idtyp"),
     ("patient.municipalityCode", "/Meddelande/Patient/Kommun"),
-    ("patient.listedUnitHsaId", "/Meddelande/Patient/ListadVardcentral/@hsaId"),
+    (
+        "patient.listedUnitHsaId",
+        "/Meddelande/Patient/ListadVardcentral/@hsaId",
+    ),
     ("admissionNotice.admittedAt", "/Meddelande/Inskrivning/Tid"),
-    ("admissionNotice.expectedDischargeDate", "/Meddelande/Inskrivning/BeraknadUtskrivning"),
+    (
+        "admissionNotice.expectedDischargeDate",
+        "/Meddelande/Inskrivning/BeraknadUtskrivning",
+    ),
     ("careContactAssigned.contact", "/Meddelande/FastVardkontakt"),
-    ("careContactAssigned.contact.hsaId", "/Meddelande/FastVardkontakt/@hsaId"),
-    ("careContactAssigned.contact.name", "/Meddelande/FastVardkontakt/Namn"),
+    (
+        "careContactAssigned.contact.hsaId",
+        "/Meddelande/FastVardkontakt/@hsaId",
+    ),
+    (
+        "careContactAssigned.contact.name",
+        "/Meddelande/FastVardkontakt/Namn",
+    ),
     ("dischargeReady.readyAt", "/Meddelande/Utskrivningsklar/Tid"),
-    ("sipInvitation.meetingAt", "/Meddelande/KallelseSIP/Motestid"),
-    ("sipInvitation.invitees[].hsaId", "/Meddelande/KallelseSIP/Kallade/Kallad[]/@hsaId"),
-    ("sipInvitation.invitees[].kind", "/Meddelande/KallelseSIP/Kallade/Kallad[]/@typ"),
+    (
+        "sipInvitation.meetingAt",
+        "/Meddelande/KallelseSIP/Motestid",
+    ),
+    (
+        "sipInvitation.invitees[].hsaId",
+        "/Meddelande/KallelseSIP/Kallade/Kallad[]/@hsaId",
+    ),
+    (
+        "sipInvitation.invitees[].kind",
+        "/Meddelande/KallelseSIP/Kallade/Kallad[]/@typ",
+    ),
     ("sipPlan.version", "/Meddelande/SIP/@version"),
     ("sipPlan.goals", "/Meddelande/SIP/Mal"),
-    ("sipPlan.goals[].text", "/Meddelande/SIP/Mal[]/Malbeskrivning"),
-    ("sipPlan.interventions[].responsibleHsaId", "/Meddelande/SIP/Insatser/Insats[]/@ansvarigHsaId"),
-    ("sipPlan.coordinatorHsaId", "/Meddelande/SIP/Samordningsansvarig/@hsaId"),
+    (
+        "sipPlan.goals[].text",
+        "/Meddelande/SIP/Mal[]/Malbeskrivning",
+    ),
+    (
+        "sipPlan.interventions[].responsibleHsaId",
+        "/Meddelande/SIP/Insatser/Insats[]/@ansvarigHsaId",
+    ),
+    (
+        "sipPlan.coordinatorHsaId",
+        "/Meddelande/SIP/Samordningsansvarig/@hsaId",
+    ),
     ("sipPlan.followUpDate", "/Meddelande/SIP/Uppfoljning/@datum"),
-    ("dischargeNotice.dischargedAt", "/Meddelande/Utskrivning/Tid"),
-    ("dischargeNotice.destination", "/Meddelande/Utskrivning/Till"),
+    (
+        "dischargeNotice.dischargedAt",
+        "/Meddelande/Utskrivning/Tid",
+    ),
+    (
+        "dischargeNotice.destination",
+        "/Meddelande/Utskrivning/Till",
+    ),
     ("threadMessage.body", "/Meddelande/Meddelandetext/Text"),
     ("consent.decision", "/Meddelande/Samtycke/@beslut"),
     ("caseClosed.reason", "/Meddelande/Avslut/@orsak"),

@@ -25,7 +25,11 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let root = Node::root(CTX, &root_el, "Meddelande")?;
     root.attrs(&["typ", "meddelandeId", "skapad"])?;
 
-    let mut spec = vec![("Avsandare", Card::One), ("Arende", Card::One), ("Patient", Card::One)];
+    let mut spec = vec![
+        ("Avsandare", Card::One),
+        ("Arende", Card::One),
+        ("Patient", Card::One),
+    ];
     spec.extend(MESSAGE_TYPES.iter().map(|(_, _, el)| (*el, Card::One)));
     spec.push(("Extension", Card::One));
     let kids = root.children(&spec)?;
@@ -105,7 +109,9 @@ fn patient(n: &Node) -> Result<Patient> {
         given_name: kids.string("Fornamn")?,
         family_name: kids.string("Efternamn")?,
         municipality_code: kids.string("Kommun")?,
-        protected_identity: n.coded_attr("skyddad", BOOLEAN, "Lifecare boolean (ja|nej)")?.unwrap_or(false),
+        protected_identity: n
+            .coded_attr("skyddad", BOOLEAN, "Lifecare boolean (ja|nej)")?
+            .unwrap_or(false),
         listed_unit_hsa_id: listed,
     })
 }
@@ -115,7 +121,11 @@ fn enum_or_zero<T: Into<i32>>(v: Option<T>) -> i32 {
 }
 
 /// The leaf texts under a list wrapper (`Insatser/Insats*`).
-fn wrapped_list<'d, 'a>(kids: &Kids<'d, 'a>, wrapper: &str, item: &'static str) -> Result<Vec<Node<'d, 'a>>> {
+fn wrapped_list<'d, 'a>(
+    kids: &Kids<'d, 'a>,
+    wrapper: &str,
+    item: &'static str,
+) -> Result<Vec<Node<'d, 'a>>> {
     match kids.one(wrapper) {
         Some(w) => {
             w.attrs(&[])?;
@@ -139,7 +149,9 @@ fn payload(n: &Node) -> Result<Payload> {
             Payload::AdmissionNotice(AdmissionNotice {
                 admitted_at: k.parsed_leaf("Tid", parse_swedish_local)?,
                 reason: k.string("Orsak")?,
-                expected_discharge_date: k.parsed_leaf("BeraknadUtskrivning", parse_iso_date)?.unwrap_or_default(),
+                expected_discharge_date: k
+                    .parsed_leaf("BeraknadUtskrivning", parse_iso_date)?
+                    .unwrap_or_default(),
                 residence: enum_or_zero(k.coded_leaf("Boende", RESIDENCE, "Lifecare residence")?),
                 assessed_needs: k.string("BedomdaBehov")?,
             })
@@ -167,7 +179,11 @@ fn payload(n: &Node) -> Result<Payload> {
         }
         "FastVardkontakt" => {
             n.attrs(&["hsaId"])?;
-            let k = n.children(&[("Namn", Card::One), ("Roll", Card::One), ("Telefon", Card::One)])?;
+            let k = n.children(&[
+                ("Namn", Card::One),
+                ("Roll", Card::One),
+                ("Telefon", Card::One),
+            ])?;
             Payload::CareContactAssigned(CareContactAssigned {
                 contact: Some(CareContact {
                     hsa_id: n.attr("hsaId").unwrap_or_default().to_owned(),
@@ -199,7 +215,11 @@ fn payload(n: &Node) -> Result<Payload> {
                 .collect::<Result<_>>()?;
             Payload::SipInvitation(SipInvitation {
                 meeting_at: k.parsed_leaf("Motestid", parse_swedish_local)?,
-                place: enum_or_zero(k.coded_leaf("Plats", MEETING_PLACE, "Lifecare meeting place")?),
+                place: enum_or_zero(k.coded_leaf(
+                    "Plats",
+                    MEETING_PLACE,
+                    "Lifecare meeting place",
+                )?),
                 invitees,
                 note: k.string("Notering")?,
             })
@@ -210,7 +230,11 @@ fn payload(n: &Node) -> Result<Payload> {
             let k = n.children(&[("Tid", Card::One), ("Till", Card::One)])?;
             Payload::DischargeNotice(DischargeNotice {
                 discharged_at: k.parsed_leaf("Tid", parse_swedish_local)?,
-                destination: enum_or_zero(k.coded_leaf("Till", DESTINATION, "Lifecare discharge destination")?),
+                destination: enum_or_zero(k.coded_leaf(
+                    "Till",
+                    DESTINATION,
+                    "Lifecare discharge destination",
+                )?),
             })
         }
         "Meddelandetext" => {
@@ -226,7 +250,11 @@ fn payload(n: &Node) -> Result<Payload> {
             n.attrs(&["beslut"])?;
             let k = n.children(&[("Omfattning", Card::One), ("RegistreratAv", Card::One)])?;
             Payload::Consent(Consent {
-                decision: enum_or_zero(n.coded_attr("beslut", CONSENT, "Lifecare consent decision")?),
+                decision: enum_or_zero(n.coded_attr(
+                    "beslut",
+                    CONSENT,
+                    "Lifecare consent decision",
+                )?),
                 scope: k.string("Omfattning")?,
                 recorded_by: k.string("RegistreratAv")?,
             })
@@ -240,7 +268,11 @@ fn payload(n: &Node) -> Result<Payload> {
         "Avslut" => {
             n.attributes_only(&["orsak"])?;
             Payload::CaseClosed(CaseClosed {
-                reason: enum_or_zero(n.coded_attr("orsak", CLOSE_REASON, "Lifecare close reason")?),
+                reason: enum_or_zero(n.coded_attr(
+                    "orsak",
+                    CLOSE_REASON,
+                    "Lifecare close reason",
+                )?),
             })
         }
         "Ateroppning" => {
@@ -253,7 +285,11 @@ fn payload(n: &Node) -> Result<Payload> {
             n.attrs(&["kategori"])?;
             let k = n.children(&[("Beskrivning", Card::One)])?;
             Payload::Deviation(Deviation {
-                category: enum_or_zero(n.coded_attr("kategori", DEVIATION, "Lifecare deviation category")?),
+                category: enum_or_zero(n.coded_attr(
+                    "kategori",
+                    DEVIATION,
+                    "Lifecare deviation category",
+                )?),
                 description: k.string("Beskrivning")?,
             })
         }

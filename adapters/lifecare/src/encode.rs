@@ -46,7 +46,9 @@ fn actor(w: &mut XmlWriter, name: &str, a: &Actor) {
 
 pub(crate) fn encode(event: &CaseEvent, ext: Option<&Extension>) -> Result<Encoded, EncodeError> {
     check_for_encoding(DIALECT, event)?;
-    let mut cx = Ctx { warnings: Vec::new() };
+    let mut cx = Ctx {
+        warnings: Vec::new(),
+    };
     let payload = event.payload.as_ref().expect("checked");
     let typ = MESSAGE_TYPES
         .iter()
@@ -69,13 +71,18 @@ pub(crate) fn encode(event: &CaseEvent, ext: Option<&Extension>) -> Result<Encod
     let p = event.patient.as_ref().expect("checked");
     w.open("Patient")
         .attr("id", &p.id)
-        .attr("idtyp", code_for(ID_KIND, p.id_kind, Some(IdKind::Personnummer)))
+        .attr(
+            "idtyp",
+            code_for(ID_KIND, p.id_kind, Some(IdKind::Personnummer)),
+        )
         .attr("skyddad", if p.protected_identity { "ja" } else { "nej" });
     w.leaf("Fornamn", &p.given_name)
         .leaf("Efternamn", &p.family_name)
         .leaf("Kommun", &p.municipality_code);
     if !p.listed_unit_hsa_id.is_empty() {
-        w.open("ListadVardcentral").attr("hsaId", &p.listed_unit_hsa_id).close();
+        w.open("ListadVardcentral")
+            .attr("hsaId", &p.listed_unit_hsa_id)
+            .close();
     }
     w.close();
 
@@ -95,11 +102,14 @@ fn write_payload(w: &mut XmlWriter, cx: &mut Ctx, payload: &Payload) {
     match payload {
         Payload::AdmissionNotice(a) => {
             w.open("Inskrivning");
-            w.leaf("Tid", &cx.time("admissionNotice.admittedAt", &a.admitted_at))
-                .leaf("Orsak", &a.reason)
-                .leaf("BeraknadUtskrivning", &a.expected_discharge_date)
-                .leaf("Boende", code_for(RESIDENCE, a.residence, None))
-                .leaf("BedomdaBehov", &a.assessed_needs);
+            w.leaf(
+                "Tid",
+                &cx.time("admissionNotice.admittedAt", &a.admitted_at),
+            )
+            .leaf("Orsak", &a.reason)
+            .leaf("BeraknadUtskrivning", &a.expected_discharge_date)
+            .leaf("Boende", code_for(RESIDENCE, a.residence, None))
+            .leaf("BedomdaBehov", &a.assessed_needs);
         }
         Payload::InNotice(n) => {
             w.open("Inmeddelande");
@@ -111,12 +121,15 @@ fn write_payload(w: &mut XmlWriter, cx: &mut Ctx, payload: &Payload) {
                 }
                 w.close();
             }
-            w.leaf("Telefon", &n.contact_phone).leaf("Notering", &n.note);
+            w.leaf("Telefon", &n.contact_phone)
+                .leaf("Notering", &n.note);
         }
         Payload::CareContactAssigned(c) => {
             let c = c.contact.as_ref().expect("checked");
             w.open("FastVardkontakt").attr("hsaId", &c.hsa_id);
-            w.leaf("Namn", &c.name).leaf("Roll", &c.role).leaf("Telefon", &c.phone);
+            w.leaf("Namn", &c.name)
+                .leaf("Roll", &c.role)
+                .leaf("Telefon", &c.phone);
         }
         Payload::DischargeReady(d) => {
             w.open("Utskrivningsklar");
@@ -125,8 +138,11 @@ fn write_payload(w: &mut XmlWriter, cx: &mut Ctx, payload: &Payload) {
         }
         Payload::SipInvitation(s) => {
             w.open("KallelseSIP");
-            w.leaf("Motestid", &cx.time("sipInvitation.meetingAt", &s.meeting_at))
-                .leaf("Plats", code_for(MEETING_PLACE, s.place, None));
+            w.leaf(
+                "Motestid",
+                &cx.time("sipInvitation.meetingAt", &s.meeting_at),
+            )
+            .leaf("Plats", code_for(MEETING_PLACE, s.place, None));
             if !s.invitees.is_empty() {
                 w.open("Kallade");
                 for a in &s.invitees {
@@ -137,7 +153,8 @@ fn write_payload(w: &mut XmlWriter, cx: &mut Ctx, payload: &Payload) {
             w.leaf("Notering", &s.note);
         }
         Payload::SipPlan(s) => {
-            w.open("SIP").attr("version", &sip_version_or_default(s.version));
+            w.open("SIP")
+                .attr("version", &sip_version_or_default(s.version));
             for g in &s.goals {
                 w.open("Mal").leaf("Malbeskrivning", &g.text);
                 for sg in &g.sub_goals {
@@ -164,39 +181,51 @@ fn write_payload(w: &mut XmlWriter, cx: &mut Ctx, payload: &Payload) {
                 }
                 w.close();
             }
-            w.open("Samordningsansvarig").attr("hsaId", &s.coordinator_hsa_id).close();
+            w.open("Samordningsansvarig")
+                .attr("hsaId", &s.coordinator_hsa_id)
+                .close();
             if !s.follow_up_date.is_empty() {
                 w.open("Uppfoljning")
                     .attr("datum", &s.follow_up_date)
                     .text(&s.follow_up_note)
                     .close();
             }
-            w.leaf("PatientenDeltog", if s.patient_participated { "ja" } else { "nej" });
+            w.leaf(
+                "PatientenDeltog",
+                if s.patient_participated { "ja" } else { "nej" },
+            );
         }
         Payload::DischargeNotice(d) => {
             w.open("Utskrivning");
-            w.leaf("Tid", &cx.time("dischargeNotice.dischargedAt", &d.discharged_at))
-                .leaf("Till", code_for(DESTINATION, d.destination, None));
+            w.leaf(
+                "Tid",
+                &cx.time("dischargeNotice.dischargedAt", &d.discharged_at),
+            )
+            .leaf("Till", code_for(DESTINATION, d.destination, None));
         }
         Payload::ThreadMessage(m) => {
             w.open("Meddelandetext").attr("trad", &m.thread);
             w.leaf("Amne", &m.subject).leaf("Text", &m.body);
         }
         Payload::Consent(c) => {
-            w.open("Samtycke").attr("beslut", code_for(CONSENT, c.decision, None));
-            w.leaf("Omfattning", &c.scope).leaf("RegistreratAv", &c.recorded_by);
+            w.open("Samtycke")
+                .attr("beslut", code_for(CONSENT, c.decision, None));
+            w.leaf("Omfattning", &c.scope)
+                .leaf("RegistreratAv", &c.recorded_by);
         }
         Payload::CaseOpened(c) => {
             w.open("StartArende").leaf("Orsak", &c.reason);
         }
         Payload::CaseClosed(c) => {
-            w.open("Avslut").attr("orsak", code_for(CLOSE_REASON, c.reason, None));
+            w.open("Avslut")
+                .attr("orsak", code_for(CLOSE_REASON, c.reason, None));
         }
         Payload::CaseReopened(c) => {
             w.open("Ateroppning").leaf("Orsak", &c.reason);
         }
         Payload::Deviation(d) => {
-            w.open("Avvikelse").attr("kategori", code_for(DEVIATION, d.category, None));
+            w.open("Avvikelse")
+                .attr("kategori", code_for(DEVIATION, d.category, None));
             w.leaf("Beskrivning", &d.description);
         }
     }

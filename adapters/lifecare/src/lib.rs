@@ -45,7 +45,11 @@ impl Dialect for Lifecare {
         decode::decode(input)
     }
 
-    fn encode(&self, event: &CaseEvent, extension: Option<&Extension>) -> Result<Encoded, EncodeError> {
+    fn encode(
+        &self,
+        event: &CaseEvent,
+        extension: Option<&Extension>,
+    ) -> Result<Encoded, EncodeError> {
         encode::encode(event, extension)
     }
 }

@@ -1,5 +1,51 @@
-//! placeholder
+//! The SAMSA dialect (Västra Götaland).
+//!
+//! One UTF-8 XML document per message in namespace
+//! `urn:vgr:samsa:notification:3` (default namespace), HL7 v3 flavoured: ids
+//! are `id` elements with an OID `@root` and an `@extension`, coded values
+//! are `@code`, times are `@value` as HL7 TS with a required offset
+//! (`YYYYMMDDHHMMSS±ZZZZ`, written in Swedish local time), dates `YYYYMMDD`,
+//! phones `tel:` + the number verbatim. The root `Notification` holds the
+//! message id, `code` (the type), `effectiveTime`, `author`, `case`,
+//! `subject`, `component` with one payload, and optionally `extension`.
+
+pub mod codes;
+mod decode;
+mod encode;
+
+use samgate_adapter_core::{DecodeError, Decoded, Dialect, EncodeError, Encoded, Extension};
+use samgate_proto::CaseEvent;
+use samgate_proto::v1::SourceSystem;
+
+/// The SAMSA message namespace.
+pub const NAMESPACE: &str = "urn:vgr:samsa:notification:3";
+
+/// The SAMSA dialect.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Samsa;
-impl samgate_adapter_core::Dialect for Samsa { fn name(&self) -> &'static str { "samsa" } fn source_system(&self) -> samgate_proto::v1::SourceSystem { samgate_proto::v1::SourceSystem::Native }
-fn decode(&self, _: &[u8]) -> Result<samgate_adapter_core::Decoded, samgate_adapter_core::DecodeError> { todo!() }
-fn encode(&self, _: &samgate_proto::CaseEvent, _: Option<&samgate_adapter_core::Extension>) -> Result<samgate_adapter_core::Encoded, samgate_adapter_core::EncodeError> { todo!() } }
+
+impl Dialect for Samsa {
+    fn name(&self) -> &'static str {
+        "samsa"
+    }
+
+    fn source_system(&self) -> SourceSystem {
+        SourceSystem::Samsa
+    }
+
+    fn content_type(&self) -> &'static str {
+        "application/xml; charset=UTF-8"
+    }
+
+    fn decode(&self, input: &[u8]) -> Result<Decoded, DecodeError> {
+        decode::decode(input)
+    }
+
+    fn encode(
+        &self,
+        event: &CaseEvent,
+        extension: Option<&Extension>,
+    ) -> Result<Encoded, EncodeError> {
+        encode::encode(event, extension)
+    }
+}

@@ -158,8 +158,18 @@ mod tests {
 
     #[test]
     fn kommunkod_refuses_codes_that_do_not_exist() {
-        assert!(Kommunkod::parse("0599").unwrap_err().reason.contains("no Swedish"));
-        assert!(Kommunkod::parse("580").unwrap_err().reason.contains("4 digits"));
+        assert!(
+            Kommunkod::parse("0599")
+                .unwrap_err()
+                .reason
+                .contains("no Swedish")
+        );
+        assert!(
+            Kommunkod::parse("580")
+                .unwrap_err()
+                .reason
+                .contains("4 digits")
+        );
         assert!(Kommunkod::parse("05a0").is_err());
         assert!(Lanskod::parse("02").is_err());
         assert!(Lanskod::parse("05").is_ok());

@@ -138,7 +138,11 @@ impl Samordningsnummer {
         let d = normalise(KIND, value, today)?;
         let (month, day) = (number(&d[4..6]), number(&d[6..8]));
         if month > 12 {
-            return Err(IdError::new(KIND, value, format!("month {month:02} does not exist")));
+            return Err(IdError::new(
+                KIND,
+                value,
+                format!("month {month:02} does not exist"),
+            ));
         }
         if !(SAMORDNING_DAY_OFFSET..=SAMORDNING_DAY_OFFSET + 31).contains(&day) {
             return Err(IdError::new(
@@ -148,7 +152,9 @@ impl Samordningsnummer {
             ));
         }
         check_digit(KIND, value, &d)?;
-        Ok(Samordningsnummer(String::from_utf8(d.to_vec()).expect("digits")))
+        Ok(Samordningsnummer(
+            String::from_utf8(d.to_vec()).expect("digits"),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -238,11 +244,15 @@ mod tests {
             );
         }
         assert_eq!(
-            Personnummer::parse_as_of("121212-1212", today).unwrap().as_str(),
+            Personnummer::parse_as_of("121212-1212", today)
+                .unwrap()
+                .as_str(),
             "201212121212"
         );
         assert_eq!(
-            Personnummer::parse_as_of("4102069046", today).unwrap().as_str(),
+            Personnummer::parse_as_of("4102069046", today)
+                .unwrap()
+                .as_str(),
             "194102069046"
         );
     }
@@ -250,7 +260,10 @@ mod tests {
     #[test]
     fn personnummer_refusals_say_why() {
         let e = Personnummer::parse("191212121213").unwrap_err();
-        assert_eq!(e.to_string(), "personnummer 191212121213: check digit should be 2");
+        assert_eq!(
+            e.to_string(),
+            "personnummer 191212121213: check digit should be 2"
+        );
         assert!(Personnummer::parse("19410230904 6").is_err());
         let e = Personnummer::parse("194102309046").unwrap_err();
         assert!(e.reason.contains("not a date"), "{e}");
@@ -263,7 +276,12 @@ mod tests {
 
     #[test]
     fn samordningsnummer_edge_cases_of_skatteverket() {
-        for n in ["191500722390", "191711602399", "192004912388", "195102892386"] {
+        for n in [
+            "191500722390",
+            "191711602399",
+            "192004912388",
+            "195102892386",
+        ] {
             Samordningsnummer::parse(n).unwrap_or_else(|e| panic!("{e}"));
         }
         assert!(Samordningsnummer::parse("191212121212").is_err());

@@ -10,9 +10,9 @@
 
 use std::borrow::Cow;
 
+use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
 
 /// The dialects nest at most 7 levels; extension content gets room to spare,
 /// and the limit keeps hostile nesting from costing stack or time.
@@ -57,7 +57,11 @@ pub struct Element<'a> {
 
 fn err(path: &str, reason: impl Into<String>) -> ReadError {
     ReadError {
-        path: if path.is_empty() { "/".into() } else { path.into() },
+        path: if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        },
         reason: reason.into(),
     }
 }
@@ -89,10 +93,7 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
             ResolveResult::Bound(ns) => ns.into_inner().to_owned(),
             ResolveResult::Unbound => String::new(),
             ResolveResult::Unknown(p) => {
-                return Err(err(
-                    &path,
-                    format!("undeclared namespace prefix '{p}'"),
-                ));
+                return Err(err(&path, format!("undeclared namespace prefix '{p}'")));
             }
         };
         match event {
@@ -103,7 +104,10 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let is_empty = matches!(event, Event::Empty(_));
                 if stack.len() >= MAX_DEPTH {
-                    return Err(err(&path, format!("nested deeper than {MAX_DEPTH} elements")));
+                    return Err(err(
+                        &path,
+                        format!("nested deeper than {MAX_DEPTH} elements"),
+                    ));
                 }
                 let element = open(&reader, start, ns, &path, reader.buffer_position() as usize)?;
                 path.push('/');
@@ -115,7 +119,9 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
                 }
             }
             Event::End(_) => {
-                let mut element = stack.pop().ok_or_else(|| err(&path, "unexpected end tag"))?;
+                let mut element = stack
+                    .pop()
+                    .ok_or_else(|| err(&path, "unexpected end tag"))?;
                 element.inner.1 = before;
                 close(&mut stack, &mut root, element, &mut path);
             }
@@ -154,7 +160,10 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
                 }
             }
             Event::DocType(_) => {
-                return Err(err(&path, "DOCTYPE declarations are refused (no entities are expanded)"));
+                return Err(err(
+                    &path,
+                    "DOCTYPE declarations are refused (no entities are expanded)",
+                ));
             }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => break,
@@ -192,10 +201,7 @@ fn open<'a>(
             ResolveResult::Bound(n) => n.into_inner().to_owned(),
             ResolveResult::Unbound => String::new(),
             ResolveResult::Unknown(p) => {
-                return Err(err(
-                    &here,
-                    format!("undeclared namespace prefix '{p}'"),
-                ));
+                return Err(err(&here, format!("undeclared namespace prefix '{p}'")));
             }
         };
         let value = attr
@@ -252,12 +258,31 @@ mod tests {
 
     #[test]
     fn refuses_doctype_entities_depth_and_floods() {
-        assert!(parse("<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>").unwrap_err().reason.contains("DOCTYPE"));
-        assert!(parse("<a>&x;</a>").unwrap_err().reason.contains("not allowed"));
-        let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 1), "</a>".repeat(MAX_DEPTH + 1));
+        assert!(
+            parse("<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>")
+                .unwrap_err()
+                .reason
+                .contains("DOCTYPE")
+        );
+        assert!(
+            parse("<a>&x;</a>")
+                .unwrap_err()
+                .reason
+                .contains("not allowed")
+        );
+        let deep = format!(
+            "{}{}",
+            "<a>".repeat(MAX_DEPTH + 1),
+            "</a>".repeat(MAX_DEPTH + 1)
+        );
         assert!(parse(&deep).unwrap_err().reason.contains("deeper"));
         let attrs: String = (0..100).map(|i| format!(" a{i}=\"x\"")).collect();
-        assert!(parse(&format!("<a{attrs}/>")).unwrap_err().reason.contains("attributes"));
+        assert!(
+            parse(&format!("<a{attrs}/>"))
+                .unwrap_err()
+                .reason
+                .contains("attributes")
+        );
         assert!(parse("<a/><b/>").is_err());
         assert!(parse("<a><b></a>").is_err());
         assert!(parse("").is_err());

@@ -45,11 +45,18 @@ impl<'d, 'a> Node<'d, 'a> {
     pub fn root(ctx: Ctx, el: &'d Element<'a>, name: &str) -> Result<Self, DecodeError> {
         let path = format!("/{}{}", ctx.prefix, el.local);
         if el.ns != ctx.ns {
-            let found = if el.ns.is_empty() { "no namespace".to_owned() } else { format!("namespace {}", el.ns) };
+            let found = if el.ns.is_empty() {
+                "no namespace".to_owned()
+            } else {
+                format!("namespace {}", el.ns)
+            };
             return Err(DecodeError::new(
                 ctx.dialect,
                 path,
-                format!("the root element must be in namespace {}, found {found}", ctx.ns),
+                format!(
+                    "the root element must be in namespace {}, found {found}",
+                    ctx.ns
+                ),
             ));
         }
         if el.local != name {
@@ -104,7 +111,8 @@ impl<'d, 'a> Node<'d, 'a> {
     }
 
     pub fn req_attr(&self, name: &str) -> Result<&'d str, DecodeError> {
-        self.attr(name).ok_or_else(|| self.attr_error(name, "is required"))
+        self.attr(name)
+            .ok_or_else(|| self.attr_error(name, "is required"))
     }
 
     /// The children, checked against `spec`: every child must be one of the
@@ -196,7 +204,10 @@ impl<'d, 'a> Kids<'d, 'a> {
     }
 
     fn node(&self, el: &'d Element<'a>, index: Option<usize>) -> Node<'d, 'a> {
-        let mut path = format!("{}/{}{}", self.parent.path, self.parent.ctx.prefix, el.local);
+        let mut path = format!(
+            "{}/{}{}",
+            self.parent.path, self.parent.ctx.prefix, el.local
+        );
         if let Some(i) = index {
             path.push_str(&format!("[{}]", i + 1));
         }
@@ -278,21 +289,36 @@ pub fn code_of<T: Copy + PartialEq>(table: &[(&'static str, T)], value: T) -> Op
 
 impl<'d, 'a> Node<'d, 'a> {
     /// A coded attribute, looked up in the dialect's table.
-    pub fn coded_attr<T: Copy>(&self, name: &str, table: &[(&str, T)], what: &str) -> Result<Option<T>, DecodeError> {
+    pub fn coded_attr<T: Copy>(
+        &self,
+        name: &str,
+        table: &[(&str, T)],
+        what: &str,
+    ) -> Result<Option<T>, DecodeError> {
         self.attr(name)
-            .map(|v| code(table, v).ok_or_else(|| self.attr_error(name, format!("'{v}' is not a {what} code"))))
+            .map(|v| {
+                code(table, v)
+                    .ok_or_else(|| self.attr_error(name, format!("'{v}' is not a {what} code")))
+            })
             .transpose()
     }
 
     /// An attribute read by `parse`, whose error becomes the refusal reason.
-    pub fn parsed_attr<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, DecodeError> {
+    pub fn parsed_attr<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, DecodeError> {
         self.attr(name)
             .map(|v| parse(v).map_err(|e| self.attr_error(name, e)))
             .transpose()
     }
 
     /// A leaf's text read by `parse`.
-    pub fn parsed_text<T>(&self, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, DecodeError> {
+    pub fn parsed_text<T>(
+        &self,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, DecodeError> {
         self.leaf()?
             .map(|v| parse(v).map_err(|e| self.error(e)))
             .transpose()
@@ -301,15 +327,28 @@ impl<'d, 'a> Node<'d, 'a> {
 
 impl<'d, 'a> Kids<'d, 'a> {
     /// A coded leaf child, looked up in the dialect's table.
-    pub fn coded_leaf<T: Copy>(&self, name: &str, table: &[(&str, T)], what: &str) -> Result<Option<T>, DecodeError> {
-        let Some(node) = self.one(name) else { return Ok(None) };
+    pub fn coded_leaf<T: Copy>(
+        &self,
+        name: &str,
+        table: &[(&str, T)],
+        what: &str,
+    ) -> Result<Option<T>, DecodeError> {
+        let Some(node) = self.one(name) else {
+            return Ok(None);
+        };
         node.leaf()?
-            .map(|v| code(table, v).ok_or_else(|| node.error(format!("'{v}' is not a {what} code"))))
+            .map(|v| {
+                code(table, v).ok_or_else(|| node.error(format!("'{v}' is not a {what} code")))
+            })
             .transpose()
     }
 
     /// A leaf child read by `parse`.
-    pub fn parsed_leaf<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, DecodeError> {
+    pub fn parsed_leaf<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, DecodeError> {
         match self.one(name) {
             Some(n) => n.parsed_text(parse),
             None => Ok(None),

@@ -29,7 +29,9 @@ impl XmlWriter {
     /// Starts with an XML declaration naming `encoding`.
     pub fn new(encoding: &str) -> Self {
         let mut w = XmlWriter::default();
-        w.out.push_str(&format!("<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n"));
+        w.out.push_str(&format!(
+            "<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n"
+        ));
         w
     }
 
@@ -53,7 +55,10 @@ impl XmlWriter {
 
     /// An attribute of the element just opened, written even when empty.
     pub fn attr(&mut self, name: &str, value: &str) -> &mut Self {
-        debug_assert!(matches!(self.open.last(), Some((_, false))), "attribute after content");
+        debug_assert!(
+            matches!(self.open.last(), Some((_, false))),
+            "attribute after content"
+        );
         self.out.push(' ');
         self.out.push_str(name);
         self.out.push_str("=\"");
