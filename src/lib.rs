@@ -8,8 +8,12 @@
 //! - [`calendar`]: Swedish public holidays and working days;
 //! - [`engine`]: the case fold, rules and deadlines;
 //! - [`store`]: the `Store` trait and the embedded SQLite store;
+//! - [`gateway`]: submitting events (decode, fold, store, notify watchers);
 //! - [`api`]: the gRPC services;
+//! - [`config`], [`telemetry`]: configuration and logging;
 //! - [`cli`]: the command line.
 
+pub mod calendar;
 pub mod cli;
 pub mod dialects;
+pub mod engine;

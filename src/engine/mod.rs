@@ -1,0 +1,60 @@
+//! The case engine: a case is the fold of its events.
+//!
+//! [`Engine::fold`] takes the case as it stands (or nothing, for a new
+//! case), one checked event and the facts it needs from outside (is there
+//! another open outpatient case for this person?), and returns the case
+//! after the event, or the rule the event breaks. It is a plain function of
+//! its inputs: the store calls it inside its transaction, so a refused event
+//! is never stored.
+
+mod deadlines;
+mod fold;
+mod participants;
+mod violation;
+
+pub use deadlines::{DayCounting, LiabilityRule, admission_notice_due, sip_invitation_due};
+pub use fold::Facts;
+pub use violation::RuleViolation;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use samgate_proto::ids::Kommunkod;
+
+/// Payment-liability agreements: the default and one per county (länskod)
+/// that agreed otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiabilityAgreements {
+    pub default: LiabilityRule,
+    /// By two-digit county code (`"05"` for Östergötland).
+    pub counties: BTreeMap<String, LiabilityRule>,
+}
+
+impl LiabilityAgreements {
+    /// The rule for a patient registered in `municipality_code` (the
+    /// municipality pays, so its county's agreement applies).
+    pub fn rule_for(&self, municipality_code: &str) -> LiabilityRule {
+        Kommunkod::parse(municipality_code)
+            .ok()
+            .and_then(|k| self.counties.get(k.county().as_str()))
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// The case engine and its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    pub liability: LiabilityAgreements,
+}
+
+impl Engine {
+    pub fn new(liability: LiabilityAgreements) -> Self {
+        Engine { liability }
+    }
+}
+
+#[cfg(test)]
+mod tests;
