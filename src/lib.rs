@@ -13,7 +13,12 @@
 //! - [`config`], [`telemetry`]: configuration and logging;
 //! - [`cli`]: the command line.
 
+pub mod api;
 pub mod calendar;
 pub mod cli;
+pub mod config;
 pub mod dialects;
 pub mod engine;
+pub mod gateway;
+pub mod store;
+pub mod telemetry;

@@ -229,6 +229,63 @@ pub fn to_string_pretty(e: &CaseEvent) -> String {
     s
 }
 
+/// The canonical JSON value of a case (for `samgate case show` and tools):
+/// the same conventions as events.
+pub fn case_to_value(c: &Case) -> Value {
+    Out::default()
+        .str("id", &c.id)
+        .list(
+            "externalRefs",
+            c.external_refs
+                .iter()
+                .map(|r| {
+                    Out::default()
+                        .enumv::<SourceSystem>("system", r.system)
+                        .str("caseRef", &r.case_ref)
+                        .done()
+                })
+                .collect(),
+        )
+        .enumv::<CareProcess>("process", c.process)
+        .obj("patient", c.patient.as_ref().map(patient_value))
+        .list(
+            "participants",
+            c.participants.iter().map(actor_value).collect(),
+        )
+        .enumv::<CaseStatus>("status", c.status)
+        .enumv::<CloseReason>("closeReason", c.close_reason)
+        .str("openedByHsaId", &c.opened_by_hsa_id)
+        .obj(
+            "latestSip",
+            c.latest_sip
+                .as_ref()
+                .map(|s| payload_value(&Payload::SipPlan(s.clone()))),
+        )
+        .enumv::<ConsentState>("consent", c.consent)
+        .list(
+            "deadlines",
+            c.deadlines
+                .iter()
+                .map(|d| {
+                    Out::default()
+                        .enumv::<DeadlineKind>("kind", d.kind)
+                        .ts("dueAt", &d.due_at)
+                        .ts("metAt", &d.met_at)
+                        .done()
+                })
+                .collect(),
+        )
+        .ts("dischargeReadyAt", &c.discharge_ready_at)
+        .ts("dischargedAt", &c.discharged_at)
+        .int("paymentLiabilityDays", c.payment_liability_days)
+        .int(
+            "eventCount",
+            i32::try_from(c.event_count).unwrap_or(i32::MAX),
+        )
+        .ts("updatedAt", &c.updated_at)
+        .done()
+}
+
 // ---------------------------------------------------------------- reading
 
 fn camel_case(key: &str) -> std::borrow::Cow<'_, str> {

@@ -1,7 +1,9 @@
 //! The `samgate` command line (clap). Each subcommand lives in its own
-//! module; this one parses arguments, sets up logging, and dispatches.
-//! Errors are reported here, at the edge, with anyhow.
+//! module; this one parses arguments, loads configuration, sets up logging
+//! and dispatches. Errors are reported here, at the edge, with anyhow.
 
+mod case;
+mod serve;
 mod translate;
 
 use std::path::PathBuf;
@@ -9,7 +11,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use serve::shutdown_signal;
 pub use translate::{Form, translate};
+
+use crate::config::Config;
 
 /// samgate — interoperability gateway for Swedish coordinated care.
 #[derive(Debug, Parser)]
@@ -32,10 +37,32 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway: the gRPC API on the embedded store.
+    Serve(serve::ServeArgs),
+    /// Read cases from the store.
+    #[command(subcommand)]
+    Case(case::CaseCommand),
     /// Translate one message between dialects and canonical JSON.
     Translate(translate::TranslateArgs),
     /// Check dialect files; one line per file.
     Validate(translate::ValidateArgs),
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run_async(cli: &Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    crate::telemetry::init(&config.log)?;
+    let rt = runtime()?;
+    match &cli.command {
+        Command::Serve(args) => rt.block_on(serve::run(cli, config, args)),
+        Command::Case(command) => rt.block_on(case::run(cli, config, command)),
+        Command::Translate(_) | Command::Validate(_) => unreachable!("synchronous commands"),
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -44,5 +71,12 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Translate(args) => translate::run_translate(args),
         Command::Validate(args) => translate::run_validate(args),
+        _ => match run_async(&cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -1,0 +1,245 @@
+//! The tonic services: `CaseService` and `TranslationService`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use samgate_proto::v1::case_service_server::{CaseService, CaseServiceServer};
+use samgate_proto::v1::translation_service_server::{TranslationService, TranslationServiceServer};
+use samgate_proto::v1::*;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Request, Response, Status};
+
+use crate::dialects::DialectName;
+use crate::gateway::Gateway;
+use crate::store::{CaseFilter, Submitted};
+
+/// Events a watcher may have queued before the stream applies back-pressure.
+const WATCH_QUEUE: usize = 64;
+
+fn dialect(value: i32) -> Result<DialectName, Status> {
+    Dialect::try_from(value)
+        .ok()
+        .and_then(DialectName::from_proto)
+        .ok_or_else(|| Status::invalid_argument("dialect: must be LIFECARE, COSMIC_LINK or SAMSA"))
+}
+
+fn response(s: Submitted, warnings: Vec<String>) -> SubmitEventResponse {
+    SubmitEventResponse {
+        case_id: s.case_id,
+        sequence: s.sequence,
+        duplicate: s.duplicate,
+        case: Some(s.case),
+        warnings,
+    }
+}
+
+/// `CaseService`: submit, read, list and watch cases.
+pub struct CaseApi {
+    gateway: Arc<Gateway>,
+}
+
+impl CaseApi {
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        CaseApi { gateway }
+    }
+}
+
+#[tonic::async_trait]
+impl CaseService for CaseApi {
+    async fn submit_event(
+        &self,
+        request: Request<SubmitEventRequest>,
+    ) -> Result<Response<SubmitEventResponse>, Status> {
+        let event = request
+            .into_inner()
+            .event
+            .ok_or_else(|| Status::invalid_argument("event: is required"))?;
+        let submitted = self.gateway.submit_event(event).await?;
+        Ok(Response::new(response(submitted, Vec::new())))
+    }
+
+    async fn submit_raw(
+        &self,
+        request: Request<SubmitRawRequest>,
+    ) -> Result<Response<SubmitEventResponse>, Status> {
+        let request = request.into_inner();
+        let dialect = dialect(request.dialect)?;
+        let (submitted, warnings) = self.gateway.submit_raw(dialect, &request.payload).await?;
+        Ok(Response::new(response(
+            submitted,
+            warnings.iter().map(ToString::to_string).collect(),
+        )))
+    }
+
+    async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
+        let id = request.into_inner().case_id;
+        match self.gateway.store().get_case(&id).await? {
+            Some(case) => Ok(Response::new(case)),
+            None => Err(Status::not_found(format!("case {id}: no such case"))),
+        }
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<ListCasesRequest>,
+    ) -> Result<Response<ListCasesResponse>, Status> {
+        let r = request.into_inner();
+        let status = match CaseStatus::try_from(r.status) {
+            Ok(CaseStatus::Unspecified) => None,
+            Ok(s) => Some(s),
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "status: {} is not a CaseStatus",
+                    r.status
+                )));
+            }
+        };
+        if r.page_size < 0 {
+            return Err(Status::invalid_argument("page_size: must not be negative"));
+        }
+        let filter = CaseFilter {
+            participant_hsa_id: Some(r.participant_hsa_id).filter(|s| !s.is_empty()),
+            status,
+        };
+        let token = Some(r.page_token.as_str()).filter(|t| !t.is_empty());
+        let (cases, next) = self
+            .gateway
+            .store()
+            .list_cases(&filter, r.page_size as usize, token)
+            .await?;
+        Ok(Response::new(ListCasesResponse {
+            cases,
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    type WatchCaseStream = Pin<Box<dyn Stream<Item = Result<StoredEvent, Status>> + Send>>;
+
+    async fn watch_case(
+        &self,
+        request: Request<WatchCaseRequest>,
+    ) -> Result<Response<Self::WatchCaseStream>, Status> {
+        let r = request.into_inner();
+        let store = self.gateway.store().clone();
+        if store.get_case(&r.case_id).await?.is_none() {
+            return Err(Status::not_found(format!(
+                "case {}: no such case",
+                r.case_id
+            )));
+        }
+        // Subscribe before replaying, so nothing stored in between is lost;
+        // the sequence number drops what the replay already sent.
+        let mut live = self.gateway.subscribe();
+        let (tx, rx) = mpsc::channel(WATCH_QUEUE);
+        let case_id = r.case_id;
+        let mut next = r.from_sequence.max(1);
+        tokio::spawn(async move {
+            loop {
+                // Catch up from the store.
+                match store.events(&case_id, next).await {
+                    Ok(events) => {
+                        for e in events {
+                            next = e.sequence + 1;
+                            if tx.send(Ok(e)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                        return;
+                    }
+                }
+                // Then follow live events until we fall behind.
+                loop {
+                    tokio::select! {
+                        received = live.recv() => match received {
+                            Ok(e) if e.case_id == case_id && e.sequence >= next => {
+                                if e.sequence > next {
+                                    break; // a gap: catch up from the store
+                                }
+                                next = e.sequence + 1;
+                                if tx.send(Ok(e)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(broadcast::error::RecvError::Lagged(_)) => break,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        },
+                        () = tx.closed() => return,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// `TranslationService`: the adapters over gRPC.
+pub struct TranslationApi;
+
+#[tonic::async_trait]
+impl TranslationService for TranslationApi {
+    async fn decode(
+        &self,
+        request: Request<DecodeRequest>,
+    ) -> Result<Response<DecodeResponse>, Status> {
+        let r = request.into_inner();
+        let decoded = dialect(r.dialect)?
+            .adapter()
+            .decode(&r.payload)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(DecodeResponse {
+            event: Some(decoded.event),
+            warnings: decoded.warnings.iter().map(ToString::to_string).collect(),
+        }))
+    }
+
+    async fn encode(
+        &self,
+        request: Request<EncodeRequest>,
+    ) -> Result<Response<EncodeResponse>, Status> {
+        let r = request.into_inner();
+        let event = r
+            .event
+            .ok_or_else(|| Status::invalid_argument("event: is required"))?;
+        let encoded = dialect(r.dialect)?
+            .adapter()
+            .encode(&event, None)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(EncodeResponse {
+            payload: encoded.bytes,
+            warnings: encoded.warnings.iter().map(ToString::to_string).collect(),
+        }))
+    }
+}
+
+/// Serves the gRPC API on `listener` until `shutdown` completes; requests
+/// in flight then finish before this returns.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<CaseServiceServer<CaseApi>>().await;
+    health
+        .set_serving::<TranslationServiceServer<TranslationApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(samgate_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(CaseServiceServer::new(CaseApi::new(gateway)))
+        .add_service(TranslationServiceServer::new(TranslationApi))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! The gateway's network API: gRPC (tonic) with standard health checking and
+//! server reflection, so `grpcurl -plaintext HOST:PORT list` works.
+
+mod grpc;
+mod status;
+
+pub use grpc::{CaseApi, TranslationApi, serve};

@@ -1,0 +1,64 @@
+//! `samgate serve`: the gateway as a long-running service.
+//!
+//! Loads the configuration, opens the store, serves gRPC, and on SIGTERM or
+//! Ctrl-C stops taking requests, lets those in flight finish, and closes
+//! the store cleanly.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use super::Cli;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::gateway::Gateway;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address for the gRPC API (overrides server.listen).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let listen = args.listen.clone().unwrap_or(config.server.listen.clone());
+    let store = crate::store::open(&config.store.url, &cli.data_dir)
+        .await
+        .context("cannot open the store")?;
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Engine::new(config.payment_liability.clone()),
+    ));
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, data_dir = %cli.data_dir.display(), "samgate serving gRPC");
+    crate::api::serve(gateway, listener, shutdown_signal()).await?;
+    tracing::info!("shutting down: closing the store");
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

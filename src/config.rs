@@ -1,0 +1,207 @@
+//! Configuration: the defaults in `config/samgate.toml` (built in), then the
+//! file given with `--config`, then `SAMGATE_*` environment variables, each
+//! layer overriding the one before.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::LiabilityAgreements;
+
+/// The built-in defaults: the same file that ships in `config/`.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/samgate.toml");
+
+/// Environment variables that are command-line options, not config keys.
+const CLI_VARIABLES: &[&str] = &["SAMGATE_DATA_DIR", "SAMGATE_CONFIG"];
+/// Keys that have no default and so cannot be found by walking the
+/// defaults, but may still be set from the environment.
+const OPTIONAL_KEYS: &[&[&str]] = &[&["payment_liability", "default", "cutoff_hour"]];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub log: LogConfig,
+    pub payment_liability: LiabilityAgreements,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Deep-merges `over` into `base`.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn leaf_paths(table: &toml::Table, prefix: &[String], out: &mut Vec<Vec<String>>) {
+    for (k, v) in table {
+        let mut path = prefix.to_vec();
+        path.push(k.clone());
+        match v {
+            toml::Value::Table(t) if !t.is_empty() => leaf_paths(t, &path, out),
+            _ => out.push(path),
+        }
+    }
+}
+
+fn env_name(path: &[String]) -> String {
+    format!("SAMGATE_{}", path.join("_").to_uppercase())
+}
+
+/// An environment value as TOML (numbers, booleans), else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut t = table;
+    for p in parents {
+        t = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("config sections are tables");
+    }
+    t.insert(last.clone(), value);
+}
+
+impl Config {
+    /// Loads the layers; `env` is the process environment (a parameter so
+    /// tests need not change the real one).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut table: toml::Table =
+            toml::from_str(DEFAULT_CONFIG).context("built-in configuration")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let over: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            merge(&mut table, over);
+        }
+        let mut keys = Vec::new();
+        leaf_paths(&table, &[], &mut keys);
+        keys.extend(
+            OPTIONAL_KEYS
+                .iter()
+                .map(|p| p.iter().map(|s| s.to_string()).collect()),
+        );
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("SAMGATE_"))
+            .collect();
+        for (name, raw) in &env {
+            if CLI_VARIABLES.contains(&name.as_str()) {
+                continue;
+            }
+            let Some(path) = keys.iter().find(|p| env_name(p) == *name) else {
+                anyhow::bail!("{name} is not a samgate setting (see config/samgate.toml)");
+            };
+            set(&mut table, path, env_value(raw));
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration")?;
+        for code in config.payment_liability.counties.keys() {
+            samgate_proto::ids::Lanskod::parse(code)
+                .with_context(|| format!("payment_liability.counties.\"{code}\""))?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:50051");
+        assert_eq!(c.log.format, LogFormat::Human);
+        assert_eq!(c.payment_liability.default.days, 3);
+    }
+
+    #[test]
+    fn environment_overrides_every_key() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("SAMGATE_SERVER_LISTEN", "0.0.0.0:6000"),
+                ("SAMGATE_LOG_FORMAT", "json"),
+                ("SAMGATE_PAYMENT_LIABILITY_DEFAULT_DAYS", "5"),
+                ("SAMGATE_PAYMENT_LIABILITY_DEFAULT_CUTOFF_HOUR", "12"),
+                ("SAMGATE_DATA_DIR", "/tmp/x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:6000");
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.payment_liability.default.days, 5);
+        assert_eq!(c.payment_liability.default.cutoff_hour, Some(12));
+        let err = Config::load(None, env(&[("SAMGATE_SERVR_LISTEN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("SAMGATE_SERVR_LISTEN"));
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[payment_liability.counties.\"05\"]\ndays = 4\ncounting = \"working\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.payment_liability.counties["05"].days, 4);
+        std::fs::write(&path, "[payment_liability.counties.\"02\"]\ndays = 4\n").unwrap();
+        assert!(Config::load(Some(&path), env(&[])).is_err());
+        std::fs::write(&path, "[server]\nlisten = 1\nport = 2\n").unwrap();
+        assert!(Config::load(Some(&path), env(&[])).is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! The embedded store on SQLite (sqlx): one file under the data directory,
+//! WAL journal, `synchronous=FULL` so a committed event survives a power cut.
+//! Writes are serialised by a lock (SQLite has one writer anyway), which
+//! also makes read-fold-write free of races.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use prost::Message;
+use samgate_proto::v1::{CareProcess, Case, CaseStatus, StoredEvent};
+use samgate_proto::validate::payload_name;
+use samgate_proto::{CaseEvent, Payload};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use tokio::sync::Mutex;
+
+use super::{CaseFilter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Store, StoreError, Submitted};
+use crate::engine::{Engine, Facts};
+
+/// Embedded migrations, applied in order once each.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+
+/// How long a connection waits for another writer (e.g. `samgate case
+/// list` reading while `serve` writes).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    write_lock: Mutex<()>,
+}
+
+fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
+    Case::decode(body).map_err(|e| StoreError::Corrupt(format!("case: {e}")))
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let store = SqliteStore {
+            pool,
+            write_lock: Mutex::new(()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if applied.is_none() {
+                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                    .bind(version)
+                    .bind(unix_now())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn submit(&self, event: &CaseEvent, engine: &Engine) -> Result<Submitted, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+
+        // Idempotency: a message seen before returns its first result.
+        let seen = sqlx::query("SELECT case_id, sequence FROM events WHERE source_system = ? AND source_message_id = ?")
+            .bind(event.source_system)
+            .bind(&event.source_message_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = seen {
+            let case_id: String = row.get(0);
+            let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = ?")
+                .bind(&case_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok(Submitted {
+                case_id,
+                sequence: row.get(1),
+                duplicate: true,
+                case: decode_case(&body)?,
+            });
+        }
+
+        let patient_id = event
+            .patient
+            .as_ref()
+            .map(|p| p.id.clone())
+            .unwrap_or_default();
+        // This system's ref first; else the same ref for the same person
+        // from another system (the gateway forwards refs unchanged).
+        let mut case_id: Option<String> = sqlx::query_scalar(
+            "SELECT case_id FROM case_refs WHERE source_system = ? AND case_ref = ?",
+        )
+        .bind(event.source_system)
+        .bind(&event.case_ref)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if case_id.is_none() {
+            case_id = sqlx::query_scalar(
+                "SELECT r.case_id FROM case_refs r JOIN cases c ON c.case_id = r.case_id \
+                 WHERE r.case_ref = ? AND c.patient_id = ? ORDER BY r.case_id LIMIT 1",
+            )
+            .bind(&event.case_ref)
+            .bind(&patient_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        }
+        let prev = match &case_id {
+            Some(id) => {
+                let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = ?")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Some(decode_case(&body)?)
+            }
+            None => None,
+        };
+        let case_id = case_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let other_open_outpatient_case: Option<String> = sqlx::query_scalar(
+            "SELECT case_id FROM cases WHERE patient_id = ? AND process = ? AND status != ? AND case_id != ? LIMIT 1",
+        )
+        .bind(&patient_id)
+        .bind(CareProcess::Outpatient as i32)
+        .bind(CaseStatus::Closed as i32)
+        .bind(&case_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+
+        let case = engine.fold(
+            prev.as_ref(),
+            &case_id,
+            event,
+            &Facts {
+                other_open_outpatient_case,
+            },
+        )?;
+
+        let updated_at = case.updated_at.as_ref().map_or(0, |t| t.seconds);
+        sqlx::query(
+            "INSERT INTO cases (case_id, process, status, patient_id, updated_at, event_count, body) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, patient_id = excluded.patient_id, \
+             updated_at = excluded.updated_at, event_count = excluded.event_count, body = excluded.body",
+        )
+        .bind(&case.id)
+        .bind(case.process)
+        .bind(case.status)
+        .bind(&patient_id)
+        .bind(updated_at)
+        .bind(case.event_count)
+        .bind(case.encode_to_vec())
+        .execute(&mut *tx)
+        .await?;
+        for r in &case.external_refs {
+            sqlx::query("INSERT OR IGNORE INTO case_refs (source_system, case_ref, case_id) VALUES (?, ?, ?)")
+                .bind(r.system)
+                .bind(&r.case_ref)
+                .bind(&case.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for p in &case.participants {
+            sqlx::query("INSERT OR IGNORE INTO participants (case_id, hsa_id) VALUES (?, ?)")
+                .bind(&case.id)
+                .bind(&p.hsa_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let sequence = case.event_count;
+        let payload: Option<&Payload> = event.payload.as_ref();
+        sqlx::query(
+            "INSERT INTO events (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, \
+             received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&case.id)
+        .bind(sequence)
+        .bind(event.source_system)
+        .bind(&event.source_message_id)
+        .bind(payload.map(payload_name).unwrap_or_default())
+        .bind(event.occurred_at.as_ref().map_or(0, |t| t.seconds))
+        .bind(unix_now())
+        .bind(event.encode_to_vec())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Submitted {
+            case_id: case.id.clone(),
+            sequence,
+            duplicate: false,
+            case,
+        })
+    }
+
+    async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = ?")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        body.map(|b| decode_case(&b)).transpose()
+    }
+
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        page_size: usize,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Case>, Option<String>), StoreError> {
+        let size = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        // One more than the page tells whether another page follows.
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT c.case_id, c.body FROM cases c \
+             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.case_id AND p.hsa_id = ?1)) \
+             AND (?2 IS NULL OR c.status = ?2) AND c.case_id > ?3 \
+             ORDER BY c.case_id LIMIT ?4",
+        )
+        .bind(filter.participant_hsa_id.as_deref())
+        .bind(filter.status.map(|s| s as i32))
+        .bind(page_token.unwrap_or(""))
+        .bind((size + 1) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() > size;
+        let cases = rows
+            .iter()
+            .take(size)
+            .map(|(_, body)| decode_case(body))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = more.then(|| cases.last().map(|c| c.id.clone())).flatten();
+        Ok((cases, next))
+    }
+
+    async fn events(
+        &self,
+        case_id: &str,
+        from_sequence: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT sequence, body FROM events WHERE case_id = ? AND sequence >= ? ORDER BY sequence")
+                .bind(case_id)
+                .bind(from_sequence)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(sequence, body)| {
+                Ok(StoredEvent {
+                    case_id: case_id.to_owned(),
+                    sequence,
+                    event: Some(
+                        CaseEvent::decode(body.as_slice())
+                            .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    async fn close(&self) {
+        let _writer = self.write_lock.lock().await;
+        self.pool.close().await;
+    }
+}
