@@ -85,6 +85,16 @@ fn patient(p: &Patient) -> Check {
     known::<IdKind>(p.id_kind, "patient.idKind", false)?;
     required(&p.id, "patient.id")?;
     let kind = IdKind::try_from(p.id_kind).unwrap_or_default();
+    // The model keeps personnummer and samordningsnummer as 12 digits; other
+    // forms are for people to type, and the adapters turn them into these.
+    if kind != IdKind::Reservnummer
+        && (p.id.len() != 12 || !p.id.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(FieldError::new(
+            "patient.id",
+            "must be 12 digits YYYYMMDDNNNC, without separator",
+        ));
+    }
     PatientId::parse(kind, &p.id).map_err(|e| FieldError::new("patient.id", e.to_string()))?;
     if !p.municipality_code.is_empty() {
         Kommunkod::parse(&p.municipality_code)
