@@ -624,7 +624,7 @@ fn decoders_accept_the_documented_variations() {
             .decode(as_utf8.as_bytes())
             .is_ok()
     );
-    let undeclared = as_utf8.splitn(2, '\n').nth(1).unwrap();
+    let undeclared = as_utf8.split_once('\n').unwrap().1;
     assert!(
         DialectName::Lifecare
             .adapter()

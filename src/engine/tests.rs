@@ -55,12 +55,8 @@ fn the_inpatient_story_folds_with_status_deadlines_and_participants() {
         ]
     );
     assert_eq!(case.latest_sip.as_ref().unwrap().goals.len(), 2);
-    let deadline = |k: DeadlineKind| {
-        case.deadlines
-            .iter()
-            .find(|d| d.kind == k as i32)
-            .unwrap()
-            .clone()
+    let deadline = |k: DeadlineKind| -> Deadline {
+        *case.deadlines.iter().find(|d| d.kind == k as i32).unwrap()
     };
     let fmt =
         |t: &Option<samgate_proto::Timestamp>| t.as_ref().map(samgate_proto::time::format_utc);

@@ -1,0 +1,223 @@
+//! `samgate` as a process: translate and validate exit codes and streams,
+//! `--help` on every subcommand, and serve shutting down on SIGTERM.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn samgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_samgate"))
+}
+
+#[test]
+fn translate_writes_the_result_and_exits_zero() {
+    let out = samgate()
+        .args(["translate", "--from", "lifecare", "--to", "json"])
+        .arg(data("examples/lifecare/sipPlan.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let event =
+        samgate_proto::canonical::from_str(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+    let mut want = canonical_example("sipPlan");
+    want.source_system = event.source_system;
+    assert_eq!(event, want);
+}
+
+#[test]
+fn translate_reads_standard_input() {
+    let mut child = samgate()
+        .args(["translate", "--from", "json", "--to", "samsa"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&example_bytes("canonical", "consent"))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        xml_tree(&out.stdout),
+        xml_tree(&example_bytes("samsa", "consent"))
+    );
+}
+
+#[test]
+fn a_refused_input_exits_one_with_the_error_on_stderr_and_nothing_on_stdout() {
+    let out = samgate()
+        .args(["translate", "--from", "samsa", "--to", "json"])
+        .arg(data("xml-attacks/defusedxml_xmlbomb.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("samsa") && err.contains("DOCTYPE"), "{err}");
+}
+
+#[test]
+fn a_usage_error_exits_two() {
+    let out = samgate()
+        .args(["translate", "--from", "hl7", "--to", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = samgate()
+        .args(["translate", "--to", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_cross_dialect_extension_drop_is_a_warning_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("with-ext.xml");
+    let text = String::from_utf8(example_bytes("samsa", "caseOpened"))
+        .unwrap()
+        .replace(
+            "</Notification>",
+            "<extension><x xmlns=\"urn:x\"/></extension></Notification>",
+        );
+    std::fs::write(&path, text).unwrap();
+    let out = samgate()
+        .args(["translate", "--from", "samsa", "--to", "lifecare"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("extension-dropped"));
+}
+
+#[test]
+fn validate_prints_one_line_per_file() {
+    let out = samgate()
+        .args(["validate", "--dialect", "cosmic-link"])
+        .arg(data("examples/cosmic-link/admissionNotice.xml"))
+        .arg(data("examples/samsa/admissionNotice.xml"))
+        .arg(data("examples/cosmic-link/sipPlan.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("ok "));
+    assert!(lines[1].starts_with("refused ") && lines[1].contains("namespace"));
+    assert!(lines[2].starts_with("ok "));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["translate", "--help"],
+        vec!["validate", "--help"],
+        vec!["case", "--help"],
+        vec!["case", "show", "--help"],
+        vec!["case", "list", "--help"],
+    ] {
+        let out = samgate().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_cleanly_on_sigterm_and_the_case_commands_read_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = samgate()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SAMGATE_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Submit one event over gRPC once the port answers.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let case_id = rt.block_on(async {
+        let url = format!("http://127.0.0.1:{port}");
+        let mut client = loop {
+            match samgate_proto::v1::case_service_client::CaseServiceClient::connect(url.clone())
+                .await
+            {
+                Ok(c) => break c,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        };
+        client
+            .submit_event(samgate_proto::v1::SubmitEventRequest {
+                event: Some(canonical_example("admissionNotice")),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .case_id
+    });
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("\"stopped\""), "{logs}");
+
+    let show = samgate()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["case", "show", &case_id])
+        .output()
+        .unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let case: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(case["status"], "OPEN");
+    assert_eq!(case["deadlines"][0]["kind"], "ADMISSION_NOTICE");
+    let list = samgate()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["case", "list", "--status", "OPEN"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 1);
+    let missing = samgate()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["case", "show", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+}
