@@ -175,9 +175,6 @@ fn check_payload(payload: &Payload) -> Check {
                     "at least one goal is required",
                 ));
             }
-            for (i, g) in p.goals.iter().enumerate() {
-                required(&g.text, &format!("sipPlan.goals[{i}].text"))?;
-            }
             for (i, iv) in p.interventions.iter().enumerate() {
                 hsa(
                     &iv.responsible_hsa_id,
