@@ -42,19 +42,29 @@ pub fn parse_rfc3339(s: &str) -> Result<Timestamp, String> {
     })
 }
 
+/// The number written by ASCII digits `b` (None if any is not a digit).
+/// Dates and times are parsed by hand: they sit on the decode hot path, and
+/// a format-string parser costs more than the rest of a field.
+pub fn number(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, c| {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u32::from(c - b'0'))
+    })
+}
+
 /// A `YYYY-MM-DD` date that exists.
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     let b = s.as_bytes();
-    let shape_ok = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if !shape_ok {
+    let parts = (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
+        .then(|| Some((number(&b[..4])?, number(&b[5..7])?, number(&b[8..])?)))
+        .flatten();
+    let Some((y, m, d)) = parts else {
         return Err(format!("'{s}' is not a date YYYY-MM-DD"));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("'{s}' is not a date that exists"))
+    };
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+        .ok_or_else(|| format!("'{s}' is not a date that exists"))
 }
 
 /// The Europe/Stockholm time zone.

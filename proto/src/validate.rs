@@ -35,55 +35,57 @@ impl FieldError {
 }
 
 type Check = Result<(), FieldError>;
+/// A rule's verdict on one value: the reason when it fails. Field names are
+/// only built for a failure, so checking a valid event allocates nothing.
+type Verdict = Result<(), String>;
 
-fn required(value: &str, field: &str) -> Check {
-    if value.is_empty() {
-        return Err(FieldError::missing(field));
-    }
-    Ok(())
+fn at(field: &str) -> impl FnOnce(String) -> FieldError + '_ {
+    move |reason| FieldError::new(field, reason)
 }
 
-fn hsa(value: &str, field: &str, is_required: bool) -> Check {
+fn required(value: &str) -> Verdict {
+    if value.is_empty() {
+        Err("is required".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn hsa(value: &str, is_required: bool) -> Verdict {
     if value.is_empty() {
         return if is_required {
-            Err(FieldError::missing(field))
+            Err("is required".into())
         } else {
             Ok(())
         };
     }
-    HsaId::parse(value)
-        .map(drop)
-        .map_err(|e| FieldError::new(field, e.to_string()))
+    HsaId::check(value).map_err(|e| e.to_string())
 }
 
-fn known<E: CanonicalEnum>(value: i32, field: &str, is_required: bool) -> Check {
+fn known<E: CanonicalEnum>(value: i32, is_required: bool) -> Verdict {
     match E::from_i32(value) {
-        None => Err(FieldError::new(
-            field,
-            format!("{value} is not a {} value", E::TYPE_NAME),
-        )),
-        Some(_) if value == 0 && is_required => Err(FieldError::missing(field)),
+        None => Err(format!("{value} is not a {} value", E::TYPE_NAME)),
+        Some(_) if value == 0 && is_required => Err("is required".into()),
         Some(_) => Ok(()),
     }
 }
 
-fn date(value: &str, field: &str) -> Check {
+fn date(value: &str) -> Verdict {
     if value.is_empty() {
         return Ok(());
     }
-    parse_date(value)
-        .map(drop)
-        .map_err(|e| FieldError::new(field, e))
+    parse_date(value).map(drop)
 }
 
-fn actor(a: &Actor, field: &str) -> Check {
-    hsa(&a.hsa_id, &format!("{field}.hsaId"), true)?;
-    known::<ActorKind>(a.kind, &format!("{field}.kind"), false)
+/// An actor; `field` names one of its fields for an error.
+fn actor(a: &Actor, field: impl Fn(&str) -> String) -> Check {
+    hsa(&a.hsa_id, true).map_err(|r| FieldError::new(field("hsaId"), r))?;
+    known::<ActorKind>(a.kind, false).map_err(|r| FieldError::new(field("kind"), r))
 }
 
 fn patient(p: &Patient) -> Check {
-    known::<IdKind>(p.id_kind, "patient.idKind", false)?;
-    required(&p.id, "patient.id")?;
+    known::<IdKind>(p.id_kind, false).map_err(at("patient.idKind"))?;
+    required(&p.id).map_err(at("patient.id"))?;
     let kind = IdKind::try_from(p.id_kind).unwrap_or_default();
     // The model keeps personnummer and samordningsnummer as 12 digits; other
     // forms are for people to type, and the adapters turn them into these.
@@ -95,29 +97,28 @@ fn patient(p: &Patient) -> Check {
             "must be 12 digits YYYYMMDDNNNC, without separator",
         ));
     }
-    PatientId::parse(kind, &p.id).map_err(|e| FieldError::new("patient.id", e.to_string()))?;
+    PatientId::check(kind, &p.id).map_err(|e| FieldError::new("patient.id", e.to_string()))?;
     if !p.municipality_code.is_empty() {
         Kommunkod::parse(&p.municipality_code)
             .map_err(|e| FieldError::new("patient.municipalityCode", e.to_string()))?;
     }
-    hsa(&p.listed_unit_hsa_id, "patient.listedUnitHsaId", false)
+    hsa(&p.listed_unit_hsa_id, false).map_err(at("patient.listedUnitHsaId"))
 }
 
 /// Checks one event against the model's rules.
 pub fn check_event(e: &CaseEvent) -> Check {
-    known::<SourceSystem>(e.source_system, "sourceSystem", true)?;
-    required(&e.source_message_id, "sourceMessageId")?;
+    known::<SourceSystem>(e.source_system, true).map_err(at("sourceSystem"))?;
+    required(&e.source_message_id).map_err(at("sourceMessageId"))?;
     if e.occurred_at.is_none() {
         return Err(FieldError::missing("occurredAt"));
     }
-    required(&e.case_ref, "caseRef")?;
-    known::<CareProcess>(e.process, "process", true)?;
-    actor(
-        e.author
-            .as_ref()
-            .ok_or_else(|| FieldError::missing("author"))?,
-        "author",
-    )?;
+    required(&e.case_ref).map_err(at("caseRef"))?;
+    known::<CareProcess>(e.process, true).map_err(at("process"))?;
+    let author = e
+        .author
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("author"))?;
+    actor(author, |leaf| format!("author.{leaf}"))?;
     patient(
         e.patient
             .as_ref()
@@ -136,20 +137,20 @@ fn check_payload(payload: &Payload) -> Check {
             if p.admitted_at.is_none() {
                 return Err(FieldError::missing("admissionNotice.admittedAt"));
             }
-            date(
-                &p.expected_discharge_date,
-                "admissionNotice.expectedDischargeDate",
-            )?;
-            known::<Residence>(p.residence, "admissionNotice.residence", false)
+            date(&p.expected_discharge_date)
+                .map_err(at("admissionNotice.expectedDischargeDate"))?;
+            known::<Residence>(p.residence, false).map_err(at("admissionNotice.residence"))
         }
-        Payload::InNotice(p) => known::<Residence>(p.residence, "inNotice.residence", false),
+        Payload::InNotice(p) => {
+            known::<Residence>(p.residence, false).map_err(at("inNotice.residence"))
+        }
         Payload::CareContactAssigned(p) => {
             let c = p
                 .contact
                 .as_ref()
                 .ok_or_else(|| FieldError::missing("careContactAssigned.contact"))?;
-            hsa(&c.hsa_id, "careContactAssigned.contact.hsaId", true)?;
-            required(&c.name, "careContactAssigned.contact.name")
+            hsa(&c.hsa_id, true).map_err(at("careContactAssigned.contact.hsaId"))?;
+            required(&c.name).map_err(at("careContactAssigned.contact.name"))
         }
         Payload::DischargeReady(p) => match p.ready_at {
             None => Err(FieldError::missing("dischargeReady.readyAt")),
@@ -159,9 +160,9 @@ fn check_payload(payload: &Payload) -> Check {
             if p.meeting_at.is_none() {
                 return Err(FieldError::missing("sipInvitation.meetingAt"));
             }
-            known::<MeetingPlace>(p.place, "sipInvitation.place", false)?;
+            known::<MeetingPlace>(p.place, false).map_err(at("sipInvitation.place"))?;
             for (i, a) in p.invitees.iter().enumerate() {
-                actor(a, &format!("sipInvitation.invitees[{i}]"))?;
+                actor(a, |leaf| format!("sipInvitation.invitees[{i}].{leaf}"))?;
             }
             Ok(())
         }
@@ -176,14 +177,12 @@ fn check_payload(payload: &Payload) -> Check {
                 ));
             }
             for (i, iv) in p.interventions.iter().enumerate() {
-                hsa(
-                    &iv.responsible_hsa_id,
-                    &format!("sipPlan.interventions[{i}].responsibleHsaId"),
-                    false,
-                )?;
+                hsa(&iv.responsible_hsa_id, false).map_err(|r| {
+                    FieldError::new(format!("sipPlan.interventions[{i}].responsibleHsaId"), r)
+                })?;
             }
-            hsa(&p.coordinator_hsa_id, "sipPlan.coordinatorHsaId", true)?;
-            date(&p.follow_up_date, "sipPlan.followUpDate")?;
+            hsa(&p.coordinator_hsa_id, true).map_err(at("sipPlan.coordinatorHsaId"))?;
+            date(&p.follow_up_date).map_err(at("sipPlan.followUpDate"))?;
             if !p.follow_up_note.is_empty() && p.follow_up_date.is_empty() {
                 return Err(FieldError::new(
                     "sipPlan.followUpDate",
@@ -196,13 +195,20 @@ fn check_payload(payload: &Payload) -> Check {
             if p.discharged_at.is_none() {
                 return Err(FieldError::missing("dischargeNotice.dischargedAt"));
             }
-            known::<DischargeDestination>(p.destination, "dischargeNotice.destination", true)
+            known::<DischargeDestination>(p.destination, true)
+                .map_err(at("dischargeNotice.destination"))
         }
-        Payload::ThreadMessage(p) => required(&p.body, "threadMessage.body"),
-        Payload::Consent(p) => known::<ConsentDecision>(p.decision, "consent.decision", true),
+        Payload::ThreadMessage(p) => required(&p.body).map_err(at("threadMessage.body")),
+        Payload::Consent(p) => {
+            known::<ConsentDecision>(p.decision, true).map_err(at("consent.decision"))
+        }
         Payload::CaseOpened(_) | Payload::CaseReopened(_) => Ok(()),
-        Payload::CaseClosed(p) => known::<CloseReason>(p.reason, "caseClosed.reason", true),
-        Payload::Deviation(p) => known::<DeviationCategory>(p.category, "deviation.category", true),
+        Payload::CaseClosed(p) => {
+            known::<CloseReason>(p.reason, true).map_err(at("caseClosed.reason"))
+        }
+        Payload::Deviation(p) => {
+            known::<DeviationCategory>(p.category, true).map_err(at("deviation.category"))
+        }
     }
 }
 

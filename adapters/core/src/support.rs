@@ -78,7 +78,7 @@ pub fn payload_element<'d, 'a>(
         [one] if *one == expected => Ok(kids.one(one).expect("present")),
         [one] => Err(DecodeError::new(
             parent.ctx.dialect,
-            format!("{}/{}{one}", parent.path, parent.ctx.prefix),
+            parent.child_path(one),
             format!(
                 "does not match the message type at {type_path} (expected {}{expected})",
                 parent.ctx.prefix
@@ -86,7 +86,7 @@ pub fn payload_element<'d, 'a>(
         )),
         [_, second, ..] => Err(DecodeError::new(
             parent.ctx.dialect,
-            format!("{}/{}{second}", parent.path, parent.ctx.prefix),
+            parent.child_path(second),
             "more than one payload element",
         )),
     }

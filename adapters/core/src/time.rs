@@ -11,38 +11,48 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use samgate_proto::Timestamp;
 use samgate_proto::time::{from_utc, stockholm, to_utc};
 
-fn digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Drops a `.fraction` of seconds at byte `at` of `s`, if there is one.
-fn without_fraction(s: &str, at: usize) -> Result<String, ()> {
+/// The length of `s` without a `.fraction` of seconds at byte `at`, and
+/// what follows the fraction; `None` when a `.` has no digits after it.
+fn split_fraction(s: &str, at: usize) -> Option<(&str, &str)> {
     match s.get(at..) {
         Some(rest) if rest.starts_with('.') => {
             let frac_len = rest[1..].bytes().take_while(u8::is_ascii_digit).count();
-            if frac_len == 0 {
-                return Err(());
-            }
-            Ok(format!("{}{}", &s[..at], &rest[1 + frac_len..]))
+            (frac_len > 0).then(|| (&s[..at], &rest[1 + frac_len..]))
         }
-        _ => Ok(s.to_owned()),
+        Some(rest) => Some((&s[..at], rest)),
+        None => Some((s, "")),
     }
 }
+
+/// `YYYYMMDDHHMMSS` (with separators at the given byte positions skipped)
+/// as a wall-clock time that exists.
+fn wall_clock(b: &[u8], fields: [(usize, usize); 6]) -> Option<NaiveDateTime> {
+    let n = |(from, to): (usize, usize)| samgate_proto::time::number(b.get(from..to)?);
+    let date = NaiveDate::from_ymd_opt(n(fields[0])? as i32, n(fields[1])?, n(fields[2])?)?;
+    date.and_hms_opt(n(fields[3])?, n(fields[4])?, n(fields[5])?)
+}
+
+const ISO_FIELDS: [(usize, usize); 6] = [(0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19)];
+const HL7_FIELDS: [(usize, usize); 6] = [(0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14)];
 
 /// Reads a Swedish local time `YYYY-MM-DDTHH:MM:SS` as an instant. A time in
 /// the hour repeated when summer time ends is its first occurrence (+02:00);
 /// a time in the skipped hour does not exist.
 pub fn parse_swedish_local(s: &str) -> Result<Timestamp, String> {
-    let plain =
-        without_fraction(s, 19).map_err(|_| format!("'{s}' is not a time YYYY-MM-DDTHH:MM:SS"))?;
+    let bad = || format!("'{s}' is not a local time YYYY-MM-DDTHH:MM:SS (no offset)");
+    let (plain, rest) = split_fraction(s, 19).ok_or_else(bad)?;
     let b = plain.as_bytes();
-    if b.len() != 19 || b[10] != b'T' {
-        return Err(format!(
-            "'{s}' is not a local time YYYY-MM-DDTHH:MM:SS (no offset)"
-        ));
+    let shape = b.len() == 19
+        && rest.is_empty()
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return Err(bad());
     }
-    let local = NaiveDateTime::parse_from_str(&plain, "%Y-%m-%dT%H:%M:%S")
-        .map_err(|_| format!("'{s}' is not a local time YYYY-MM-DDTHH:MM:SS (no offset)"))?;
+    let local = wall_clock(b, ISO_FIELDS).ok_or_else(bad)?;
     match stockholm::from_local(local) {
         stockholm::LocalTime::Unique(t) | stockholm::LocalTime::Repeated { first: t, .. } => {
             Ok(from_utc(t))
@@ -70,26 +80,33 @@ pub fn format_swedish_local(ts: &Timestamp) -> (String, bool) {
 /// Reads an HL7 TS with a required offset: `YYYYMMDDHHMMSS[.f]±ZZZZ`.
 pub fn parse_hl7_ts(s: &str) -> Result<Timestamp, String> {
     let bad = || format!("'{s}' is not an HL7 time YYYYMMDDHHMMSS±ZZZZ");
-    let plain = without_fraction(s, 14).map_err(|_| bad())?;
+    let (plain, offset) = split_fraction(s, 14).ok_or_else(bad)?;
     let b = plain.as_bytes();
-    if b.len() == 14 && digits(&plain) {
-        return Err(format!("'{s}' has no UTC offset (YYYYMMDDHHMMSS±ZZZZ)"));
-    }
-    if b.len() != 19
-        || !digits(&plain[..14])
-        || !(b[14] == b'+' || b[14] == b'-')
-        || !digits(&plain[15..])
-    {
+    if b.len() != 14 || !b.iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
-    let local = NaiveDateTime::parse_from_str(&plain[..14], "%Y%m%d%H%M%S").map_err(|_| bad())?;
-    let hours: i32 = plain[15..17].parse().map_err(|_| bad())?;
-    let minutes: i32 = plain[17..19].parse().map_err(|_| bad())?;
+    if offset.is_empty() {
+        return Err(format!("'{s}' has no UTC offset (YYYYMMDDHHMMSS±ZZZZ)"));
+    }
+    let o = offset.as_bytes();
+    let sign = match o.first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return Err(bad()),
+    };
+    let (hours, minutes) = match (o.len(), samgate_proto::time::number(&o[1..])) {
+        (5, Some(_)) => (
+            samgate_proto::time::number(&o[1..3]).ok_or_else(bad)?,
+            samgate_proto::time::number(&o[3..5]).ok_or_else(bad)?,
+        ),
+        _ => return Err(bad()),
+    };
     if hours > 23 || minutes > 59 {
         return Err(bad());
     }
-    let sign = if b[14] == b'-' { -1 } else { 1 };
-    let offset = FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)?;
+    let local = wall_clock(b, HL7_FIELDS).ok_or_else(bad)?;
+    let offset_secs = sign * (hours * 3600 + minutes * 60) as i32;
+    let offset = FixedOffset::east_opt(offset_secs).ok_or_else(bad)?;
     let t: DateTime<FixedOffset> = offset
         .from_local_datetime(&local)
         .single()
@@ -107,12 +124,22 @@ pub fn format_hl7_ts(ts: &Timestamp) -> String {
 
 /// Reads an HL7 date `YYYYMMDD` into the model's `YYYY-MM-DD`.
 pub fn parse_hl7_date(s: &str) -> Result<String, String> {
-    if s.len() != 8 || !digits(s) {
+    let b = s.as_bytes();
+    let parts = (b.len() == 8)
+        .then(|| {
+            Some((
+                samgate_proto::time::number(&b[..4])?,
+                samgate_proto::time::number(&b[4..6])?,
+                samgate_proto::time::number(&b[6..])?,
+            ))
+        })
+        .flatten();
+    let Some((y, m, d)) = parts else {
         return Err(format!("'{s}' is not a date YYYYMMDD"));
-    }
-    NaiveDate::parse_from_str(s, "%Y%m%d")
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .map_err(|_| format!("'{s}' is not a date that exists"))
+    };
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+        .ok_or_else(|| format!("'{s}' is not a date that exists"))?;
+    Ok(format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..]))
 }
 
 /// Writes the model's `YYYY-MM-DD` as `YYYYMMDD`.

@@ -56,7 +56,7 @@ fn person_id(kind: IdKind, v: &str) -> std::result::Result<String, String> {
 pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let text = document_text(CTX, input, false)?;
     let root_el = parse_document(CTX, &text)?;
-    let root = Node::root(CTX, &root_el, "Message")?;
+    let root = Node::root(&CTX, &root_el, "Message")?;
     root.attrs(&["schemaVersion"])?;
     root.parsed_attr("schemaVersion", check_schema_version)?
         .ok_or_else(|| root.attr_error("schemaVersion", "is required"))?;
@@ -98,7 +98,8 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
         .collect();
     let content_kids = content.children(&spec)?;
     let payload_names: Vec<&str> = MESSAGE_TYPES.iter().map(|(_, _, el)| *el).collect();
-    let payload_node = payload_element(&content_kids, &payload_names, payload_el, &type_node.path)?;
+    let payload_node =
+        payload_element(&content_kids, &payload_names, payload_el, &type_node.path())?;
 
     let event = CaseEvent {
         source_system: SourceSystem::CosmicLink as i32,

@@ -22,7 +22,7 @@ type Result<T> = std::result::Result<T, DecodeError>;
 pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let text = document_text(CTX, input, true)?;
     let root_el = parse_document(CTX, &text)?;
-    let root = Node::root(CTX, &root_el, "Meddelande")?;
+    let root = Node::root(&CTX, &root_el, "Meddelande")?;
     root.attrs(&["typ", "meddelandeId", "skapad"])?;
 
     let mut spec = vec![

@@ -82,7 +82,7 @@ fn enum_or_zero<T: Into<i32>>(v: Option<T>) -> i32 {
 pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let text = document_text(CTX, input, false)?;
     let root_el = parse_document(CTX, &text)?;
-    let root = Node::root(CTX, &root_el, "Notification")?;
+    let root = Node::root(&CTX, &root_el, "Notification")?;
     root.attrs(&[])?;
     let kids = root.children(&[
         ("id", Card::One),
@@ -480,7 +480,7 @@ fn plan(n: &Node) -> Result<Payload> {
                 parsed_child(&fk, "effectiveTime", "value", parse_hl7_date)?.ok_or_else(|| {
                     DecodeError::new(
                         CTX.dialect,
-                        format!("{}/effectiveTime/@value", f.path),
+                        format!("{}/effectiveTime/@value", f.path()),
                         "is required (the follow-up date)",
                     )
                 })?;

@@ -15,6 +15,12 @@ pub struct HsaId(String);
 
 impl HsaId {
     pub fn parse(value: &str) -> Result<Self, IdError> {
+        Self::check(value)?;
+        Ok(HsaId(value.to_owned()))
+    }
+
+    /// Checks the form without keeping the value.
+    pub fn check(value: &str) -> Result<(), IdError> {
         let err = |reason: &str| IdError::new("HSA-id", value, reason);
         let bytes = value.as_bytes();
         if !value.starts_with("SE") {
@@ -33,7 +39,7 @@ impl HsaId {
         if !local.iter().all(u8::is_ascii_alphanumeric) {
             return Err(err("the part after '-' may hold only A-Z, a-z and 0-9"));
         }
-        Ok(HsaId(value.to_owned()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {

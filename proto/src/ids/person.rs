@@ -88,6 +88,12 @@ impl Personnummer {
 
     /// Parses any accepted form, reading the 10-digit forms as of `today`.
     pub fn parse_as_of(value: &str, today: NaiveDate) -> Result<Self, IdError> {
+        let d = Self::digits(value, today)?;
+        Ok(Personnummer(String::from_utf8(d.to_vec()).expect("digits")))
+    }
+
+    /// The checked 12 digits.
+    fn digits(value: &str, today: NaiveDate) -> Result<[u8; 12], IdError> {
         const KIND: &str = "personnummer";
         let d = normalise(KIND, value, today)?;
         let (year, month, day) = (number(&d[..4]), number(&d[4..6]), number(&d[6..8]));
@@ -106,7 +112,7 @@ impl Personnummer {
             ));
         }
         check_digit(KIND, value, &d)?;
-        Ok(Personnummer(String::from_utf8(d.to_vec()).expect("digits")))
+        Ok(d)
     }
 
     /// The 12-digit form.
@@ -134,6 +140,14 @@ impl Samordningsnummer {
     }
 
     pub fn parse_as_of(value: &str, today: NaiveDate) -> Result<Self, IdError> {
+        let d = Self::digits(value, today)?;
+        Ok(Samordningsnummer(
+            String::from_utf8(d.to_vec()).expect("digits"),
+        ))
+    }
+
+    /// The checked 12 digits.
+    fn digits(value: &str, today: NaiveDate) -> Result<[u8; 12], IdError> {
         const KIND: &str = "samordningsnummer";
         let d = normalise(KIND, value, today)?;
         let (month, day) = (number(&d[4..6]), number(&d[6..8]));
@@ -152,9 +166,7 @@ impl Samordningsnummer {
             ));
         }
         check_digit(KIND, value, &d)?;
-        Ok(Samordningsnummer(
-            String::from_utf8(d.to_vec()).expect("digits"),
-        ))
+        Ok(d)
     }
 
     pub fn as_str(&self) -> &str {
@@ -207,6 +219,18 @@ impl PatientId {
             }
             IdKind::Reservnummer => PatientId::Reservnummer(Reservnummer::parse(value)?),
         })
+    }
+
+    /// Checks `value` as the given kind without keeping it.
+    pub fn check(kind: IdKind, value: &str) -> Result<(), IdError> {
+        let today = today();
+        match kind {
+            IdKind::Unspecified | IdKind::Personnummer => {
+                Personnummer::digits(value, today).map(drop)
+            }
+            IdKind::Samordningsnummer => Samordningsnummer::digits(value, today).map(drop),
+            IdKind::Reservnummer => Reservnummer::parse(value).map(drop),
+        }
     }
 
     /// The canonical form (12 digits, or the reserve number as is).

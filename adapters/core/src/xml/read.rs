@@ -9,6 +9,7 @@
 //! than one root.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
@@ -32,7 +33,7 @@ pub struct ReadError {
 #[derive(Debug, Clone)]
 pub struct Attribute<'a> {
     /// Namespace URI; empty for an unprefixed attribute.
-    pub ns: Cow<'a, str>,
+    pub ns: Rc<str>,
     pub local: Cow<'a, str>,
     /// Unescaped value, as written (not trimmed).
     pub value: Cow<'a, str>,
@@ -42,7 +43,7 @@ pub struct Attribute<'a> {
 #[derive(Debug, Clone)]
 pub struct Element<'a> {
     /// Namespace URI; empty for no namespace.
-    pub ns: Cow<'a, str>,
+    pub ns: Rc<str>,
     pub local: Cow<'a, str>,
     /// The name as written, prefix included (for messages only).
     pub qname: Cow<'a, str>,
@@ -66,6 +67,19 @@ fn err(path: &str, reason: impl Into<String>) -> ReadError {
     }
 }
 
+/// The path of the open elements, for an error (built only then).
+fn path_of(stack: &[Element<'_>]) -> String {
+    stack.iter().map(|e| format!("/{}", e.qname)).collect()
+}
+
+/// `part` as a slice of `source` with the source's lifetime, when `part`
+/// lies inside it (quick-xml hands out borrowed slices of its input for
+/// names and unescaped values).
+fn borrow_from<'a>(source: &'a str, part: &str) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(source.as_ptr() as usize)?;
+    source.get(start..start.checked_add(part.len())?)
+}
+
 fn push_text<'a>(text: &mut Cow<'a, str>, more: Cow<'a, str>) {
     if text.is_empty() {
         *text = more;
@@ -74,46 +88,113 @@ fn push_text<'a>(text: &mut Cow<'a, str>, more: Cow<'a, str>) {
     }
 }
 
+/// Namespace URIs seen in one document, shared by its elements: a
+/// document uses one or two, so each element need not own a copy.
+struct Namespaces {
+    none: Rc<str>,
+    /// The last URI looked up: consecutive elements almost always share it.
+    last: Rc<str>,
+    seen: Vec<Rc<str>>,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        let none: Rc<str> = Rc::from("");
+        Namespaces {
+            last: none.clone(),
+            none,
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl Namespaces {
+    fn get(&mut self, uri: &str) -> Rc<str> {
+        if uri.is_empty() {
+            return self.none.clone();
+        }
+        if &*self.last == uri {
+            return self.last.clone();
+        }
+        let ns = match self.seen.iter().find(|n| &***n == uri) {
+            Some(ns) => ns.clone(),
+            None => {
+                let ns: Rc<str> = Rc::from(uri);
+                self.seen.push(ns.clone());
+                ns
+            }
+        };
+        self.last = ns.clone();
+        ns
+    }
+}
+
+fn resolved_uri<'r>(
+    resolved: ResolveResult<'r>,
+    path: impl FnOnce() -> String,
+) -> Result<&'r str, ReadError> {
+    match resolved {
+        ResolveResult::Bound(ns) => Ok(ns.into_inner()),
+        ResolveResult::Unbound => Ok(""),
+        ResolveResult::Unknown(p) => {
+            Err(err(&path(), format!("undeclared namespace prefix '{p}'")))
+        }
+    }
+}
+
 /// Parses a whole document held in `source` (already decoded to UTF-8).
+/// Element names and plain text are borrowed from `source`.
 pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
     let mut reader = NsReader::from_str(source);
     let config = reader.config_mut();
     config.check_end_names = true;
     config.expand_empty_elements = false;
+    let mut namespaces = Namespaces::default();
     let mut stack: Vec<Element<'_>> = Vec::new();
-    let mut path = String::new();
     let mut root: Option<Element<'_>> = None;
 
     loop {
+        // Events are contiguous: the source between two positions is the
+        // event's own markup, which lets names and text borrow from it.
         let before = reader.buffer_position() as usize;
         let (resolved, event) = reader
             .read_resolved_event()
-            .map_err(|e| err(&path, format!("malformed XML: {e}")))?;
-        let ns = match resolved {
-            ResolveResult::Bound(ns) => ns.into_inner().to_owned(),
-            ResolveResult::Unbound => String::new(),
-            ResolveResult::Unknown(p) => {
-                return Err(err(&path, format!("undeclared namespace prefix '{p}'")));
-            }
+            .map_err(|e| err(&path_of(&stack), format!("malformed XML: {e}")))?;
+        let uri = resolved_uri(resolved, || path_of(&stack))?;
+        let ns = match event {
+            Event::Start(_) | Event::Empty(_) => namespaces.get(uri),
+            _ => namespaces.none.clone(),
         };
+        let after = reader.buffer_position() as usize;
         match event {
-            Event::Start(start) | Event::Empty(start) if root.is_some() => {
-                let _ = start;
-                return Err(err(&path, "more than one root element"));
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
+                return Err(err(&path_of(&stack), "more than one root element"));
             }
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let is_empty = matches!(event, Event::Empty(_));
                 if stack.len() >= MAX_DEPTH {
                     return Err(err(
-                        &path,
+                        &path_of(&stack),
                         format!("nested deeper than {MAX_DEPTH} elements"),
                     ));
                 }
-                let element = open(&reader, start, ns, &path, reader.buffer_position() as usize)?;
-                path.push('/');
-                path.push_str(&element.qname);
+                let name_len = start.name().as_ref().len();
+                // `<` then the name.
+                let qname = source
+                    .get(before + 1..before + 1 + name_len)
+                    .unwrap_or_default();
+                let element = open(
+                    source,
+                    &reader,
+                    &mut namespaces,
+                    start,
+                    ns,
+                    qname,
+                    &stack,
+                    after,
+                )?;
                 if is_empty {
-                    close(&mut stack, &mut root, element, &mut path);
+                    close(&mut stack, &mut root, element);
                 } else {
                     stack.push(element);
                 }
@@ -121,47 +202,57 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
             Event::End(_) => {
                 let mut element = stack
                     .pop()
-                    .ok_or_else(|| err(&path, "unexpected end tag"))?;
+                    .ok_or_else(|| err(&path_of(&stack), "unexpected end tag"))?;
                 element.inner.1 = before;
-                close(&mut stack, &mut root, element, &mut path);
+                close(&mut stack, &mut root, element);
             }
             Event::Text(t) => {
-                let text = Cow::Owned(t.xml10_content().into_owned());
+                let raw = source.get(before..after).unwrap_or_default();
+                // Plain text is its own source; only line ends need work.
+                let text = if raw.contains('\r') {
+                    Cow::Owned(t.xml10_content().into_owned())
+                } else {
+                    Cow::Borrowed(raw)
+                };
                 match stack.last_mut() {
                     Some(el) => push_text(&mut el.text, text),
                     None if text.trim().is_empty() => {}
-                    None => return Err(err(&path, "text outside the root element")),
+                    None => return Err(err(&path_of(&stack), "text outside the root element")),
                 }
             }
             Event::CData(c) => {
                 let text = Cow::Owned((*c).to_owned());
                 match stack.last_mut() {
                     Some(el) => push_text(&mut el.text, text),
-                    None => return Err(err(&path, "CDATA outside the root element")),
+                    None => return Err(err(&path_of(&stack), "CDATA outside the root element")),
                 }
             }
             Event::GeneralRef(r) => {
                 let resolved = if r.is_char_ref() {
                     r.resolve_char_ref()
-                        .map_err(|e| err(&path, format!("bad character reference: {e}")))?
+                        .map_err(|e| {
+                            err(&path_of(&stack), format!("bad character reference: {e}"))
+                        })?
                         .map(String::from)
                 } else {
                     quick_xml::escape::resolve_predefined_entity(&r).map(String::from)
                 };
                 let Some(resolved) = resolved else {
                     return Err(err(
-                        &path,
+                        &path_of(&stack),
                         format!("entity reference &{}; is not allowed", &*r),
                     ));
                 };
                 match stack.last_mut() {
                     Some(el) => push_text(&mut el.text, Cow::Owned(resolved)),
-                    None => return Err(err(&path, "reference outside the root element")),
+                    None => {
+                        return Err(err(&path_of(&stack), "reference outside the root element"));
+                    }
                 }
             }
             Event::DocType(_) => {
                 return Err(err(
-                    &path,
+                    &path_of(&stack),
                     "DOCTYPE declarations are refused (no entities are expanded)",
                 ));
             }
@@ -170,54 +261,61 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
         }
     }
     if !stack.is_empty() {
-        return Err(err(&path, "the document ends inside an element"));
+        return Err(err(&path_of(&stack), "the document ends inside an element"));
     }
     root.ok_or_else(|| err("", "no root element"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn open<'a>(
+    source: &'a str,
     reader: &NsReader<&'a [u8]>,
+    namespaces: &mut Namespaces,
     start: &BytesStart<'a>,
-    ns: String,
-    path: &str,
+    ns: Rc<str>,
+    qname: &'a str,
+    stack: &[Element<'a>],
     content_start: usize,
 ) -> Result<Element<'a>, ReadError> {
-    let qname = start.name().as_ref().to_owned();
-    let local = start.local_name().as_ref().to_owned();
-    let here = format!("{path}/{qname}");
+    let local = qname.rsplit(':').next().unwrap_or(qname);
+    let here = || format!("{}/{qname}", path_of(stack));
     let mut attributes = Vec::new();
     for (i, attr) in start.attributes().with_checks(true).enumerate() {
         if i >= MAX_ATTRIBUTES {
-            return Err(err(&here, format!("more than {MAX_ATTRIBUTES} attributes")));
+            return Err(err(
+                &here(),
+                format!("more than {MAX_ATTRIBUTES} attributes"),
+            ));
         }
-        let attr = attr.map_err(|e| err(&here, format!("malformed attribute: {e}")))?;
+        let attr = attr.map_err(|e| err(&here(), format!("malformed attribute: {e}")))?;
         let key = attr.key;
         // Namespace declarations are not attributes of the message.
         if key.as_namespace_binding().is_some() {
             continue;
         }
         let (resolved, local_name) = reader.resolver().resolve_attribute(key);
-        let attr_ns = match resolved {
-            ResolveResult::Bound(n) => n.into_inner().to_owned(),
-            ResolveResult::Unbound => String::new(),
-            ResolveResult::Unknown(p) => {
-                return Err(err(&here, format!("undeclared namespace prefix '{p}'")));
-            }
-        };
+        let attr_ns = namespaces.get(resolved_uri(resolved, here)?);
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| err(&here, format!("attribute {}: {e}", key.as_ref())))?
-            .into_owned();
+            .map_err(|e| err(&here(), format!("attribute {}: {e}", key.as_ref())))?;
+        let value = match borrow_from(source, &value) {
+            Some(v) => Cow::Borrowed(v),
+            None => Cow::Owned(value.into_owned()),
+        };
+        let local = match borrow_from(source, local_name.as_ref()) {
+            Some(l) => Cow::Borrowed(l),
+            None => Cow::Owned(local_name.as_ref().to_owned()),
+        };
         attributes.push(Attribute {
-            ns: Cow::Owned(attr_ns),
-            local: Cow::Owned(local_name.as_ref().to_owned()),
-            value: Cow::Owned(value),
+            ns: attr_ns,
+            local,
+            value,
         });
     }
     Ok(Element {
-        ns: Cow::Owned(ns),
-        local: Cow::Owned(local),
-        qname: Cow::Owned(qname),
+        ns,
+        local: Cow::Borrowed(local),
+        qname: Cow::Borrowed(qname),
         attributes,
         children: Vec::new(),
         text: Cow::Borrowed(""),
@@ -225,14 +323,7 @@ fn open<'a>(
     })
 }
 
-fn close<'a>(
-    stack: &mut [Element<'a>],
-    root: &mut Option<Element<'a>>,
-    element: Element<'a>,
-    path: &mut String,
-) {
-    let cut = path.rfind('/').unwrap_or(0);
-    path.truncate(cut);
+fn close<'a>(stack: &mut [Element<'a>], root: &mut Option<Element<'a>>, element: Element<'a>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(element),
         None => *root = Some(element),
@@ -251,7 +342,7 @@ mod tests {
         assert_eq!(root.attributes.len(), 1);
         assert_eq!(root.attributes[0].value, " v & w ");
         assert_eq!(root.children[0].text, "one <two> å");
-        assert_eq!(root.children[1].ns, "");
+        assert_eq!(&*root.children[1].ns, "");
         let (s, e) = root.inner;
         assert!(doc[s..e].starts_with("<cl:b>") && doc[s..e].ends_with("<c/>"));
     }

@@ -33,48 +33,93 @@ pub enum Card {
 }
 
 /// An element and where it is.
-#[derive(Debug, Clone)]
+///
+/// The element path is not kept while walking (a valid message needs none);
+/// an error finds it again from the root, so walking allocates nothing for
+/// paths.
+#[derive(Debug, Clone, Copy)]
 pub struct Node<'d, 'a> {
     pub el: &'d Element<'a>,
-    pub path: String,
-    pub ctx: Ctx,
+    root: &'d Element<'a>,
+    pub ctx: &'static Ctx,
+}
+
+/// The chain of elements from `from` down to `target`, by identity.
+fn chain<'d, 'a>(
+    from: &'d Element<'a>,
+    target: *const Element<'a>,
+    out: &mut Vec<&'d Element<'a>>,
+) -> bool {
+    out.push(from);
+    if std::ptr::eq(from, target) {
+        return true;
+    }
+    for child in &from.children {
+        if chain(child, target, out) {
+            return true;
+        }
+    }
+    out.pop();
+    false
 }
 
 impl<'d, 'a> Node<'d, 'a> {
     /// The document's root, which must be `name` in the dialect's namespace.
-    pub fn root(ctx: Ctx, el: &'d Element<'a>, name: &str) -> Result<Self, DecodeError> {
-        let path = format!("/{}{}", ctx.prefix, el.local);
-        if el.ns != ctx.ns {
+    pub fn root(ctx: &'static Ctx, el: &'d Element<'a>, name: &str) -> Result<Self, DecodeError> {
+        let node = Node { el, root: el, ctx };
+        if &*el.ns != ctx.ns {
             let found = if el.ns.is_empty() {
                 "no namespace".to_owned()
             } else {
                 format!("namespace {}", el.ns)
             };
-            return Err(DecodeError::new(
-                ctx.dialect,
-                path,
-                format!(
-                    "the root element must be in namespace {}, found {found}",
-                    ctx.ns
-                ),
-            ));
+            return Err(node.error(format!(
+                "the root element must be in namespace {}, found {found}",
+                ctx.ns
+            )));
         }
         if el.local != name {
-            return Err(DecodeError::new(
-                ctx.dialect,
-                path,
-                format!("the root element must be {}{name}", ctx.prefix),
-            ));
+            return Err(node.error(format!("the root element must be {}{name}", ctx.prefix)));
         }
-        Ok(Node { el, path, ctx })
+        Ok(node)
+    }
+
+    /// The element path (`/Meddelande/KallelseSIP/Kallade/Kallad[2]`): an
+    /// element that has siblings of its own name gets its 1-based index.
+    pub fn path(&self) -> String {
+        let mut elements = Vec::new();
+        chain(self.root, self.el, &mut elements);
+        let mut out = String::new();
+        for (i, el) in elements.iter().enumerate() {
+            out.push('/');
+            out.push_str(self.ctx.prefix);
+            out.push_str(&el.local);
+            if let Some(parent) = i.checked_sub(1).map(|p| elements[p]) {
+                let same: Vec<&Element> = parent
+                    .children
+                    .iter()
+                    .filter(|c| c.local == el.local)
+                    .collect();
+                if same.len() > 1 {
+                    let index = same.iter().position(|c| std::ptr::eq(*c, *el)).unwrap_or(0) + 1;
+                    out.push_str(&format!("[{index}]"));
+                }
+            }
+        }
+        out
+    }
+
+    /// The path of a child element that may not exist.
+    pub fn child_path(&self, name: &str) -> String {
+        format!("{}/{}{name}", self.path(), self.ctx.prefix)
     }
 
     pub fn error(&self, reason: impl Into<String>) -> DecodeError {
-        DecodeError::new(self.ctx.dialect, self.path.clone(), reason)
+        DecodeError::new(self.ctx.dialect, self.path(), reason)
     }
 
     pub fn attr_path(&self, name: &str) -> String {
-        format!("{}/@{name}", self.path)
+        format!("{}/@{name}", self.path())
     }
 
     pub fn attr_error(&self, name: &str, reason: impl Into<String>) -> DecodeError {
@@ -90,7 +135,7 @@ impl<'d, 'a> Node<'d, 'a> {
     /// xsi attributes aside).
     pub fn attrs(&self, allowed: &[&str]) -> Result<(), DecodeError> {
         for a in &self.el.attributes {
-            if a.ns == XSI_NS {
+            if &*a.ns == XSI_NS {
                 continue;
             }
             if !a.ns.is_empty() || !allowed.contains(&&*a.local) {
@@ -122,35 +167,33 @@ impl<'d, 'a> Node<'d, 'a> {
         if !self.el.children.is_empty() && !self.el.text.trim().is_empty() {
             return Err(self.error("text is not allowed beside child elements"));
         }
-        let mut found: Vec<(usize, &'d Element<'a>)> = Vec::with_capacity(self.el.children.len());
+        let mut found: Vec<(&'static str, &'d Element<'a>)> =
+            Vec::with_capacity(self.el.children.len());
         for child in &self.el.children {
-            let slot = (child.ns == self.ctx.ns)
-                .then(|| spec.iter().position(|(n, _)| *n == child.local))
-                .flatten();
-            let Some(slot) = slot else {
-                let ns = if child.ns == self.ctx.ns || child.ns.is_empty() {
+            let in_ns = &*child.ns == self.ctx.ns;
+            let Some(&(name, card)) = spec.iter().find(|(n, _)| in_ns && *n == child.local) else {
+                let ns = if in_ns || child.ns.is_empty() {
                     String::new()
                 } else {
                     format!(" (namespace {})", child.ns)
                 };
                 return Err(DecodeError::new(
                     self.ctx.dialect,
-                    format!("{}/{}", self.path, child.qname),
+                    format!("{}/{}", self.path(), child.qname),
                     format!("unknown element{ns}"),
                 ));
             };
-            if spec[slot].1 == Card::One && found.iter().any(|(s, _)| *s == slot) {
+            if card == Card::One && found.iter().any(|(n, _)| *n == name) {
                 return Err(DecodeError::new(
                     self.ctx.dialect,
-                    format!("{}/{}{}", self.path, self.ctx.prefix, child.local),
+                    self.child_path(name),
                     "appears more than once",
                 ));
             }
-            found.push((slot, child));
+            found.push((name, child));
         }
         Ok(Kids {
-            parent: self.clone(),
-            spec: spec.to_vec(),
+            parent: *self,
             found,
         })
     }
@@ -159,14 +202,18 @@ impl<'d, 'a> Node<'d, 'a> {
     /// attributes nor children.
     pub fn leaf(&self) -> Result<Option<&'d str>, DecodeError> {
         self.attrs(&[])?;
-        self.children(&[])?;
-        let t = self.el.text.trim();
-        Ok((!t.is_empty()).then_some(t))
+        self.text()
     }
 
     /// The trimmed text of an element that may also carry attributes.
     pub fn text(&self) -> Result<Option<&'d str>, DecodeError> {
-        self.children(&[])?;
+        if let Some(child) = self.el.children.first() {
+            return Err(DecodeError::new(
+                self.ctx.dialect,
+                format!("{}/{}", self.path(), child.qname),
+                "unknown element",
+            ));
+        }
         let t = self.el.text.trim();
         Ok((!t.is_empty()).then_some(t))
     }
@@ -191,40 +238,25 @@ impl<'d, 'a> Node<'d, 'a> {
 #[derive(Debug)]
 pub struct Kids<'d, 'a> {
     parent: Node<'d, 'a>,
-    spec: Vec<(&'static str, Card)>,
-    found: Vec<(usize, &'d Element<'a>)>,
+    /// (the spec's name, the element), in document order.
+    found: Vec<(&'static str, &'d Element<'a>)>,
 }
 
 impl<'d, 'a> Kids<'d, 'a> {
-    fn slot(&self, name: &str) -> usize {
-        self.spec
-            .iter()
-            .position(|(n, _)| *n == name)
-            .unwrap_or_else(|| panic!("{name} is not in this element's spec"))
-    }
-
-    fn node(&self, el: &'d Element<'a>, index: Option<usize>) -> Node<'d, 'a> {
-        let mut path = format!(
-            "{}/{}{}",
-            self.parent.path, self.parent.ctx.prefix, el.local
-        );
-        if let Some(i) = index {
-            path.push_str(&format!("[{}]", i + 1));
-        }
+    fn node(&self, el: &'d Element<'a>) -> Node<'d, 'a> {
         Node {
             el,
-            path,
+            root: self.parent.root,
             ctx: self.parent.ctx,
         }
     }
 
     /// The child of that name, if present.
     pub fn one(&self, name: &str) -> Option<Node<'d, 'a>> {
-        let slot = self.slot(name);
         self.found
             .iter()
-            .find(|(s, _)| *s == slot)
-            .map(|(_, el)| self.node(el, None))
+            .find(|(n, _)| *n == name)
+            .map(|(_, el)| self.node(el))
     }
 
     /// The child of that name, or an error naming where it is missing.
@@ -232,7 +264,7 @@ impl<'d, 'a> Kids<'d, 'a> {
         self.one(name).ok_or_else(|| {
             DecodeError::new(
                 self.parent.ctx.dialect,
-                format!("{}/{}{name}", self.parent.path, self.parent.ctx.prefix),
+                self.parent.child_path(name),
                 "is required",
             )
         })
@@ -253,23 +285,21 @@ impl<'d, 'a> Kids<'d, 'a> {
 
     /// All children of that name, in document order.
     pub fn many(&self, name: &str) -> Vec<Node<'d, 'a>> {
-        let slot = self.slot(name);
         self.found
             .iter()
-            .filter(|(s, _)| *s == slot)
-            .enumerate()
-            .map(|(i, (_, el))| self.node(el, Some(i)))
+            .filter(|(n, _)| *n == name)
+            .map(|(_, el)| self.node(el))
             .collect()
     }
 
     /// The names of the children present, in document order.
     pub fn present(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.found.iter().map(|(s, _)| self.spec[*s].0)
+        self.found.iter().map(|(n, _)| *n)
     }
 
     /// The name of the last child, if any.
     pub fn last(&self) -> Option<&'static str> {
-        self.found.last().map(|(s, _)| self.spec[*s].0)
+        self.found.last().map(|(n, _)| *n)
     }
 
     pub fn parent(&self) -> &Node<'d, 'a> {

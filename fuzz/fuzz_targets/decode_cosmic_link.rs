@@ -1,0 +1,6 @@
+//! Fuzzes the cosmic link decoder (see fuzz/src/lib.rs for what is checked).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    samgate_fuzz::check(&samgate_cosmic_link::CosmicLink, data);
+});
