@@ -23,6 +23,7 @@ const OPTIONAL_KEYS: &[&[&str]] = &[&["payment_liability", "default", "cutoff_ho
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
+    pub directory: DirectoryConfig,
     pub log: LogConfig,
     pub payment_liability: LiabilityAgreements,
 }
@@ -37,6 +38,24 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// A folder of county files; empty for the built-in directory.
+    pub path: String,
+}
+
+impl DirectoryConfig {
+    /// The configured directory, checked.
+    pub fn load(&self) -> Result<crate::routing::Directory, crate::routing::DirectoryError> {
+        if self.path.is_empty() {
+            Ok(crate::routing::Directory::builtin())
+        } else {
+            crate::routing::Directory::load(Path::new(&self.path))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,9 @@ use samgate_proto::validate::{FieldError, check_event, payload_name};
 use tokio::sync::broadcast;
 
 use crate::dialects::DialectName;
-use crate::engine::{Engine, RuleViolation};
-use crate::store::{Store, StoreError, Submitted};
+use crate::engine::RuleViolation;
+use crate::routing::{Router, System};
+use crate::store::{Delivery, DeliveryKind, Store, StoreError, Submitted};
 
 /// How many stored events a slow watcher may fall behind before it is told
 /// to catch up from the store.
@@ -42,21 +43,41 @@ impl From<StoreError> for SubmitError {
     }
 }
 
-/// The gateway's core: engine, store and the feed of stored events.
+/// A delivery in the form its recipient takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub delivery: Delivery,
+    /// The payload's name, or `notice`.
+    pub message_type: &'static str,
+    pub content_type: &'static str,
+    /// The message in the recipient's dialect; empty for native recipients
+    /// and notices.
+    pub body: Vec<u8>,
+}
+
+/// Pull at most this many deliveries when none is asked for.
+const DEFAULT_PULL: usize = 100;
+
+/// The gateway's core: engine and routing, store, and the feed of stored
+/// events.
 pub struct Gateway {
     store: Arc<dyn Store>,
-    engine: Engine,
+    router: Router,
     stored: broadcast::Sender<StoredEvent>,
 }
 
 impl Gateway {
-    pub fn new(store: Arc<dyn Store>, engine: Engine) -> Self {
+    pub fn new(store: Arc<dyn Store>, router: Router) -> Self {
         let (stored, _) = broadcast::channel(WATCH_BUFFER);
         Gateway {
             store,
-            engine,
+            router,
             stored,
         }
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -75,7 +96,7 @@ impl Gateway {
             tracing::warn!(message_id = %event.source_message_id, field = %e.field, "event refused: invalid field");
             return Err(e.into());
         }
-        match self.store.submit(&event, &self.engine).await {
+        match self.store.submit(&event, &self.router).await {
             Ok(s) => {
                 tracing::info!(
                     case_id = %s.case_id,
@@ -123,5 +144,65 @@ impl Gateway {
         })?;
         let submitted = self.submit_event(decoded.event).await?;
         Ok((submitted, decoded.warnings))
+    }
+
+    /// The oldest pending deliveries to `recipient`, rendered in its form. A
+    /// delivery that cannot be rendered is quarantined with the reason.
+    pub async fn pull(&self, recipient: &str, max: usize) -> Result<Vec<Rendered>, StoreError> {
+        let max = if max == 0 { DEFAULT_PULL } else { max };
+        let mut out = Vec::new();
+        for delivery in self.store.pending_deliveries(recipient, max).await? {
+            match render(&delivery) {
+                Ok(r) => out.push(r),
+                Err(reason) => {
+                    tracing::warn!(message_id = %delivery.message_id, case_id = %delivery.case_id, "delivery quarantined: {reason}");
+                    self.store
+                        .quarantine_delivery(&delivery.message_id, &reason)
+                        .await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Acknowledges deliveries to `recipient`.
+    pub async fn ack(&self, recipient: &str, message_ids: &[String]) -> Result<u64, StoreError> {
+        self.store.ack_deliveries(recipient, message_ids).await
+    }
+}
+
+/// A delivery in its recipient's form: the dialect's bytes, the canonical
+/// event for native recipients, or a notice's text.
+pub fn render(delivery: &Delivery) -> Result<Rendered, String> {
+    if delivery.kind == DeliveryKind::Notice {
+        return Ok(Rendered {
+            delivery: delivery.clone(),
+            message_type: "notice",
+            content_type: "text/plain; charset=UTF-8",
+            body: delivery.reason.clone().into_bytes(),
+        });
+    }
+    let message_type = delivery.event.payload.as_ref().map_or("none", payload_name);
+    let system = System::parse(&delivery.system)
+        .ok_or_else(|| format!("unknown system '{}'", delivery.system))?;
+    match system.dialect() {
+        None => Ok(Rendered {
+            delivery: delivery.clone(),
+            message_type,
+            content_type: "application/x-protobuf",
+            body: Vec::new(),
+        }),
+        Some(dialect) => {
+            let adapter = dialect.adapter();
+            let encoded = adapter
+                .encode(&delivery.event, None)
+                .map_err(|e| e.to_string())?;
+            Ok(Rendered {
+                delivery: delivery.clone(),
+                message_type,
+                content_type: adapter.content_type(),
+                body: encoded.bytes,
+            })
+        }
     }
 }

@@ -20,5 +20,6 @@ pub mod config;
 pub mod dialects;
 pub mod engine;
 pub mod gateway;
+pub mod routing;
 pub mod store;
 pub mod telemetry;

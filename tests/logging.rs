@@ -13,6 +13,7 @@ use samgate::config::{LogConfig, LogFormat};
 use samgate::dialects::DialectName;
 use samgate::engine::Engine;
 use samgate::gateway::Gateway;
+use samgate::routing::{Directory, Router};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -45,7 +46,7 @@ async fn no_identity_number_or_name_is_ever_logged() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = samgate::store::open("", dir.path()).await.unwrap();
-    let gateway = Gateway::new(store, Engine::default());
+    let gateway = Gateway::new(store, Router::new(Engine::default(), Directory::builtin()));
     for d in DialectName::ALL {
         for ty in TYPES {
             let bytes = example_bytes(d.as_str(), ty);

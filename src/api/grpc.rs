@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use samgate_proto::v1::case_service_server::{CaseService, CaseServiceServer};
+use samgate_proto::v1::delivery_service_server::DeliveryServiceServer;
 use samgate_proto::v1::translation_service_server::{TranslationService, TranslationServiceServer};
 use samgate_proto::v1::*;
 use tokio::net::TcpListener;
@@ -237,8 +238,11 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(CaseServiceServer::new(CaseApi::new(gateway)))
+        .add_service(CaseServiceServer::new(CaseApi::new(gateway.clone())))
         .add_service(TranslationServiceServer::new(TranslationApi))
+        .add_service(DeliveryServiceServer::new(super::DeliveryApi::new(
+            gateway.clone(),
+        )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

@@ -10,9 +10,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use super::Cli;
-use crate::config::Config;
+use crate::config::{Config, DirectoryConfig};
 use crate::engine::Engine;
 use crate::gateway::Gateway;
+use crate::routing::Router;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -43,14 +44,46 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Reloads the actor directory on SIGHUP. A directory that does not
+/// validate is refused with the reason and the old one stays; events being
+/// folded meanwhile use whichever directory was current, so none is dropped.
+async fn reload_directory_on_sighup(gateway: Arc<Gateway>, config: DirectoryConfig) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match config.load() {
+                Ok(directory) => {
+                    tracing::info!(units = directory.len(), "actor directory reloaded");
+                    gateway.router().replace_directory(directory);
+                }
+                Err(e) => tracing::error!("actor directory not reloaded, the old one stays: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (gateway, config);
+}
+
 pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<()> {
     let listen = args.listen.clone().unwrap_or(config.server.listen.clone());
     let store = crate::store::open(&config.store.url, &cli.data_dir)
         .await
         .context("cannot open the store")?;
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Engine::new(config.payment_liability.clone()),
+    let directory = config
+        .directory
+        .load()
+        .context("the actor directory does not validate")?;
+    tracing::info!(units = directory.len(), "actor directory loaded");
+    let router = Router::new(Engine::new(config.payment_liability.clone()), directory);
+    let gateway = Arc::new(Gateway::new(store.clone(), router));
+    tokio::spawn(reload_directory_on_sighup(
+        gateway.clone(),
+        config.directory.clone(),
     ));
     let listener = TcpListener::bind(&listen)
         .await

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::{Case, CaseStatus, StoredEvent};
 
-use crate::engine::{Engine, RuleViolation};
+use crate::engine::{Engine, Facts, RuleViolation};
 
 pub use sqlite::SqliteStore;
 
@@ -31,6 +31,158 @@ pub struct Submitted {
     pub duplicate: bool,
     /// The case as it stands after the event.
     pub case: Case,
+}
+
+/// What folding one event gives: the case after it, and its deliveries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub case: Case,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// Folds an event into its case inside the store's transaction: the engine
+/// alone, or the engine with routing (`routing::Router`).
+pub trait Folder: Send + Sync {
+    fn fold(
+        &self,
+        prev: Option<&Case>,
+        case_id: &str,
+        event: &CaseEvent,
+        facts: &Facts,
+    ) -> Result<Outcome, RuleViolation>;
+}
+
+impl Folder for Engine {
+    fn fold(
+        &self,
+        prev: Option<&Case>,
+        case_id: &str,
+        event: &CaseEvent,
+        facts: &Facts,
+    ) -> Result<Outcome, RuleViolation> {
+        Ok(Outcome {
+            case: Engine::fold(self, prev, case_id, event, facts)?,
+            deliveries: Vec::new(),
+        })
+    }
+}
+
+/// What a delivery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// The event, rendered in the recipient's form.
+    Event,
+    /// A notice from samgate itself (the text is the delivery's reason).
+    Notice,
+}
+
+impl DeliveryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Event => "event",
+            DeliveryKind::Notice => "notice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "notice" {
+            DeliveryKind::Notice
+        } else {
+            DeliveryKind::Event
+        }
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Quarantined,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Quarantined => "quarantined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "delivered" => DeliveryStatus::Delivered,
+            "quarantined" => DeliveryStatus::Quarantined,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// A delivery to write with its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub recipient: String,
+    /// The recipient's system (`cosmic-link`), empty when unknown.
+    pub system: String,
+    pub kind: DeliveryKind,
+    pub status: DeliveryStatus,
+    /// Why it is quarantined, or a notice's text.
+    pub reason: String,
+}
+
+impl NewDelivery {
+    pub fn pending(recipient: &str, system: &str, kind: DeliveryKind) -> Self {
+        NewDelivery {
+            recipient: recipient.to_owned(),
+            system: system.to_owned(),
+            kind,
+            status: DeliveryStatus::Pending,
+            reason: String::new(),
+        }
+    }
+
+    pub fn quarantined(recipient: &str, system: &str, reason: String) -> Self {
+        NewDelivery {
+            recipient: recipient.to_owned(),
+            system: system.to_owned(),
+            kind: DeliveryKind::Event,
+            status: DeliveryStatus::Quarantined,
+            reason,
+        }
+    }
+}
+
+/// A stored delivery, with the event it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Position in the outbox: the order deliveries are made in.
+    pub id: i64,
+    pub message_id: String,
+    pub case_id: String,
+    pub sequence: i64,
+    pub recipient: String,
+    pub system: String,
+    pub kind: DeliveryKind,
+    pub status: DeliveryStatus,
+    pub reason: String,
+    pub event: CaseEvent,
+}
+
+/// The namespace of delivery message ids (UUIDv5).
+pub const DELIVERY_ID_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6d1f_3c4e_2a9b_5e70_8c11_53a6_7a2e_0b91);
+
+/// The delivery's message id: the same for the same event, recipient and
+/// kind on every attempt and every gateway.
+pub fn delivery_message_id(event: &CaseEvent, recipient: &str, kind: DeliveryKind) -> String {
+    let key = format!(
+        "{}/{}/{recipient}/{}",
+        event.source_system,
+        event.source_message_id,
+        kind.as_str()
+    );
+    uuid::Uuid::new_v5(&DELIVERY_ID_NAMESPACE, key.as_bytes()).to_string()
 }
 
 /// Which cases to list.
@@ -67,7 +219,8 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Folds and stores one checked event; idempotent on
     /// (sourceSystem, sourceMessageId).
-    async fn submit(&self, event: &CaseEvent, engine: &Engine) -> Result<Submitted, StoreError>;
+    async fn submit(&self, event: &CaseEvent, folder: &dyn Folder)
+    -> Result<Submitted, StoreError>;
 
     async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError>;
 
@@ -85,6 +238,27 @@ pub trait Store: Send + Sync + 'static {
         case_id: &str,
         from_sequence: i64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Pending deliveries to `recipient`, oldest first.
+    async fn pending_deliveries(
+        &self,
+        recipient: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Marks deliveries to `recipient` delivered; returns how many were
+    /// pending. Acknowledging twice is harmless.
+    async fn ack_deliveries(
+        &self,
+        recipient: &str,
+        message_ids: &[String],
+    ) -> Result<u64, StoreError>;
+
+    /// Quarantines a pending delivery that cannot be made.
+    async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError>;
+
+    /// Every delivery of a case, in outbox order.
+    async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError>;
 
     /// Finishes writes and closes connections.
     async fn close(&self);

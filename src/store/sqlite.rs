@@ -16,15 +16,50 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
-use super::{CaseFilter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Store, StoreError, Submitted};
-use crate::engine::{Engine, Facts};
+use super::{
+    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus, Folder, MAX_PAGE_SIZE,
+    Store, StoreError, Submitted, delivery_message_id,
+};
+use crate::engine::Facts;
 
 /// Embedded migrations, applied in order once each.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_init.sql")),
+    (2, include_str!("migrations/sqlite/0002_outbox.sql")),
+];
 
 /// How long a connection waits for another writer (e.g. `samgate case
 /// list` reading while `serve` writes).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Deliveries with their events, in outbox order.
+macro_rules! delivery_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body ",
+            "FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence WHERE ",
+            $where,
+            " ORDER BY d.id LIMIT ?"
+        )
+    };
+}
+
+fn delivery_row(row: &sqlx::sqlite::SqliteRow) -> Result<Delivery, StoreError> {
+    let body: Vec<u8> = row.get(9);
+    Ok(Delivery {
+        id: row.get(0),
+        message_id: row.get(1),
+        case_id: row.get(2),
+        sequence: row.get(3),
+        recipient: row.get(4),
+        system: row.get(5),
+        kind: DeliveryKind::parse(row.get::<&str, _>(6)),
+        status: DeliveryStatus::parse(row.get::<&str, _>(7)),
+        reason: row.get(8),
+        event: CaseEvent::decode(body.as_slice())
+            .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
+    })
+}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -89,7 +124,11 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn submit(&self, event: &CaseEvent, engine: &Engine) -> Result<Submitted, StoreError> {
+    async fn submit(
+        &self,
+        event: &CaseEvent,
+        folder: &dyn Folder,
+    ) -> Result<Submitted, StoreError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
 
@@ -158,7 +197,7 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
 
-        let case = engine.fold(
+        let outcome = folder.fold(
             prev.as_ref(),
             &case_id,
             event,
@@ -166,6 +205,7 @@ impl Store for SqliteStore {
                 other_open_outpatient_case,
             },
         )?;
+        let case = outcome.case;
 
         let updated_at = case.updated_at.as_ref().map_or(0, |t| t.seconds);
         sqlx::query(
@@ -214,6 +254,24 @@ impl Store for SqliteStore {
         .bind(event.encode_to_vec())
         .execute(&mut *tx)
         .await?;
+        let now = unix_now();
+        for d in &outcome.deliveries {
+            sqlx::query(
+                "INSERT OR IGNORE INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, \
+                 reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(delivery_message_id(event, &d.recipient, d.kind))
+            .bind(&case.id)
+            .bind(sequence)
+            .bind(&d.recipient)
+            .bind(&d.system)
+            .bind(d.kind.as_str())
+            .bind(d.status.as_str())
+            .bind(&d.reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Submitted {
             case_id: case.id.clone(),
@@ -287,6 +345,62 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn pending_deliveries(
+        &self,
+        recipient: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(delivery_select!("d.recipient = ? AND d.status = 'pending'"))
+            .bind(recipient)
+            .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn ack_deliveries(
+        &self,
+        recipient: &str,
+        message_ids: &[String],
+    ) -> Result<u64, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut acked = 0;
+        for id in message_ids {
+            acked += sqlx::query(
+                "UPDATE deliveries SET status = 'delivered', delivered_at = ?, attempts = attempts + 1 \
+                 WHERE message_id = ? AND recipient = ? AND status = 'pending'",
+            )
+            .bind(unix_now())
+            .bind(id)
+            .bind(recipient)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(acked)
+    }
+
+    async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError> {
+        let _writer = self.write_lock.lock().await;
+        sqlx::query("UPDATE deliveries SET status = 'quarantined', reason = ? WHERE message_id = ? AND status = 'pending'")
+            .bind(reason)
+            .bind(message_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(delivery_select!("d.case_id = ?"))
+            .bind(case_id)
+            .bind(i64::MAX)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(delivery_row).collect()
     }
 
     async fn close(&self) {

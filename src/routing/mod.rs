@@ -1,0 +1,62 @@
+//! Routing: who must receive an event, in which system's form.
+//!
+//! [`route`] is a plain function of the directory, the case after the event
+//! and the event: it adds the actors routing brings into the case (a
+//! patient's home municipality, the listed primary-care unit) and returns
+//! one delivery per recipient, or a quarantined delivery with its reason
+//! when a recipient cannot be served. The store writes them in the same
+//! transaction as the event (the outbox).
+
+mod directory;
+mod rules;
+
+pub use directory::{Directory, DirectoryError, System, Unit, default_queue};
+pub use rules::{QUARANTINE_PROTECTED_IDENTITY, QUARANTINE_UNKNOWN_RECIPIENT, route};
+
+use std::sync::{Arc, RwLock};
+
+use samgate_proto::CaseEvent;
+use samgate_proto::v1::Case;
+
+use crate::engine::{Engine, Facts, RuleViolation};
+use crate::store::{Folder, Outcome};
+
+/// The engine and the routing rules together: what the store folds each
+/// event with. The directory can be replaced while running (SIGHUP); each
+/// event is routed with the directory current when it is folded.
+pub struct Router {
+    engine: Engine,
+    directory: RwLock<Arc<Directory>>,
+}
+
+impl Router {
+    pub fn new(engine: Engine, directory: Directory) -> Self {
+        Router {
+            engine,
+            directory: RwLock::new(Arc::new(directory)),
+        }
+    }
+
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.read().expect("directory lock").clone()
+    }
+
+    /// Swaps in a new directory (already validated).
+    pub fn replace_directory(&self, directory: Directory) {
+        *self.directory.write().expect("directory lock") = Arc::new(directory);
+    }
+}
+
+impl Folder for Router {
+    fn fold(
+        &self,
+        prev: Option<&Case>,
+        case_id: &str,
+        event: &CaseEvent,
+        facts: &Facts,
+    ) -> Result<Outcome, RuleViolation> {
+        let mut case = self.engine.fold(prev, case_id, event, facts)?;
+        let deliveries = route(&self.directory(), &mut case, event);
+        Ok(Outcome { case, deliveries })
+    }
+}
