@@ -129,6 +129,7 @@ fn every_subcommand_has_help() {
         vec!["case", "--help"],
         vec!["case", "show", "--help"],
         vec!["case", "list", "--help"],
+        vec!["demo", "--help"],
     ] {
         let out = samgate().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}");
@@ -220,4 +221,72 @@ fn serve_stops_cleanly_on_sigterm_and_the_case_commands_read_the_store() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn the_demo_plays_the_cross_county_story_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = samgate()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["demo", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    let lines: Vec<serde_json::Value> = first
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The Lifecare admission notice reaches Linköping in Cosmic Link.
+    let admission: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l["messageType"] == "admissionNotice")
+        .map(|l| {
+            (
+                l["recipient"].as_str().unwrap(),
+                l["dialect"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(admission.len(), 3);
+    for hsa in [
+        "SE2120000449-KHSL",
+        "SE2120000449-BIST",
+        "SE2321000040-V2K1",
+    ] {
+        assert!(admission.contains(&(hsa, "cosmic-link")), "{hsa}");
+    }
+    // The ward in Örebro gets the SIP in Lifecare.
+    assert!(lines.iter().any(|l| l["recipient"] == "SE2321000164-7381"
+        && l["messageType"] == "sipPlan"
+        && l["dialect"] == "lifecare"
+        && l["recipientName"] == "Ortopedavdelning 3, Universitetssjukhuset Örebro"));
+    for l in &lines {
+        for key in [
+            "recipient",
+            "recipientName",
+            "dialect",
+            "messageType",
+            "caseId",
+            "messageId",
+        ] {
+            assert!(l[key].is_string(), "{key} in {l}");
+        }
+    }
+    assert_eq!(run(), first, "a second run changes nothing");
+    let text = samgate()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("What each actor received"));
 }

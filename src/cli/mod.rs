@@ -3,6 +3,7 @@
 //! and dispatches. Errors are reported here, at the edge, with anyhow.
 
 mod case;
+mod demo;
 mod serve;
 mod translate;
 
@@ -37,6 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Play a cross-county story end to end on embedded defaults.
+    Demo(demo::DemoArgs),
     /// Run the gateway: the gRPC API on the embedded store.
     Serve(serve::ServeArgs),
     /// Read cases from the store.
@@ -55,12 +58,18 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run_async(cli: &Cli) -> anyhow::Result<()> {
-    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    // The demo's and the case commands' output is the product: their logs
+    // show only what went wrong.
+    if matches!(cli.command, Command::Demo(_) | Command::Case(_)) {
+        config.log.level = "warn".into();
+    }
     crate::telemetry::init(&config.log)?;
     let rt = runtime()?;
     match &cli.command {
         Command::Serve(args) => rt.block_on(serve::run(cli, config, args)),
         Command::Case(command) => rt.block_on(case::run(cli, config, command)),
+        Command::Demo(args) => rt.block_on(demo::run(cli, config, args)),
         Command::Translate(_) | Command::Validate(_) => unreachable!("synchronous commands"),
     }
 }
