@@ -1,7 +1,13 @@
-//! The embedded store: idempotency, the projection, reopening, linking a
-//! case across systems, listing, durability and append-only events.
+//! The store, on SQLite and on PostgreSQL alike: idempotency, the
+//! projection, reopening, linking a case across systems, listing,
+//! durability and append-only events. Every test runs on both backends
+//! (`both!`); PostgreSQL is the local server (SAMGATE_TEST_POSTGRES_URL),
+//! one fresh schema per test, and a server that cannot be reached fails
+//! the test.
 
 mod common;
+
+use std::sync::Arc;
 
 use common::*;
 use samgate::engine::Engine;
@@ -9,16 +15,58 @@ use samgate::store::{self, CaseFilter, SqliteStore, Store};
 use samgate_proto::Payload;
 use samgate_proto::v1::*;
 
-async fn open(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("samgate.db"))
-        .await
-        .unwrap()
+/// A store to test, and what keeps its data alive.
+struct Backend {
+    store: Arc<dyn Store>,
+    /// Opens the same data again (a restart).
+    reopen: String,
+    _dir: Option<tempfile::TempDir>,
 }
 
-#[tokio::test]
-async fn a_duplicate_returns_the_first_result_and_stores_nothing() {
+async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+    let path = dir.path().join("samgate.db");
+    Backend {
+        store: Arc::new(SqliteStore::open(&path).await.unwrap()),
+        reopen: format!("sqlite://{}", path.display()),
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Backend {
+    let url = postgres_schema_url().await;
+    Backend {
+        store: store::open(&url, std::path::Path::new("unused"))
+            .await
+            .unwrap(),
+        reopen: url,
+        _dir: None,
+    }
+}
+
+/// Runs one test body on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body(super::sqlite().await).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$body(super::postgres().await).await;
+            }
+        }
+    };
+}
+
+both!(
+    a_duplicate_returns_the_first_result_and_stores_nothing,
+    a_duplicate_returns_the_first_result_and_stores_nothing_on
+);
+
+async fn a_duplicate_returns_the_first_result_and_stores_nothing_on(b: Backend) {
+    let store = b.store.clone();
     let engine = Engine::default();
     let first = store
         .submit(&canonical_example("admissionNotice"), &engine)
@@ -38,10 +86,13 @@ async fn a_duplicate_returns_the_first_result_and_stores_nothing() {
     assert_eq!(again.case, first.case);
 }
 
-#[tokio::test]
-async fn the_projection_is_the_fold_of_the_stored_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+both!(
+    the_projection_is_the_fold_of_the_stored_events,
+    the_projection_is_the_fold_of_the_stored_events_on
+);
+
+async fn the_projection_is_the_fold_of_the_stored_events_on(b: Backend) {
+    let store = b.store.clone();
     let engine = Engine::default();
     let mut case_id = String::new();
     for ty in [
@@ -83,10 +134,13 @@ async fn the_projection_is_the_fold_of_the_stored_events() {
     assert_eq!(store.events(&case_id, 6).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn a_closed_case_is_reopened_and_a_refused_event_is_not_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+both!(
+    a_closed_case_is_reopened_and_a_refused_event_is_not_stored,
+    a_closed_case_is_reopened_and_a_refused_event_is_not_stored_on
+);
+
+async fn a_closed_case_is_reopened_and_a_refused_event_is_not_stored_on(b: Backend) {
+    let store = b.store.clone();
     let engine = Engine::default();
     let opened = store
         .submit(&canonical_example("caseOpened"), &engine)
@@ -120,10 +174,13 @@ async fn a_closed_case_is_reopened_and_a_refused_event_is_not_stored() {
     assert_eq!(reopened.sequence, 4);
 }
 
-#[tokio::test]
-async fn one_open_outpatient_case_per_person_across_cases() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+both!(
+    one_open_outpatient_case_per_person_across_cases,
+    one_open_outpatient_case_per_person_across_cases_on
+);
+
+async fn one_open_outpatient_case_per_person_across_cases_on(b: Backend) {
+    let store = b.store.clone();
     let engine = Engine::default();
     store
         .submit(&canonical_example("caseOpened"), &engine)
@@ -136,10 +193,13 @@ async fn one_open_outpatient_case_per_person_across_cases() {
     assert!(err.to_string().contains("open outpatient case"), "{err}");
 }
 
-#[tokio::test]
-async fn a_reply_from_another_system_joins_the_case_by_ref_and_patient() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+both!(
+    a_reply_from_another_system_joins_the_case_by_ref_and_patient,
+    a_reply_from_another_system_joins_the_case_by_ref_and_patient_on
+);
+
+async fn a_reply_from_another_system_joins_the_case_by_ref_and_patient_on(b: Backend) {
+    let store = b.store.clone();
     let engine = Engine::default();
     let mut admission = canonical_example("admissionNotice");
     admission.source_system = SourceSystem::Lifecare as i32;
@@ -157,10 +217,13 @@ async fn a_reply_from_another_system_joins_the_case_by_ref_and_patient() {
     assert_ne!(third.case_id, first.case_id);
 }
 
-#[tokio::test]
-async fn list_cases_by_participant_and_status_in_pages() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+both!(
+    list_cases_by_participant_and_status_in_pages,
+    list_cases_by_participant_and_status_in_pages_on
+);
+
+async fn list_cases_by_participant_and_status_in_pages_on(b: Backend) {
+    let store = b.store.clone();
     let engine = Engine::default();
     for i in 0..5 {
         let mut e = canonical_example("admissionNotice");
@@ -204,19 +267,24 @@ async fn list_cases_by_participant_and_status_in_pages() {
     assert!(none.is_empty());
 }
 
-#[tokio::test]
-async fn cases_survive_a_restart_and_events_are_append_only() {
-    let dir = tempfile::tempdir().unwrap();
+both!(
+    cases_survive_a_restart_and_events_are_append_only,
+    cases_survive_a_restart_and_events_are_append_only_on
+);
+
+async fn cases_survive_a_restart_and_events_are_append_only_on(b: Backend) {
     let case_id = {
-        let store = open(&dir).await;
-        let s = store
+        let s = b
+            .store
             .submit(&canonical_example("admissionNotice"), &Engine::default())
             .await
             .unwrap();
-        store.close().await;
+        b.store.close().await;
         s.case_id
     };
-    let store = open(&dir).await;
+    let store = store::open(&b.reopen, std::path::Path::new("unused"))
+        .await
+        .unwrap();
     let case = store.get_case(&case_id).await.unwrap().unwrap();
     assert!(matches!(
         store.events(&case_id, 1).await.unwrap()[0]
@@ -228,20 +296,28 @@ async fn cases_survive_a_restart_and_events_are_append_only() {
     ));
     assert_eq!(case.event_count, 1);
     store.close().await;
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("samgate.db").display()
-    ))
-    .await
-    .unwrap();
-    let err = sqlx::query("UPDATE events SET payload_type = 'x'")
-        .execute(&pool)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
-    let err = sqlx::query("DELETE FROM events")
-        .execute(&pool)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    for statement in ["UPDATE events SET payload_type = 'x'", "DELETE FROM events"] {
+        let err = execute_raw(&b.reopen, statement).await.unwrap_err();
+        assert!(err.contains("append-only"), "{err}");
+    }
+}
+
+/// Runs one statement on the backend behind `url`, bypassing the store.
+async fn execute_raw(url: &str, statement: &'static str) -> Result<(), String> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
 }

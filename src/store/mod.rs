@@ -8,6 +8,8 @@
 //! writes event, case, refs and participants. A rule violation aborts the
 //! transaction: nothing is stored.
 
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::path::Path;
@@ -19,6 +21,7 @@ use samgate_proto::v1::{Case, CaseStatus, StoredEvent};
 
 use crate::engine::{Engine, Facts, RuleViolation};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The result of submitting one event.
@@ -206,7 +209,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
-    #[error("unsupported store URL {0} (expected sqlite://PATH)")]
+    #[error("unsupported store URL {0} (expected sqlite://PATH or postgres://...)")]
     UnsupportedUrl(String),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
@@ -264,7 +267,7 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
-/// The store a URL names: `sqlite://PATH`, or the embedded default
+/// The store a URL names: `postgres://…`, `sqlite://PATH`, or the embedded default
 /// `samgate.db` under `data_dir` when the URL is empty.
 pub async fn open(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
     if url.is_empty() {
@@ -275,6 +278,9 @@ pub async fn open(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreErr
         return Ok(Arc::new(
             SqliteStore::open(&data_dir.join("samgate.db")).await?,
         ));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(url).await?));
     }
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = Path::new(path);

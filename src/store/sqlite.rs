@@ -16,9 +16,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
+use super::sql::{decode_case, delivery_row, delivery_select, unix_now};
 use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus, Folder, MAX_PAGE_SIZE,
-    Store, StoreError, Submitted, delivery_message_id,
+    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_PAGE_SIZE, Store, StoreError, Submitted,
+    delivery_message_id,
 };
 use crate::engine::Facts;
 
@@ -32,49 +33,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// list` reading while `serve` writes).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Deliveries with their events, in outbox order.
-macro_rules! delivery_select {
-    ($where:literal) => {
-        concat!(
-            "SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body ",
-            "FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence WHERE ",
-            $where,
-            " ORDER BY d.id LIMIT ?"
-        )
-    };
-}
-
-fn delivery_row(row: &sqlx::sqlite::SqliteRow) -> Result<Delivery, StoreError> {
-    let body: Vec<u8> = row.get(9);
-    Ok(Delivery {
-        id: row.get(0),
-        message_id: row.get(1),
-        case_id: row.get(2),
-        sequence: row.get(3),
-        recipient: row.get(4),
-        system: row.get(5),
-        kind: DeliveryKind::parse(row.get::<&str, _>(6)),
-        status: DeliveryStatus::parse(row.get::<&str, _>(7)),
-        reason: row.get(8),
-        event: CaseEvent::decode(body.as_slice())
-            .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
-    })
-}
-
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
 }
 
-fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
-    Case::decode(body).map_err(|e| StoreError::Corrupt(format!("case: {e}")))
-}
-
-fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 impl SqliteStore {
+    /// SQLite has one writer: a lock keeps ours in line, and makes each
+    /// read-fold-write free of races.
+    async fn writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write_lock.lock().await
+    }
+
+    /// The write lock already serialises everything.
+    async fn lock_person(
+        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        _patient_id: &str,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -122,289 +100,4 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn submit(
-        &self,
-        event: &CaseEvent,
-        folder: &dyn Folder,
-    ) -> Result<Submitted, StoreError> {
-        let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-
-        // Idempotency: a message seen before returns its first result.
-        let seen = sqlx::query("SELECT case_id, sequence FROM events WHERE source_system = ? AND source_message_id = ?")
-            .bind(event.source_system)
-            .bind(&event.source_message_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = seen {
-            let case_id: String = row.get(0);
-            let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = ?")
-                .bind(&case_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            return Ok(Submitted {
-                case_id,
-                sequence: row.get(1),
-                duplicate: true,
-                case: decode_case(&body)?,
-            });
-        }
-
-        let patient_id = event
-            .patient
-            .as_ref()
-            .map(|p| p.id.clone())
-            .unwrap_or_default();
-        // This system's ref first; else the same ref for the same person
-        // from another system (the gateway forwards refs unchanged).
-        let mut case_id: Option<String> = sqlx::query_scalar(
-            "SELECT case_id FROM case_refs WHERE source_system = ? AND case_ref = ?",
-        )
-        .bind(event.source_system)
-        .bind(&event.case_ref)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if case_id.is_none() {
-            case_id = sqlx::query_scalar(
-                "SELECT r.case_id FROM case_refs r JOIN cases c ON c.case_id = r.case_id \
-                 WHERE r.case_ref = ? AND c.patient_id = ? ORDER BY r.case_id LIMIT 1",
-            )
-            .bind(&event.case_ref)
-            .bind(&patient_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        }
-        let prev = match &case_id {
-            Some(id) => {
-                let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = ?")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                Some(decode_case(&body)?)
-            }
-            None => None,
-        };
-        let case_id = case_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let other_open_outpatient_case: Option<String> = sqlx::query_scalar(
-            "SELECT case_id FROM cases WHERE patient_id = ? AND process = ? AND status != ? AND case_id != ? LIMIT 1",
-        )
-        .bind(&patient_id)
-        .bind(CareProcess::Outpatient as i32)
-        .bind(CaseStatus::Closed as i32)
-        .bind(&case_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-
-        let outcome = folder.fold(
-            prev.as_ref(),
-            &case_id,
-            event,
-            &Facts {
-                other_open_outpatient_case,
-            },
-        )?;
-        let case = outcome.case;
-
-        let updated_at = case.updated_at.as_ref().map_or(0, |t| t.seconds);
-        sqlx::query(
-            "INSERT INTO cases (case_id, process, status, patient_id, updated_at, event_count, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, patient_id = excluded.patient_id, \
-             updated_at = excluded.updated_at, event_count = excluded.event_count, body = excluded.body",
-        )
-        .bind(&case.id)
-        .bind(case.process)
-        .bind(case.status)
-        .bind(&patient_id)
-        .bind(updated_at)
-        .bind(case.event_count)
-        .bind(case.encode_to_vec())
-        .execute(&mut *tx)
-        .await?;
-        for r in &case.external_refs {
-            sqlx::query("INSERT OR IGNORE INTO case_refs (source_system, case_ref, case_id) VALUES (?, ?, ?)")
-                .bind(r.system)
-                .bind(&r.case_ref)
-                .bind(&case.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for p in &case.participants {
-            sqlx::query("INSERT OR IGNORE INTO participants (case_id, hsa_id) VALUES (?, ?)")
-                .bind(&case.id)
-                .bind(&p.hsa_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let sequence = case.event_count;
-        let payload: Option<&Payload> = event.payload.as_ref();
-        sqlx::query(
-            "INSERT INTO events (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, \
-             received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&case.id)
-        .bind(sequence)
-        .bind(event.source_system)
-        .bind(&event.source_message_id)
-        .bind(payload.map(payload_name).unwrap_or_default())
-        .bind(event.occurred_at.as_ref().map_or(0, |t| t.seconds))
-        .bind(unix_now())
-        .bind(event.encode_to_vec())
-        .execute(&mut *tx)
-        .await?;
-        let now = unix_now();
-        for d in &outcome.deliveries {
-            sqlx::query(
-                "INSERT OR IGNORE INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, \
-                 reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(delivery_message_id(event, &d.recipient, d.kind))
-            .bind(&case.id)
-            .bind(sequence)
-            .bind(&d.recipient)
-            .bind(&d.system)
-            .bind(d.kind.as_str())
-            .bind(d.status.as_str())
-            .bind(&d.reason)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Submitted {
-            case_id: case.id.clone(),
-            sequence,
-            duplicate: false,
-            case,
-        })
-    }
-
-    async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
-        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = ?")
-            .bind(case_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        body.map(|b| decode_case(&b)).transpose()
-    }
-
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        page_size: usize,
-        page_token: Option<&str>,
-    ) -> Result<(Vec<Case>, Option<String>), StoreError> {
-        let size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => n.min(MAX_PAGE_SIZE),
-        };
-        // One more than the page tells whether another page follows.
-        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT c.case_id, c.body FROM cases c \
-             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.case_id AND p.hsa_id = ?1)) \
-             AND (?2 IS NULL OR c.status = ?2) AND c.case_id > ?3 \
-             ORDER BY c.case_id LIMIT ?4",
-        )
-        .bind(filter.participant_hsa_id.as_deref())
-        .bind(filter.status.map(|s| s as i32))
-        .bind(page_token.unwrap_or(""))
-        .bind((size + 1) as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let more = rows.len() > size;
-        let cases = rows
-            .iter()
-            .take(size)
-            .map(|(_, body)| decode_case(body))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = more.then(|| cases.last().map(|c| c.id.clone())).flatten();
-        Ok((cases, next))
-    }
-
-    async fn events(
-        &self,
-        case_id: &str,
-        from_sequence: i64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT sequence, body FROM events WHERE case_id = ? AND sequence >= ? ORDER BY sequence")
-                .bind(case_id)
-                .bind(from_sequence)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|(sequence, body)| {
-                Ok(StoredEvent {
-                    case_id: case_id.to_owned(),
-                    sequence,
-                    event: Some(
-                        CaseEvent::decode(body.as_slice())
-                            .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
-                    ),
-                })
-            })
-            .collect()
-    }
-
-    async fn pending_deliveries(
-        &self,
-        recipient: &str,
-        limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(delivery_select!("d.recipient = ? AND d.status = 'pending'"))
-            .bind(recipient)
-            .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(delivery_row).collect()
-    }
-
-    async fn ack_deliveries(
-        &self,
-        recipient: &str,
-        message_ids: &[String],
-    ) -> Result<u64, StoreError> {
-        let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let mut acked = 0;
-        for id in message_ids {
-            acked += sqlx::query(
-                "UPDATE deliveries SET status = 'delivered', delivered_at = ?, attempts = attempts + 1 \
-                 WHERE message_id = ? AND recipient = ? AND status = 'pending'",
-            )
-            .bind(unix_now())
-            .bind(id)
-            .bind(recipient)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(acked)
-    }
-
-    async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError> {
-        let _writer = self.write_lock.lock().await;
-        sqlx::query("UPDATE deliveries SET status = 'quarantined', reason = ? WHERE message_id = ? AND status = 'pending'")
-            .bind(reason)
-            .bind(message_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(delivery_select!("d.case_id = ?"))
-            .bind(case_id)
-            .bind(i64::MAX)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(delivery_row).collect()
-    }
-
-    async fn close(&self) {
-        let _writer = self.write_lock.lock().await;
-        self.pool.close().await;
-    }
-}
+super::sql::sql_store!(SqliteStore);

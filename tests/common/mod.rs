@@ -82,3 +82,44 @@ pub fn xml_tree(bytes: &[u8]) -> Tree {
     };
     tree_of(&parse(&text).unwrap())
 }
+
+/// The local PostgreSQL server the tests use.
+pub fn postgres_url() -> String {
+    std::env::var("SAMGATE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh schema on the test server, and the URL that uses it: each test
+/// gets its own tables. An unreachable server fails the test, loudly.
+pub async fn postgres_schema_url() -> String {
+    use sqlx::Connection;
+    let base = postgres_url();
+    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL at {base} is needed by this test and cannot be reached: {e} (scripts/test starts it)")
+    });
+    // Schemas of earlier runs go first (test binaries run one at a time).
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CLEANED
+        .get_or_init(|| async {
+            let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+            let old: Vec<String> = sqlx::query_scalar(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'samgate\\_test\\_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for schema in old {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&mut conn)
+                    .await;
+            }
+        })
+        .await;
+    let schema = format!("samgate_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}

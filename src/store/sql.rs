@@ -1,0 +1,355 @@
+//! The SQL store, shared by SQLite and PostgreSQL: one implementation of
+//! `Store`, expanded for each backend's pool and row types by
+//! [`sql_store!`]. The SQL is written to run on both (numbered `$n`
+//! parameters, `ON CONFLICT`); what differs (opening, migrations, how
+//! writers are kept apart) lives in `sqlite.rs` and `postgres.rs`, each of
+//! which provides `writer()` and `lock_person()`.
+
+/// Deliveries with their events, in outbox order; `$1` filters, `$2` limits.
+macro_rules! delivery_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body ",
+            "FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence WHERE ",
+            $where,
+            " ORDER BY d.id LIMIT $2"
+        )
+    };
+}
+pub(crate) use delivery_select;
+
+use prost::Message;
+use samgate_proto::CaseEvent;
+use samgate_proto::v1::Case;
+use sqlx::Row;
+
+use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError};
+
+pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
+    Case::decode(body).map_err(|e| StoreError::Corrupt(format!("case: {e}")))
+}
+
+pub(crate) fn decode_event(body: &[u8]) -> Result<CaseEvent, StoreError> {
+    CaseEvent::decode(body).map_err(|e| StoreError::Corrupt(format!("event: {e}")))
+}
+
+pub(crate) fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A delivery row of `delivery_select!`.
+pub(crate) fn delivery_row<R>(row: &R) -> Result<Delivery, StoreError>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let body: Vec<u8> = row.get(9);
+    Ok(Delivery {
+        id: row.get(0),
+        message_id: row.get(1),
+        case_id: row.get(2),
+        sequence: row.get(3),
+        recipient: row.get(4),
+        system: row.get(5),
+        kind: DeliveryKind::parse(&row.get::<String, _>(6)),
+        status: DeliveryStatus::parse(&row.get::<String, _>(7)),
+        reason: row.get(8),
+        event: decode_event(&body)?,
+    })
+}
+
+/// Implements `Store` for a backend type with `pool`, `writer()` and
+/// `lock_person()`.
+macro_rules! sql_store {
+    ($store:ty) => {
+        #[async_trait]
+        impl Store for $store {
+            async fn submit(
+                &self,
+                event: &CaseEvent,
+                folder: &dyn Folder,
+            ) -> Result<Submitted, StoreError> {
+                let patient_id = event.patient.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+                let _writer = self.writer().await;
+                let mut tx = self.pool.begin().await?;
+                // One writer per person at a time: case creation, case linking and
+                // the one-open-outpatient-case rule all look at the person's cases.
+                Self::lock_person(&mut tx, &patient_id).await?;
+
+                // Idempotency: a message seen before returns its first result.
+                let seen = sqlx::query("SELECT case_id, sequence FROM events WHERE source_system = $1 AND source_message_id = $2")
+                    .bind(event.source_system)
+                    .bind(&event.source_message_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = seen {
+                    let case_id: String = row.get(0);
+                    let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
+                        .bind(&case_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    return Ok(Submitted {
+                        case_id,
+                        sequence: row.get(1),
+                        duplicate: true,
+                        case: decode_case(&body)?,
+                    });
+                }
+
+                // This system's ref first; else the same ref for the same person
+                // from another system (the gateway forwards refs unchanged).
+                let mut case_id: Option<String> = sqlx::query_scalar(
+                    "SELECT case_id FROM case_refs WHERE source_system = $1 AND case_ref = $2",
+                )
+                .bind(event.source_system)
+                .bind(&event.case_ref)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if case_id.is_none() {
+                    case_id = sqlx::query_scalar(
+                        "SELECT r.case_id FROM case_refs r JOIN cases c ON c.case_id = r.case_id \
+                         WHERE r.case_ref = $1 AND c.patient_id = $2 ORDER BY r.case_id LIMIT 1",
+                    )
+                    .bind(&event.case_ref)
+                    .bind(&patient_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                }
+                let prev = match &case_id {
+                    Some(id) => {
+                        let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        Some(decode_case(&body)?)
+                    }
+                    None => None,
+                };
+                let case_id = case_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+                let other_open_outpatient_case: Option<String> = sqlx::query_scalar(
+                    "SELECT case_id FROM cases WHERE patient_id = $1 AND process = $2 AND status != $3 AND case_id != $4 LIMIT 1",
+                )
+                .bind(&patient_id)
+                .bind(CareProcess::Outpatient as i32)
+                .bind(CaseStatus::Closed as i32)
+                .bind(&case_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+
+                let outcome = folder.fold(
+                    prev.as_ref(),
+                    &case_id,
+                    event,
+                    &Facts {
+                        other_open_outpatient_case,
+                    },
+                )?;
+                let case = outcome.case;
+
+                let updated_at = case.updated_at.as_ref().map_or(0, |t| t.seconds);
+                sqlx::query(
+                    "INSERT INTO cases (case_id, process, status, patient_id, updated_at, event_count, body) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, patient_id = excluded.patient_id, \
+                     updated_at = excluded.updated_at, event_count = excluded.event_count, body = excluded.body",
+                )
+                .bind(&case.id)
+                .bind(case.process)
+                .bind(case.status)
+                .bind(&patient_id)
+                .bind(updated_at)
+                .bind(case.event_count)
+                .bind(case.encode_to_vec())
+                .execute(&mut *tx)
+                .await?;
+                for r in &case.external_refs {
+                    sqlx::query("INSERT INTO case_refs (source_system, case_ref, case_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind(r.system)
+                        .bind(&r.case_ref)
+                        .bind(&case.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for p in &case.participants {
+                    sqlx::query("INSERT INTO participants (case_id, hsa_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(&case.id)
+                        .bind(&p.hsa_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let sequence = case.event_count;
+                let payload: Option<&Payload> = event.payload.as_ref();
+                sqlx::query(
+                    "INSERT INTO events (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, \
+                     received_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&case.id)
+                .bind(sequence)
+                .bind(event.source_system)
+                .bind(&event.source_message_id)
+                .bind(payload.map(payload_name).unwrap_or_default())
+                .bind(event.occurred_at.as_ref().map_or(0, |t| t.seconds))
+                .bind(unix_now())
+                .bind(event.encode_to_vec())
+                .execute(&mut *tx)
+                .await?;
+                let now = unix_now();
+                for d in &outcome.deliveries {
+                    sqlx::query(
+                        "INSERT INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, \
+                         reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(delivery_message_id(event, &d.recipient, d.kind))
+                    .bind(&case.id)
+                    .bind(sequence)
+                    .bind(&d.recipient)
+                    .bind(&d.system)
+                    .bind(d.kind.as_str())
+                    .bind(d.status.as_str())
+                    .bind(&d.reason)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Submitted {
+                    case_id: case.id.clone(),
+                    sequence,
+                    duplicate: false,
+                    case,
+                })
+            }
+
+            async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
+                let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
+                    .bind(case_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                body.map(|b| decode_case(&b)).transpose()
+            }
+
+            async fn list_cases(
+                &self,
+                filter: &CaseFilter,
+                page_size: usize,
+                page_token: Option<&str>,
+            ) -> Result<(Vec<Case>, Option<String>), StoreError> {
+                let size = match page_size {
+                    0 => DEFAULT_PAGE_SIZE,
+                    n => n.min(MAX_PAGE_SIZE),
+                };
+                // One more than the page tells whether another page follows.
+                let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT c.case_id, c.body FROM cases c \
+                     WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.case_id AND p.hsa_id = $1)) \
+                     AND ($2 IS NULL OR c.status = $2) AND c.case_id > $3 \
+                     ORDER BY c.case_id LIMIT $4",
+                )
+                .bind(filter.participant_hsa_id.as_deref())
+                .bind(filter.status.map(|s| s as i32))
+                .bind(page_token.unwrap_or(""))
+                .bind((size + 1) as i64)
+                .fetch_all(&self.pool)
+                .await?;
+                let more = rows.len() > size;
+                let cases = rows
+                    .iter()
+                    .take(size)
+                    .map(|(_, body)| decode_case(body))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next = more.then(|| cases.last().map(|c| c.id.clone())).flatten();
+                Ok((cases, next))
+            }
+
+            async fn events(
+                &self,
+                case_id: &str,
+                from_sequence: i64,
+            ) -> Result<Vec<StoredEvent>, StoreError> {
+                let rows: Vec<(i64, Vec<u8>)> =
+                    sqlx::query_as("SELECT sequence, body FROM events WHERE case_id = $1 AND sequence >= $2 ORDER BY sequence")
+                        .bind(case_id)
+                        .bind(from_sequence)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(sequence, body)| {
+                        Ok(StoredEvent {
+                            case_id: case_id.to_owned(),
+                            sequence,
+                            event: Some(
+                                CaseEvent::decode(body.as_slice())
+                                    .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
+                            ),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn pending_deliveries(
+                &self,
+                recipient: &str,
+                limit: usize,
+            ) -> Result<Vec<Delivery>, StoreError> {
+                let rows = sqlx::query(delivery_select!("d.recipient = $1 AND d.status = 'pending'"))
+                    .bind(recipient)
+                    .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(delivery_row).collect()
+            }
+
+            async fn ack_deliveries(
+                &self,
+                recipient: &str,
+                message_ids: &[String],
+            ) -> Result<u64, StoreError> {
+                let _writer = self.writer().await;
+                let mut tx = self.pool.begin().await?;
+                let mut acked = 0;
+                for id in message_ids {
+                    acked += sqlx::query(
+                        "UPDATE deliveries SET status = 'delivered', delivered_at = $1, attempts = attempts + 1 \
+                         WHERE message_id = $2 AND recipient = $3 AND status = 'pending'",
+                    )
+                    .bind(unix_now())
+                    .bind(id)
+                    .bind(recipient)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(acked)
+            }
+
+            async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError> {
+                let _writer = self.writer().await;
+                sqlx::query("UPDATE deliveries SET status = 'quarantined', reason = $1 WHERE message_id = $2 AND status = 'pending'")
+                    .bind(reason)
+                    .bind(message_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
+                let rows = sqlx::query(delivery_select!("d.case_id = $1"))
+                    .bind(case_id)
+                    .bind(i64::MAX)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(delivery_row).collect()
+            }
+
+            async fn close(&self) {
+                let _writer = self.writer().await;
+                self.pool.close().await;
+            }
+        }
+    };
+}
+pub(crate) use sql_store;
