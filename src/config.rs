@@ -24,6 +24,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub directory: DirectoryConfig,
+    pub amqp: crate::transport::AmqpConfig,
     pub log: LogConfig,
     pub payment_liability: LiabilityAgreements,
 }

@@ -23,3 +23,4 @@ pub mod gateway;
 pub mod routing;
 pub mod store;
 pub mod telemetry;
+pub mod transport;

@@ -89,8 +89,21 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, data_dir = %cli.data_dir.display(), "samgate serving gRPC");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let transports = if config.amqp.url.is_empty() {
+        tracing::info!("no AMQP URL: deliveries wait for DeliveryService");
+        Vec::new()
+    } else {
+        tracing::info!(prefix = %config.amqp.prefix, "AMQP on: inbound consumers and the outbox relay");
+        crate::transport::start(gateway.clone(), &config.amqp, stopped)
+    };
     crate::api::serve(gateway, listener, shutdown_signal()).await?;
-    tracing::info!("shutting down: closing the store");
+    tracing::info!("shutting down: stopping transports");
+    let _ = stop.send(true);
+    for t in transports {
+        let _ = t.await;
+    }
+    tracing::info!("closing the store");
     store.close().await;
     tracing::info!("stopped");
     Ok(())

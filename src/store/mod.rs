@@ -260,6 +260,16 @@ pub trait Store: Send + Sync + 'static {
     /// Quarantines a pending delivery that cannot be made.
     async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError>;
 
+    /// Pending deliveries to anyone, in outbox order: what the relay
+    /// publishes next.
+    async fn outbox(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Marks deliveries delivered (the broker confirmed them).
+    async fn mark_delivered(&self, message_ids: &[String]) -> Result<u64, StoreError>;
+
+    /// Counts a failed attempt at a delivery.
+    async fn record_attempt(&self, message_id: &str) -> Result<(), StoreError>;
+
     /// Every delivery of a case, in outbox order.
     async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError>;
 

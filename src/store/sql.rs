@@ -336,6 +336,43 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn outbox(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+                let rows = sqlx::query(delivery_select!("d.status = $1"))
+                    .bind("pending")
+                    .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(delivery_row).collect()
+            }
+
+            async fn mark_delivered(&self, message_ids: &[String]) -> Result<u64, StoreError> {
+                let _writer = self.writer().await;
+                let mut tx = self.pool.begin().await?;
+                let mut done = 0;
+                for id in message_ids {
+                    done += sqlx::query(
+                        "UPDATE deliveries SET status = 'delivered', delivered_at = $1, attempts = attempts + 1 \
+                         WHERE message_id = $2 AND status = 'pending'",
+                    )
+                    .bind(unix_now())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn record_attempt(&self, message_id: &str) -> Result<(), StoreError> {
+                let _writer = self.writer().await;
+                sqlx::query("UPDATE deliveries SET attempts = attempts + 1 WHERE message_id = $1")
+                    .bind(message_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
                 let rows = sqlx::query(delivery_select!("d.case_id = $1"))
                     .bind(case_id)

@@ -1,0 +1,194 @@
+//! Inbound consumers: one per dialect queue (`<p>.in.<dialect>`).
+//!
+//! Each message is decoded in its queue's dialect and submitted like any
+//! other event; it is acknowledged only after the event (and its outbox
+//! rows) are committed. A redelivered duplicate is recognised by its source
+//! message id and acknowledged without a second event. A message that
+//! cannot be handled (refused by the decoder or by the case rules) is
+//! published to quarantine with its reason, confirmed, and only then
+//! acknowledged; when the store itself fails, the message is returned to
+//! its queue for a later try. Nothing is dropped.
+
+use std::sync::Arc;
+
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation};
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+
+use super::topology::Names;
+use super::{FIRST_BACKOFF, TransportError, connect, next_backoff};
+use crate::dialects::DialectName;
+use crate::gateway::{Gateway, SubmitError};
+
+/// Unacknowledged messages a consumer holds at once.
+const PREFETCH: u16 = 64;
+
+/// Runs the consumers until `stop` turns true, reconnecting with backoff.
+pub async fn run(
+    gateway: Arc<Gateway>,
+    url: String,
+    names: Names,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    while !*stop.borrow() {
+        match session(&gateway, &url, &names, &mut stop).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!("inbound: {e}; reconnecting in {backoff:?}");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                backoff = next_backoff(backoff);
+            }
+        }
+    }
+}
+
+async fn session(
+    gateway: &Arc<Gateway>,
+    url: &str,
+    names: &Names,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), TransportError> {
+    let connection = connect(url).await?;
+    let quarantine = connection.create_channel().await?;
+    quarantine
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for dialect in DialectName::ALL {
+        let channel = connection.create_channel().await?;
+        channel
+            .basic_qos(PREFETCH, BasicQosOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                names.inbound(dialect).as_str().into(),
+                format!("samgate-{}", dialect.as_str()).as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tasks.spawn(consume(
+            gateway.clone(),
+            dialect,
+            consumer,
+            quarantine.clone(),
+            names.clone(),
+        ));
+    }
+    tracing::info!("inbound consumers connected");
+    tokio::select! {
+        _ = stop.changed() => {
+            let _ = connection.close(200, "samgate shutting down".into()).await;
+            tasks.shutdown().await;
+            Ok(())
+        }
+        Some(ended) = tasks.join_next() => {
+            tasks.shutdown().await;
+            match ended {
+                Ok(Err(e)) => Err(e),
+                _ => Err(TransportError::Closed("a consumer stopped")),
+            }
+        }
+    }
+}
+
+async fn consume(
+    gateway: Arc<Gateway>,
+    dialect: DialectName,
+    mut consumer: lapin::Consumer,
+    quarantine: Channel,
+    names: Names,
+) -> Result<(), TransportError> {
+    while let Some(delivery) = consumer.next().await {
+        let delivery = delivery?;
+        match gateway.submit_raw(dialect, &delivery.data).await {
+            Ok(_) => {
+                delivery.ack(BasicAckOptions::default()).await?;
+            }
+            Err(SubmitError::Store(e)) => {
+                tracing::error!(
+                    dialect = dialect.as_str(),
+                    "store unavailable, message returned to its queue: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await?;
+            }
+            Err(refused) => {
+                let reason = refused.to_string();
+                if send_to_quarantine(&quarantine, &names, dialect, &delivery, &reason).await? {
+                    delivery.ack(BasicAckOptions::default()).await?;
+                } else {
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Publishes the original to quarantine with the reason in its headers;
+/// true when the broker confirmed it.
+async fn send_to_quarantine(
+    channel: &Channel,
+    names: &Names,
+    dialect: DialectName,
+    original: &lapin::message::Delivery,
+    reason: &str,
+) -> Result<bool, TransportError> {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        ShortString::from("x-samgate-reason"),
+        AMQPValue::LongString(reason.into()),
+    );
+    headers.insert(
+        ShortString::from("x-samgate-dialect"),
+        AMQPValue::LongString(dialect.as_str().into()),
+    );
+    headers.insert(
+        ShortString::from("x-samgate-original-queue"),
+        AMQPValue::LongString(names.inbound(dialect).as_str().into()),
+    );
+    let mut props = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_headers(headers);
+    if let Some(id) = original.properties.message_id() {
+        props = props.with_message_id(id.clone());
+    }
+    if let Some(ct) = original.properties.content_type() {
+        props = props.with_content_type(ct.clone());
+    }
+    let confirm = channel
+        .basic_publish(
+            names.dead_letter_exchange().as_str().into(),
+            names.quarantine().as_str().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &original.data,
+            props,
+        )
+        .await?
+        .await?;
+    tracing::warn!(dialect = dialect.as_str(), "message quarantined");
+    Ok(matches!(confirm, Confirmation::Ack(None)))
+}

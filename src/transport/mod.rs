@@ -1,0 +1,78 @@
+//! Transports: RabbitMQ (lapin), used when `amqp.url` (SAMGATE_AMQP_URL) is
+//! set. Without it the gateway still routes: deliveries wait in the store
+//! for `DeliveryService`.
+//!
+//! - [`topology`]: the exchanges and queues, declared idempotently at start
+//!   and exported to `deploy/rabbitmq/definitions.json`;
+//! - [`inbound`]: one consumer per dialect queue; a message is acked only
+//!   after its event is committed, and one that cannot be handled goes to
+//!   quarantine with its reason;
+//! - [`relay`]: the outbox relay, publishing each delivery in its
+//!   recipient's dialect with publisher confirms, in order per case.
+
+pub mod inbound;
+pub mod relay;
+pub mod topology;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `[amqp]` in the configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpConfig {
+    /// `amqp://user:pass@host:5672/vhost`; empty turns AMQP off.
+    pub url: String,
+    /// The first part of every exchange and queue name (`samgate`).
+    pub prefix: String,
+}
+
+/// Reconnecting waits this long at first, doubling up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between attempts: long enough to spare a broker that
+/// is restarting, short enough that traffic resumes soon after.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The next wait after `current`.
+pub fn next_backoff(current: Duration) -> Duration {
+    (current * 2).min(MAX_BACKOFF)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("AMQP: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the broker connection closed: {0}")]
+    Closed(&'static str),
+}
+
+/// Connects to the broker.
+pub async fn connect(url: &str) -> Result<lapin::Connection, lapin::Error> {
+    lapin::Connection::connect(
+        url,
+        lapin::ConnectionProperties::default().with_connection_name("samgate".into()),
+    )
+    .await
+}
+
+/// Starts the relay and the inbound consumers; they stop when `stop` turns
+/// true. Returns their task handles so shutdown can wait for them.
+pub fn start(
+    gateway: std::sync::Arc<crate::gateway::Gateway>,
+    config: &AmqpConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let names = topology::Names::new(&config.prefix);
+    vec![
+        tokio::spawn(relay::run(
+            gateway.clone(),
+            config.url.clone(),
+            names.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(inbound::run(gateway, config.url.clone(), names, stop)),
+    ]
+}

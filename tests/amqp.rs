@@ -1,0 +1,258 @@
+//! RabbitMQ, for real, on the local broker (SAMGATE_TEST_AMQP_URL, default
+//! amqp://guest:guest@127.0.0.1:5672/%2f): the topology, a Lifecare message
+//! in and Cosmic Link messages out through the outbox relay, quarantine of
+//! a poison message while the rest flow, and idempotent redelivery. Each
+//! test uses its own name prefix, so tests do not see each other's queues.
+//! A broker that cannot be reached fails the test.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use lapin::options::*;
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection};
+use samgate::dialects::DialectName;
+use samgate::engine::Engine;
+use samgate::gateway::Gateway;
+use samgate::routing::{Directory, Router};
+use samgate::transport::topology::{Names, definitions};
+use samgate::transport::{AmqpConfig, start};
+use tokio_stream::StreamExt;
+
+fn amqp_url() -> String {
+    std::env::var("SAMGATE_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+async fn broker() -> Connection {
+    let url = amqp_url();
+    samgate::transport::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("RabbitMQ at {url} is needed by this test and cannot be reached: {e} (scripts/test starts it)"))
+}
+
+fn prefix() -> String {
+    format!("samgate-test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Deletes everything a test declared under `names`.
+async fn clean(channel: &Channel, names: &Names, directory: &Directory) {
+    let mut queues = vec![names.quarantine()];
+    queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
+    queues.extend(directory.units().iter().map(|u| names.outbound(&u.hsa_id)));
+    for q in queues {
+        let _ = channel
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+    for e in [names.outbound_exchange(), names.dead_letter_exchange()] {
+        let _ = channel
+            .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
+    }
+}
+
+/// Waits for the next message on `queue`.
+async fn next_message(channel: &Channel, queue: &str) -> lapin::message::Delivery {
+    let mut consumer = channel
+        .basic_consume(
+            queue.into(),
+            format!("t-{}", uuid::Uuid::new_v4()).as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(20), consumer.next())
+        .await
+        .unwrap_or_else(|_| panic!("nothing arrived on {queue}"))
+        .unwrap()
+        .unwrap();
+    delivery.ack(BasicAckOptions::default()).await.unwrap();
+    channel
+        .basic_cancel(
+            consumer.tag().as_str().into(),
+            BasicCancelOptions::default(),
+        )
+        .await
+        .unwrap();
+    delivery
+}
+
+async fn publish(channel: &Channel, queue: &str, body: &[u8]) {
+    channel
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions::default(),
+            body,
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn the_exported_definitions_match_the_topology() {
+    let want = definitions(&Names::new("samgate"), &Directory::builtin());
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rabbitmq/definitions.json");
+    if std::env::var("SAMGATE_WRITE_DEFINITIONS").is_ok() {
+        std::fs::write(&path, serde_json::to_string_pretty(&want).unwrap() + "\n").unwrap();
+    }
+    let have: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        have, want,
+        "regenerate with SAMGATE_WRITE_DEFINITIONS=1 cargo test --test amqp"
+    );
+}
+
+#[tokio::test]
+async fn the_topology_is_declared_idempotently() {
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let names = Names::new(&prefix());
+    let directory = Directory::builtin();
+    samgate::transport::topology::declare(&channel, &names, &directory)
+        .await
+        .unwrap();
+    samgate::transport::topology::declare(&channel, &names, &directory)
+        .await
+        .unwrap();
+    // The quarantine queue is a quorum queue that rejects publishes when full.
+    let q = channel
+        .queue_declare(
+            names.quarantine().as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(q.message_count(), 0);
+    clean(&channel, &names, &directory).await;
+}
+
+#[tokio::test]
+async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_quarantined() {
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let directory = Directory::builtin();
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Router::new(Engine::default(), directory.clone()),
+    ));
+    let config = AmqpConfig {
+        url: amqp_url(),
+        prefix: prefix(),
+    };
+    let names = Names::new(&config.prefix);
+    // Declare first, so nothing published before the gateway connects is lost.
+    samgate::transport::topology::declare(&channel, &names, &directory)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = start(gateway.clone(), &config, stopped);
+
+    // A poison message first: it must not hold up the good one.
+    publish(&channel, &names.inbound(DialectName::Lifecare), b"<not xml").await;
+    publish(
+        &channel,
+        &names.inbound(DialectName::Lifecare),
+        &example_bytes("lifecare", "admissionNotice"),
+    )
+    .await;
+    // The same message again (a redelivery): no second event.
+    publish(
+        &channel,
+        &names.inbound(DialectName::Lifecare),
+        &example_bytes("lifecare", "admissionNotice"),
+    )
+    .await;
+
+    let out = next_message(&channel, &names.outbound("SE2120000449-KHSL")).await;
+    let event = DialectName::CosmicLink
+        .adapter()
+        .decode(&out.data)
+        .unwrap()
+        .event;
+    assert_eq!(event.source_message_id, "MSG-0001");
+    assert!(out.properties.message_id().is_some());
+    assert_eq!(out.properties.delivery_mode(), &Some(2));
+    assert!(
+        out.properties
+            .content_type()
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .contains("xml")
+    );
+    let listed = next_message(&channel, &names.outbound("SE2321000040-V2K1")).await;
+    let case_id = store
+        .list_cases(&Default::default(), 0, None)
+        .await
+        .unwrap()
+        .0[0]
+        .id
+        .clone();
+    let deliveries = store.case_deliveries(&case_id).await.unwrap();
+    let want = deliveries
+        .iter()
+        .find(|d| d.recipient == "SE2321000040-V2K1")
+        .unwrap()
+        .message_id
+        .clone();
+    assert_eq!(
+        listed
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string()),
+        Some(want)
+    );
+
+    let poison = next_message(&channel, &names.quarantine()).await;
+    assert_eq!(poison.data, b"<not xml");
+    let headers = poison.properties.headers().clone().unwrap();
+    let reason = match headers.inner().get("x-samgate-reason") {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("reason header: {other:?}"),
+    };
+    assert!(
+        reason.contains("lifecare") && reason.contains("malformed XML"),
+        "{reason}"
+    );
+
+    // One case, one event: the redelivery was recognised.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (cases, _) = store
+        .list_cases(&Default::default(), 0, None)
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].event_count, 1);
+    // Everything confirmed is marked delivered.
+    let deliveries = store.case_deliveries(&cases[0].id).await.unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.status == samgate::store::DeliveryStatus::Delivered),
+        "{deliveries:?}"
+    );
+
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    clean(&channel, &names, &directory).await;
+}
