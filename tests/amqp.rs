@@ -38,23 +38,6 @@ fn prefix() -> String {
     format!("samgate-test-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Deletes everything a test declared under `names`.
-async fn clean(channel: &Channel, names: &Names, directory: &Directory) {
-    let mut queues = vec![names.quarantine()];
-    queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
-    queues.extend(directory.units().iter().map(|u| names.outbound(&u.hsa_id)));
-    for q in queues {
-        let _ = channel
-            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for e in [names.outbound_exchange(), names.dead_letter_exchange()] {
-        let _ = channel
-            .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
-}
-
 /// Waits for the next message on `queue`.
 async fn next_message(channel: &Channel, queue: &str) -> lapin::message::Delivery {
     let mut consumer = channel
@@ -138,7 +121,7 @@ async fn the_topology_is_declared_idempotently() {
         .await
         .unwrap();
     assert_eq!(q.message_count(), 0);
-    clean(&channel, &names, &directory).await;
+    clean_amqp(&channel, &names, &directory).await;
 }
 
 #[tokio::test]
@@ -254,5 +237,5 @@ async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_qu
     for t in tasks {
         t.await.unwrap();
     }
-    clean(&channel, &names, &directory).await;
+    clean_amqp(&channel, &names, &directory).await;
 }

@@ -123,3 +123,26 @@ pub async fn postgres_schema_url() -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
+
+/// Deletes everything a test declared under `names`.
+pub async fn clean_amqp(
+    channel: &lapin::Channel,
+    names: &samgate::transport::topology::Names,
+    directory: &samgate::routing::Directory,
+) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    use samgate::dialects::DialectName;
+    let mut queues = vec![names.quarantine()];
+    queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
+    queues.extend(directory.units().iter().map(|u| names.outbound(&u.hsa_id)));
+    for q in queues {
+        let _ = channel
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+    for e in [names.outbound_exchange(), names.dead_letter_exchange()] {
+        let _ = channel
+            .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
+    }
+}

@@ -1,0 +1,253 @@
+//! The gateway killed with SIGKILL in the middle of a stream and started
+//! again: 10,000 messages in; every delivery out at least once, none lost,
+//! each case's deliveries in order, duplicates only under the same message
+//! id. Runs `samgate serve` as a process against the local RabbitMQ, on the
+//! embedded SQLite store.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use lapin::BasicProperties;
+use lapin::options::*;
+use lapin::types::{AMQPValue, FieldTable};
+use samgate::dialects::DialectName;
+use samgate::routing::Directory;
+use samgate::transport::topology::{Names, declare};
+use samgate_proto::{CaseEvent, Payload};
+use tokio_stream::StreamExt;
+
+const CASES: usize = 1_000;
+const EVENTS_PER_CASE: usize = 10;
+const RECIPIENTS: [&str; 3] = [
+    "SE2120000449-BIST",
+    "SE2120000449-KHSL",
+    "SE2321000040-V2K1",
+];
+
+fn amqp_url() -> String {
+    std::env::var("SAMGATE_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Event `k` of case `i`, in Lifecare: an admission notice, then messages.
+fn message(i: usize, k: usize) -> Vec<u8> {
+    let mut e: CaseEvent = if k == 0 {
+        canonical_example("admissionNotice")
+    } else {
+        let mut m = canonical_example("threadMessage");
+        if let Some(Payload::ThreadMessage(t)) = &mut m.payload {
+            t.body = format!("Meddelande {k}");
+        }
+        m
+    };
+    e.case_ref = format!("CRASH-{i}");
+    e.source_message_id = format!("CRASH-{i}-{k}");
+    DialectName::Lifecare
+        .adapter()
+        .encode(&e, None)
+        .unwrap()
+        .bytes
+}
+
+fn serve(data_dir: &std::path::Path, prefix: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SAMGATE_AMQP_URL", amqp_url())
+        .env("SAMGATE_AMQP_PREFIX", prefix)
+        .env("SAMGATE_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// (queue, message id, case id, sequence) of every message received.
+type Received = Arc<Mutex<Vec<(String, String, String, i64)>>>;
+
+fn header_str(h: &FieldTable, key: &str) -> String {
+    match h.inner().get(key) {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+fn header_i64(h: &FieldTable, key: &str) -> i64 {
+    match h.inner().get(key) {
+        Some(AMQPValue::LongLongInt(n)) => *n,
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
+    let url = amqp_url();
+    let connection = samgate::transport::connect(&url).await.unwrap_or_else(|e| {
+        panic!("RabbitMQ at {url} is needed by this test and cannot be reached: {e}")
+    });
+    let channel = connection.create_channel().await.unwrap();
+    let prefix = format!("samgate-crash-{}", uuid::Uuid::new_v4().simple());
+    let names = Names::new(&prefix);
+    let directory = Directory::builtin();
+    declare(&channel, &names, &directory).await.unwrap();
+
+    // 10,000 messages in, before any gateway runs.
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    for k in 0..EVENTS_PER_CASE {
+        for i in 0..CASES {
+            channel
+                .basic_publish(
+                    "".into(),
+                    names.inbound(DialectName::Lifecare).as_str().into(),
+                    BasicPublishOptions::default(),
+                    &message(i, k),
+                    BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .unwrap();
+        }
+        channel.wait_for_confirms().await.unwrap();
+    }
+
+    // Collect everything that comes out.
+    let received: Received = Arc::default();
+    for hsa in RECIPIENTS {
+        let queue = names.outbound(hsa);
+        let consumer_channel = connection.create_channel().await.unwrap();
+        consumer_channel
+            .basic_qos(500, BasicQosOptions::default())
+            .await
+            .unwrap();
+        let mut consumer = consumer_channel
+            .basic_consume(
+                queue.as_str().into(),
+                "crash-test".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let received = received.clone();
+        tokio::spawn(async move {
+            let _keep = consumer_channel;
+            while let Some(Ok(d)) = consumer.next().await {
+                let h = d.properties.headers().clone().unwrap();
+                received.lock().unwrap().push((
+                    queue.clone(),
+                    d.properties.message_id().as_ref().unwrap().to_string(),
+                    header_str(&h, "x-samgate-case-id"),
+                    header_i64(&h, "x-samgate-sequence"),
+                ));
+                d.ack(BasicAckOptions::default()).await.unwrap();
+            }
+        });
+    }
+
+    let data = tempfile::tempdir().unwrap();
+    let mut first = serve(data.path(), &prefix);
+    // Kill it once some deliveries are out and plenty are not.
+    let started = Instant::now();
+    while received.lock().unwrap().len() < 3_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first gateway made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let at_kill = received.lock().unwrap().len();
+
+    let mut second = serve(data.path(), &prefix);
+    let expected = CASES * EVENTS_PER_CASE * RECIPIENTS.len();
+    let started = Instant::now();
+    loop {
+        let unique: HashSet<String> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.1.clone())
+            .collect();
+        if unique.len() >= expected {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "only {} of {expected} deliveries arrived",
+            unique.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(second.id().to_string())
+        .status()
+        .unwrap();
+    assert!(second.wait().unwrap().success());
+
+    let received = received.lock().unwrap().clone();
+    assert!(
+        at_kill < expected,
+        "the kill came too late to test anything"
+    );
+    // Duplicates only under the same message id: a message id always names
+    // the same (queue, case, sequence).
+    let mut identity: HashMap<&str, (&str, &str, i64)> = HashMap::new();
+    for (queue, id, case, seq) in &received {
+        let seen = identity.entry(id).or_insert((queue, case, *seq));
+        assert_eq!(
+            *seen,
+            (queue.as_str(), case.as_str(), *seq),
+            "message id {id} reused"
+        );
+    }
+    // Per queue and case, first arrivals come in sequence order.
+    let mut last: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut firsts: HashSet<&str> = HashSet::new();
+    for (queue, id, case, seq) in &received {
+        if !firsts.insert(id) {
+            continue;
+        }
+        let prev = last.insert((queue, case), *seq);
+        assert!(
+            prev.is_none_or(|p| p < *seq),
+            "{queue} {case}: {seq} after {prev:?}"
+        );
+    }
+    // Every stored delivery is out, and every event was stored once.
+    let store = samgate::store::open("", data.path()).await.unwrap();
+    let (cases, _) = store
+        .list_cases(&Default::default(), 500, None)
+        .await
+        .unwrap();
+    let mut token = cases.last().map(|c| c.id.clone());
+    let mut all = cases;
+    while let Some(t) = token {
+        let (more, next) = store
+            .list_cases(&Default::default(), 500, Some(&t))
+            .await
+            .unwrap();
+        all.extend(more);
+        token = next;
+    }
+    assert_eq!(all.len(), CASES);
+    assert_eq!(
+        all.iter().map(|c| c.event_count).sum::<i64>(),
+        (CASES * EVENTS_PER_CASE) as i64
+    );
+    println!(
+        "sigkill test: {} messages received ({} duplicates) for {expected} deliveries; killed after {at_kill}",
+        received.len(),
+        received.len() - firsts.len()
+    );
+    clean_amqp(&channel, &names, &directory).await;
+}

@@ -1,0 +1,241 @@
+//! The broker stopped and started again in the middle of a stream
+//! (`rabbitmqctl stop_app` / `start_app` on the local RabbitMQ): the
+//! gateway's consumers and relay reconnect with backoff, nothing is lost,
+//! each case stays in order. In a binary of its own, so no other test uses
+//! the broker while it is down.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use lapin::BasicProperties;
+use lapin::options::*;
+use lapin::types::{AMQPValue, FieldTable};
+use samgate::dialects::DialectName;
+use samgate::engine::Engine;
+use samgate::gateway::Gateway;
+use samgate::routing::{Directory, Router};
+use samgate::transport::topology::{Names, declare};
+use samgate::transport::{AmqpConfig, start};
+use samgate_proto::Payload;
+use tokio_stream::StreamExt;
+
+const CASES: usize = 200;
+const EVENTS_PER_CASE: usize = 5;
+const RECIPIENT: &str = "SE2120000449-KHSL";
+
+fn amqp_url() -> String {
+    std::env::var("SAMGATE_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn message(i: usize, k: usize) -> Vec<u8> {
+    let mut e = if k == 0 {
+        canonical_example("admissionNotice")
+    } else {
+        let mut m = canonical_example("threadMessage");
+        if let Some(Payload::ThreadMessage(t)) = &mut m.payload {
+            t.body = format!("Meddelande {k}");
+        }
+        m
+    };
+    e.case_ref = format!("RESTART-{i}");
+    e.source_message_id = format!("RESTART-{i}-{k}");
+    DialectName::Lifecare
+        .adapter()
+        .encode(&e, None)
+        .unwrap()
+        .bytes
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let status = Command::new("rabbitmqctl")
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("rabbitmqctl is needed by this test: {e}"));
+    assert!(status.success(), "rabbitmqctl {args:?}");
+}
+
+async fn connect_until_up(url: &str) -> lapin::Connection {
+    let started = Instant::now();
+    loop {
+        match samgate::transport::connect(url).await {
+            Ok(c) => return c,
+            Err(e) if started.elapsed() > Duration::from_secs(60) => {
+                panic!("RabbitMQ at {url}: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// (message id, case, sequence) of what arrived, across reconnects.
+type Received = Arc<Mutex<Vec<(String, String, i64)>>>;
+
+/// Consumes the recipient's queue, reconnecting while the broker is away.
+async fn collect(url: String, queue: String, received: Received) {
+    loop {
+        let Ok(connection) = samgate::transport::connect(&url).await else {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
+        let Ok(channel) = connection.create_channel().await else {
+            continue;
+        };
+        let Ok(mut consumer) = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "restart-test".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+        else {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
+        while let Some(Ok(d)) = consumer.next().await {
+            let h = d.properties.headers().clone().unwrap();
+            let case = match h.inner().get("x-samgate-case-id") {
+                Some(AMQPValue::LongString(s)) => s.to_string(),
+                _ => panic!("case header"),
+            };
+            let seq = match h.inner().get("x-samgate-sequence") {
+                Some(AMQPValue::LongLongInt(n)) => *n,
+                _ => panic!("sequence header"),
+            };
+            received.lock().unwrap().push((
+                d.properties.message_id().as_ref().unwrap().to_string(),
+                case,
+                seq,
+            ));
+            let _ = d.ack(BasicAckOptions::default()).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_mid_stream_loses_nothing() {
+    let url = amqp_url();
+    let connection = connect_until_up(&url).await;
+    let channel = connection.create_channel().await.unwrap();
+    let prefix = format!("samgate-restart-{}", uuid::Uuid::new_v4().simple());
+    let names = Names::new(&prefix);
+    let directory = Directory::builtin();
+    declare(&channel, &names, &directory).await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    for k in 0..EVENTS_PER_CASE {
+        for i in 0..CASES {
+            channel
+                .basic_publish(
+                    "".into(),
+                    names.inbound(DialectName::Lifecare).as_str().into(),
+                    BasicPublishOptions::default(),
+                    &message(i, k),
+                    BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .unwrap();
+        }
+        channel.wait_for_confirms().await.unwrap();
+    }
+    drop(channel);
+    drop(connection);
+
+    let received: Received = Arc::default();
+    let collector = tokio::spawn(collect(
+        url.clone(),
+        names.outbound(RECIPIENT),
+        received.clone(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Router::new(Engine::default(), directory.clone()),
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = start(
+        gateway,
+        &AmqpConfig {
+            url: url.clone(),
+            prefix: prefix.clone(),
+        },
+        stopped,
+    );
+
+    let started = Instant::now();
+    while received.lock().unwrap().len() < 100 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no progress before the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rabbitmqctl(&["stop_app"]);
+    let during = received.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    rabbitmqctl(&["start_app"]);
+    rabbitmqctl(&["await_startup"]);
+
+    let expected = CASES * EVENTS_PER_CASE;
+    let started = Instant::now();
+    loop {
+        let unique: HashSet<String> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.0.clone())
+            .collect();
+        if unique.len() >= expected {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "only {} of {expected} arrived",
+            unique.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    collector.abort();
+
+    let received = received.lock().unwrap().clone();
+    assert!(
+        during < expected,
+        "the restart came too late to test anything"
+    );
+    let mut last: HashMap<&str, i64> = HashMap::new();
+    let mut firsts: HashSet<&str> = HashSet::new();
+    for (id, case, seq) in &received {
+        if firsts.insert(id) {
+            let prev = last.insert(case, *seq);
+            assert!(
+                prev.is_none_or(|p| p < *seq),
+                "{case}: {seq} after {prev:?}"
+            );
+        }
+    }
+    println!(
+        "broker restart: {} received ({} duplicates) for {expected}; broker stopped after {during}",
+        received.len(),
+        received.len() - firsts.len()
+    );
+    let connection = connect_until_up(&url).await;
+    clean_amqp(
+        &connection.create_channel().await.unwrap(),
+        &names,
+        &directory,
+    )
+    .await;
+}
