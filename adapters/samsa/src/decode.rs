@@ -68,10 +68,12 @@ fn parsed_child<T>(
     n.parsed_attr(attr, parse)
 }
 
-/// `tel:` + the number verbatim; a value without `tel:` is refused.
+/// `tel:` + the number verbatim; a value without `tel:` is refused. The
+/// number is trimmed like every other text, so that `tel: 013` reads as
+/// the other dialects would read ` 013`.
 fn phone(v: &str) -> std::result::Result<String, String> {
     v.strip_prefix("tel:")
-        .map(str::to_owned)
+        .map(|n| n.trim().to_owned())
         .ok_or_else(|| format!("'{v}' must start with tel:"))
 }
 

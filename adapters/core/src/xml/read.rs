@@ -72,6 +72,23 @@ fn path_of(stack: &[Element<'_>]) -> String {
     stack.iter().map(|e| format!("/{}", e.qname)).collect()
 }
 
+/// A character XML 1.0 does not allow in a document (C0 controls other
+/// than tab, line feed and carriage return), if `text` holds one.
+pub fn forbidden_char(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+fn check_chars(text: &str, path: impl FnOnce() -> String) -> Result<(), ReadError> {
+    match forbidden_char(text) {
+        None => Ok(()),
+        Some(c) => Err(err(
+            &path(),
+            format!("character U+{:04X} is not allowed in XML", c as u32),
+        )),
+    }
+}
+
 /// `part` as a slice of `source` with the source's lifetime, when `part`
 /// lies inside it (quick-xml hands out borrowed slices of its input for
 /// names and unescaped values).
@@ -214,6 +231,7 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
                 } else {
                     Cow::Borrowed(raw)
                 };
+                check_chars(&text, || path_of(&stack))?;
                 match stack.last_mut() {
                     Some(el) => push_text(&mut el.text, text),
                     None if text.trim().is_empty() => {}
@@ -222,6 +240,7 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
             }
             Event::CData(c) => {
                 let text = Cow::Owned((*c).to_owned());
+                check_chars(&text, || path_of(&stack))?;
                 match stack.last_mut() {
                     Some(el) => push_text(&mut el.text, text),
                     None => return Err(err(&path_of(&stack), "CDATA outside the root element")),
@@ -237,6 +256,9 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
                 } else {
                     quick_xml::escape::resolve_predefined_entity(&r).map(String::from)
                 };
+                if let Some(r) = &resolved {
+                    check_chars(r, || path_of(&stack))?;
+                }
                 let Some(resolved) = resolved else {
                     return Err(err(
                         &path_of(&stack),
@@ -298,6 +320,7 @@ fn open<'a>(
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| err(&here(), format!("attribute {}: {e}", key.as_ref())))?;
+        check_chars(&value, here)?;
         let value = match borrow_from(source, &value) {
             Some(v) => Cow::Borrowed(v),
             None => Cow::Owned(value.into_owned()),
@@ -378,5 +401,19 @@ mod tests {
         assert!(parse("<a><b></a>").is_err());
         assert!(parse("").is_err());
         assert!(parse("<p:a/>").unwrap_err().reason.contains("prefix"));
+        assert!(
+            parse("<a>x\u{0}y</a>")
+                .unwrap_err()
+                .reason
+                .contains("U+0000")
+        );
+        assert!(
+            parse("<a b=\"\u{1}\"/>")
+                .unwrap_err()
+                .reason
+                .contains("U+0001")
+        );
+        assert!(parse("<a>&#1;</a>").is_err());
+        assert!(parse("<a>\t\r\n</a>").is_ok());
     }
 }
