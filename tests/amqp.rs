@@ -239,3 +239,119 @@ async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_qu
     }
     clean_amqp(&channel, &names, &directory).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
+    use samgate_proto::Payload;
+    use std::collections::{HashMap, HashSet};
+
+    const CASES: usize = 50;
+    const EVENTS: usize = 10;
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let directory = Directory::builtin();
+    let config = AmqpConfig {
+        url: amqp_url(),
+        prefix: prefix(),
+    };
+    let names = Names::new(&config.prefix);
+    samgate::transport::topology::declare(&channel, &names, &directory)
+        .await
+        .unwrap();
+    let url = postgres_schema_url().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let store = samgate::store::open(&url, std::path::Path::new("unused"))
+            .await
+            .unwrap();
+        let gateway = Arc::new(Gateway::new(
+            store,
+            Router::new(Engine::default(), directory.clone()),
+        ));
+        tasks.extend(start(gateway, &config, stopped.clone()));
+    }
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    for k in 0..EVENTS {
+        for i in 0..CASES {
+            let mut e = if k == 0 {
+                canonical_example("admissionNotice")
+            } else {
+                let mut m = canonical_example("threadMessage");
+                if let Some(Payload::ThreadMessage(t)) = &mut m.payload {
+                    t.body = format!("{k}");
+                }
+                m
+            };
+            e.case_ref = format!("TWO-{i}");
+            e.source_message_id = format!("TWO-{i}-{k}");
+            let body = DialectName::Lifecare
+                .adapter()
+                .encode(&e, None)
+                .unwrap()
+                .bytes;
+            channel
+                .basic_publish(
+                    "".into(),
+                    names.inbound(DialectName::Lifecare).as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    channel.wait_for_confirms().await.unwrap();
+
+    let queue = names.outbound("SE2120000449-KHSL");
+    let mut consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "two".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut last: HashMap<String, i64> = HashMap::new();
+    let mut total = 0;
+    while seen.len() < CASES * EVENTS {
+        let d = tokio::time::timeout(Duration::from_secs(60), consumer.next())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {} of {}", seen.len(), CASES * EVENTS))
+            .unwrap()
+            .unwrap();
+        total += 1;
+        let h = d.properties.headers().clone().unwrap();
+        let case = match h.inner().get("x-samgate-case-id") {
+            Some(AMQPValue::LongString(s)) => s.to_string(),
+            _ => panic!("case header"),
+        };
+        let seq = match h.inner().get("x-samgate-sequence") {
+            Some(AMQPValue::LongLongInt(n)) => *n,
+            _ => panic!("sequence header"),
+        };
+        if seen.insert(d.properties.message_id().as_ref().unwrap().to_string()) {
+            let prev = last.insert(case.clone(), seq);
+            assert!(prev.is_none_or(|p| p < seq), "{case}: {seq} after {prev:?}");
+        }
+        d.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    // Nothing more: no second relay published the same deliveries again.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), consumer.next())
+            .await
+            .is_err()
+    );
+    assert_eq!(total, CASES * EVENTS);
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    clean_amqp(&channel, &names, &directory).await;
+}

@@ -122,6 +122,13 @@ impl DeliveryStatus {
     }
 }
 
+/// The relay's lease: for PostgreSQL a session holding an advisory lock
+/// (closing it frees the lock); SQLite is one process, so always granted.
+pub enum RelayLease {
+    Local,
+    Postgres(sqlx::PgConnection),
+}
+
 /// A delivery to write with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
@@ -269,6 +276,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts a failed attempt at a delivery.
     async fn record_attempt(&self, message_id: &str) -> Result<(), StoreError>;
+
+    /// The right to run the outbox relay: `None` while another process
+    /// holds it. Held as long as the returned lease lives and
+    /// [`Store::lease_alive`] says so.
+    async fn relay_lease(&self) -> Result<Option<RelayLease>, StoreError>;
+
+    /// Whether a lease is still held (its database session is alive).
+    async fn lease_alive(&self, lease: &mut RelayLease) -> bool;
 
     /// Every delivery of a case, in outbox order.
     async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError>;

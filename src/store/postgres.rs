@@ -16,8 +16,8 @@ use sqlx::{PgPool, Row};
 
 use super::sql::{decode_case, delivery_row, delivery_select, unix_now};
 use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_PAGE_SIZE, Store, StoreError, Submitted,
-    delivery_message_id,
+    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_PAGE_SIZE, RelayLease, Store, StoreError,
+    Submitted, delivery_message_id,
 };
 use crate::engine::Facts;
 
@@ -104,3 +104,27 @@ impl PostgresStore {
 }
 
 super::sql::sql_store!(PostgresStore);
+
+/// The advisory lock key of the relay lease.
+const RELAY_LOCK: &str = "samgate-relay";
+
+impl PostgresStore {
+    /// One relay across all processes: a session-level advisory lock on a
+    /// connection taken out of the pool, so that closing the session (or
+    /// losing it) frees the lock for another process.
+    async fn lease(&self) -> Result<Option<super::RelayLease>, StoreError> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let granted: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(RELAY_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(granted.then_some(super::RelayLease::Postgres(conn)))
+    }
+
+    async fn lease_check(&self, lease: &mut super::RelayLease) -> bool {
+        match lease {
+            super::RelayLease::Local => false,
+            super::RelayLease::Postgres(conn) => sqlx::Connection::ping(conn).await.is_ok(),
+        }
+    }
+}

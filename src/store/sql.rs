@@ -373,6 +373,14 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn relay_lease(&self) -> Result<Option<RelayLease>, StoreError> {
+                self.lease().await
+            }
+
+            async fn lease_alive(&self, lease: &mut RelayLease) -> bool {
+                self.lease_check(lease).await
+            }
+
             async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
                 let rows = sqlx::query(delivery_select!("d.case_id = $1"))
                     .bind(case_id)

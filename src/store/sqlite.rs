@@ -18,8 +18,8 @@ use tokio::sync::Mutex;
 
 use super::sql::{decode_case, delivery_row, delivery_select, unix_now};
 use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_PAGE_SIZE, Store, StoreError, Submitted,
-    delivery_message_id,
+    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_PAGE_SIZE, RelayLease, Store, StoreError,
+    Submitted, delivery_message_id,
 };
 use crate::engine::Facts;
 
@@ -101,3 +101,14 @@ impl SqliteStore {
 }
 
 super::sql::sql_store!(SqliteStore);
+
+impl SqliteStore {
+    /// One process owns an SQLite file, so the relay is always its own.
+    async fn lease(&self) -> Result<Option<super::RelayLease>, StoreError> {
+        Ok(Some(super::RelayLease::Local))
+    }
+
+    async fn lease_check(&self, _lease: &mut super::RelayLease) -> bool {
+        true
+    }
+}

@@ -12,6 +12,9 @@
 //!   pending event are published in a round, so a later event never
 //!   overtakes an earlier one.
 //! - Units on the native interface are left to `DeliveryService`.
+//! - One relay at a time: with several processes on one PostgreSQL, the
+//!   others wait for the lease (`Store::relay_lease`), so no delivery is
+//!   published twice by two relays and no case is reordered between them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +31,8 @@ use crate::gateway::{Gateway, render};
 use crate::routing::System;
 use crate::store::Delivery;
 
+/// How often a standby process asks for the relay lease.
+const LEASE_RETRY: Duration = Duration::from_secs(1);
 /// Deliveries read from the outbox per round.
 const ROUND: usize = 256;
 /// How long the relay sleeps when nothing wakes it (a safety net: stored
@@ -64,6 +69,16 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Duration,
 ) -> Result<(), TransportError> {
+    // One relay at a time across processes sharing a database.
+    let mut lease = loop {
+        if let Some(lease) = gateway.store().relay_lease().await? {
+            break lease;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LEASE_RETRY) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+    };
     let connection = connect(url).await?;
     let channel = connection.create_channel().await?;
     // Declared on every connection: idempotent, and a broker that lost its
@@ -78,6 +93,9 @@ async fn session(
         if *stop.borrow() {
             let _ = connection.close(200, "samgate shutting down".into()).await;
             return Ok(());
+        }
+        if !gateway.store().lease_alive(&mut lease).await {
+            return Err(TransportError::Closed("the relay lease was lost"));
         }
         let round = publish_round(gateway, &channel, names).await?;
         if round.failed {

@@ -1,7 +1,7 @@
 //! The RabbitMQ topology, one home for every name and argument.
 //!
-//! - `<p>.in.<dialect>` (quorum): messages published there with the default
-//!   exchange are decoded in that dialect. Dead letters go to quarantine,
+//! - `<p>.in.<dialect>` (quorum, single active consumer): messages published
+//!   there with the default exchange are decoded in that dialect. Dead letters go to quarantine,
 //!   at least once (`x-dead-letter-strategy=at-least-once`, which RabbitMQ
 //!   allows only with `x-overflow=reject-publish`).
 //! - `<p>.out` (direct exchange): routed by recipient HSA-id to one quorum
@@ -62,6 +62,9 @@ fn inbound_arguments(names: &Names) -> Vec<(&'static str, String)> {
         ("x-dead-letter-routing-key", names.quarantine()),
         ("x-dead-letter-strategy", "at-least-once".into()),
         ("x-overflow", "reject-publish".into()),
+        // Several gateways may consume; one at a time keeps each case's
+        // messages in order, and another takes over when it stops.
+        ("x-single-active-consumer", "true".into()),
     ]
 }
 
@@ -75,10 +78,12 @@ fn quorum_arguments() -> Vec<(&'static str, String)> {
 fn table(args: &[(&'static str, String)]) -> FieldTable {
     let mut t = FieldTable::default();
     for (k, v) in args {
-        t.insert(
-            ShortString::from(*k),
-            AMQPValue::LongString(v.as_str().into()),
-        );
+        // Our arguments are strings, but for one flag that must be a boolean.
+        let value = match v.as_str() {
+            "true" => AMQPValue::Boolean(true),
+            other => AMQPValue::LongString(other.into()),
+        };
+        t.insert(ShortString::from(*k), value);
     }
     t
 }
@@ -178,7 +183,12 @@ pub async fn declare_actors(
 pub fn definitions(names: &Names, directory: &Directory) -> serde_json::Value {
     let args = |a: &[(&'static str, String)]| -> serde_json::Value {
         a.iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    if v == "true" { json!(true) } else { json!(v) },
+                )
+            })
             .collect::<serde_json::Map<_, _>>()
             .into()
     };
