@@ -1,0 +1,326 @@
+//! End to end through RabbitMQ: messages/s and latency from the inbound
+//! queue to the confirmed outbound publish, on SQLite and on PostgreSQL,
+//! next to the raw RabbitMQ publish-with-confirms + consume rate measured
+//! the same way on the same machine. Needs the local RabbitMQ and
+//! PostgreSQL (the test services). Figures: benches/README.md.
+//!
+//! cargo bench --bench e2e -- [MESSAGES]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection};
+use samgate::dialects::DialectName;
+use samgate::engine::Engine;
+use samgate::gateway::Gateway;
+use samgate::routing::{Directory, Router};
+use samgate::store::{DeliveryKind, delivery_message_id};
+use samgate::transport::topology::{Names, declare};
+use samgate::transport::{AmqpConfig, start};
+use samgate_proto::v1::SourceSystem;
+use tokio_stream::StreamExt;
+
+const RECIPIENT: &str = "SE2120000449-KHSL";
+
+fn amqp_url() -> String {
+    std::env::var("SAMGATE_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn postgres_url() -> String {
+    std::env::var("SAMGATE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+struct Figures {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn figures(n: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Figures {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Figures {
+        per_second: n as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+fn print(what: &str, f: &Figures) {
+    println!(
+        "{what:<44} {:>9.0} msg/s   p50 {:>8.2} ms   p99 {:>8.2} ms",
+        f.per_second,
+        f.p50.as_secs_f64() * 1e3,
+        f.p99.as_secs_f64() * 1e3
+    );
+}
+
+/// Publishes `bodies` to `queue` (with confirms, in windows of 100), one
+/// every `interval` when given, recording when each was published.
+async fn publish_all(
+    channel: &Channel,
+    queue: &str,
+    bodies: Vec<(String, Vec<u8>)>,
+    interval: Option<Duration>,
+    sent: Arc<Mutex<HashMap<String, Instant>>>,
+) {
+    let start = Instant::now();
+    for (i, (key, body)) in bodies.into_iter().enumerate() {
+        if let Some(every) = interval {
+            let due = start + every * i as u32;
+            tokio::time::sleep_until(due.into()).await;
+        }
+        sent.lock().unwrap().insert(key.clone(), Instant::now());
+        channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default()
+                    .with_message_id(key.as_str().into())
+                    .with_delivery_mode(2),
+            )
+            .await
+            .unwrap();
+        if i % 100 == 99 {
+            channel.wait_for_confirms().await.unwrap();
+        }
+    }
+    channel.wait_for_confirms().await.unwrap();
+}
+
+/// Consumes `n` messages from `queue`; the latency of each is measured
+/// against the publish time of the key `key_of` gives for it.
+async fn consume_n(
+    connection: &Connection,
+    queue: &str,
+    n: usize,
+    sent: Arc<Mutex<HashMap<String, Instant>>>,
+) -> (Instant, Vec<Duration>) {
+    let channel = connection.create_channel().await.unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            queue.into(),
+            format!("bench-{}", uuid::Uuid::new_v4().simple())
+                .as_str()
+                .into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut latencies = Vec::with_capacity(n);
+    while latencies.len() < n {
+        let d = tokio::time::timeout(Duration::from_secs(120), consumer.next())
+            .await
+            .expect("stalled")
+            .unwrap()
+            .unwrap();
+        let key = d.properties.message_id().as_ref().unwrap().to_string();
+        let t0 = sent.lock().unwrap().get(&key).copied();
+        if let Some(t0) = t0 {
+            latencies.push(t0.elapsed());
+        }
+    }
+    let end = Instant::now();
+    let _ = channel.close(200, "done".into()).await;
+    (end, latencies)
+}
+
+async fn raw(
+    channel: &Channel,
+    connection: &Arc<Connection>,
+    n: usize,
+    interval: Option<Duration>,
+) -> Figures {
+    let queue = format!("samgate-bench-raw-{}", uuid::Uuid::new_v4().simple());
+    let args = {
+        let mut t = FieldTable::default();
+        t.insert(
+            "x-queue-type".into(),
+            lapin::types::AMQPValue::LongString("quorum".into()),
+        );
+        t
+    };
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args,
+        )
+        .await
+        .unwrap();
+    let bodies: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| (format!("raw-{i}"), vec![b'x'; 1500]))
+        .collect();
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let start = Instant::now();
+    let consumer = {
+        let c = connection.clone();
+        let q = queue.clone();
+        let s = sent.clone();
+        tokio::spawn(async move { consume_n(&c, &q, n, s).await })
+    };
+    publish_all(channel, &queue, bodies, interval, sent).await;
+    let (end, latencies) = consumer.await.unwrap();
+    channel
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+    figures(n, end - start, latencies)
+}
+
+async fn through_samgate(
+    channel: &Channel,
+    connection: &Arc<Connection>,
+    store_url: &str,
+    n: usize,
+    interval: Option<Duration>,
+) -> Figures {
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open(store_url, dir.path()).await.unwrap();
+    let directory = Directory::builtin();
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Router::new(Engine::default(), directory.clone()),
+    ));
+    let config = AmqpConfig {
+        url: amqp_url(),
+        prefix: format!("samgate-bench-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let names = Names::new(&config.prefix);
+    declare(channel, &names, &directory).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = start(gateway, &config, stopped);
+
+    // One admission notice per case; the outbound message id is known in
+    // advance (UUIDv5), which ties each output to its input.
+    let template = {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/examples/canonical/admissionNotice.json"
+        ))
+        .unwrap();
+        samgate_proto::canonical::from_str(&text).unwrap()
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut bodies = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut e = template.clone();
+        e.case_ref = format!("B-{run}-{i}");
+        e.source_message_id = format!("B-{run}-{i}");
+        let bytes = DialectName::Lifecare
+            .adapter()
+            .encode(&e, None)
+            .unwrap()
+            .bytes;
+        e.source_system = SourceSystem::Lifecare as i32;
+        bodies.push((
+            delivery_message_id(&e, RECIPIENT, DeliveryKind::Event),
+            bytes,
+        ));
+    }
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let start_at = Instant::now();
+    let consumer = {
+        let c = connection.clone();
+        let q = names.outbound(RECIPIENT);
+        let s = sent.clone();
+        tokio::spawn(async move { consume_n(&c, &q, n, s).await })
+    };
+    publish_all(
+        channel,
+        &names.inbound(DialectName::Lifecare),
+        bodies,
+        interval,
+        sent,
+    )
+    .await;
+    let (end, latencies) = consumer.await.unwrap();
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    store.close().await;
+    let mut queues = vec![names.quarantine()];
+    queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
+    queues.extend(directory.units().iter().map(|u| names.outbound(&u.hsa_id)));
+    for q in queues {
+        let _ = channel
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+    figures(n, end - start_at, latencies)
+}
+
+async fn postgres_schema() -> String {
+    use sqlx::Connection;
+    let base = postgres_url();
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("PostgreSQL");
+    let schema = format!("samgate_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    format!("{base}?options=-c%20search_path%3D{schema}")
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5_000);
+    let connection = samgate::transport::connect(&amqp_url())
+        .await
+        .expect("RabbitMQ");
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let connection = Arc::new(connection);
+    let paced = Some(Duration::from_millis(1));
+    let paced_n = n.min(3_000);
+    println!("{n} messages as fast as they go; {paced_n} at 1,000 msg/s for latency\n");
+    print(
+        "raw RabbitMQ, publish+confirm+consume",
+        &raw(&channel, &connection, n, None).await,
+    );
+    print(
+        "raw RabbitMQ at 1,000 msg/s",
+        &raw(&channel, &connection, paced_n, paced).await,
+    );
+    print(
+        "samgate, SQLite",
+        &through_samgate(&channel, &connection, "", n, None).await,
+    );
+    print(
+        "samgate, SQLite at 1,000 msg/s",
+        &through_samgate(&channel, &connection, "", paced_n, paced).await,
+    );
+    let pg = postgres_schema().await;
+    print(
+        "samgate, PostgreSQL",
+        &through_samgate(&channel, &connection, &pg, n, None).await,
+    );
+    let pg = postgres_schema().await;
+    print(
+        "samgate, PostgreSQL at 1,000 msg/s",
+        &through_samgate(&channel, &connection, &pg, paced_n, paced).await,
+    );
+}
