@@ -98,22 +98,7 @@ impl Gateway {
         }
         match self.store.submit(&event, &self.router).await {
             Ok(s) => {
-                tracing::info!(
-                    case_id = %s.case_id,
-                    message_id = %event.source_message_id,
-                    payload = kind,
-                    sequence = s.sequence,
-                    duplicate = s.duplicate,
-                    "event stored"
-                );
-                if !s.duplicate {
-                    // No watcher is not an error.
-                    let _ = self.stored.send(StoredEvent {
-                        case_id: s.case_id.clone(),
-                        sequence: s.sequence,
-                        event: Some(event),
-                    });
-                }
+                self.stored_event(&s, event);
                 Ok(s)
             }
             Err(e) => {
@@ -128,6 +113,81 @@ impl Gateway {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// Decodes and submits several messages of one dialect in one store
+    /// transaction (group commit): one result per message, in order. A
+    /// store failure fails them all and stores none.
+    pub async fn submit_raw_batch(
+        &self,
+        dialect: DialectName,
+        messages: &[&[u8]],
+    ) -> Vec<Result<Submitted, SubmitError>> {
+        let mut results: Vec<Option<Result<Submitted, SubmitError>>> =
+            Vec::with_capacity(messages.len());
+        let mut events = Vec::new();
+        let mut slots = Vec::new();
+        for bytes in messages {
+            match dialect.adapter().decode(bytes) {
+                Ok(decoded) => match check_event(&decoded.event) {
+                    Ok(()) => {
+                        slots.push(results.len());
+                        events.push(decoded.event);
+                        results.push(None);
+                    }
+                    Err(e) => results.push(Some(Err(e.into()))),
+                },
+                Err(e) => {
+                    tracing::warn!(dialect = e.dialect, path = %e.path, "message refused by the decoder");
+                    results.push(Some(Err(e.into())));
+                }
+            }
+        }
+        if !events.is_empty() {
+            match self.store.submit_batch(&events, &self.router).await {
+                Ok(stored) => {
+                    for ((slot, event), result) in slots.iter().zip(events).zip(stored) {
+                        let result = result.map_err(SubmitError::from);
+                        if let Ok(s) = &result {
+                            self.stored_event(s, event);
+                        }
+                        results[*slot] = Some(result);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("batch not stored: {e}");
+                    for slot in slots {
+                        results[slot] = Some(Err(SubmitError::Store(StoreError::BatchFailed(
+                            e.to_string(),
+                        ))));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every message has a result"))
+            .collect()
+    }
+
+    /// Logs a stored event and tells watchers.
+    fn stored_event(&self, s: &Submitted, event: CaseEvent) {
+        let kind = event.payload.as_ref().map_or("none", payload_name);
+        tracing::info!(
+            case_id = %s.case_id,
+            message_id = %event.source_message_id,
+            payload = kind,
+            sequence = s.sequence,
+            duplicate = s.duplicate,
+            "event stored"
+        );
+        if !s.duplicate {
+            let _ = self.stored.send(StoredEvent {
+                case_id: s.case_id.clone(),
+                sequence: s.sequence,
+                event: Some(event),
+            });
         }
     }
 

@@ -322,3 +322,97 @@ async fn health_and_reflection_answer() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn delivery_service_pulls_acks_and_streams_in_each_units_dialect() {
+    use samgate_proto::v1::delivery_service_client::DeliveryServiceClient;
+
+    let server = start().await;
+    let mut cases = CaseServiceClient::new(server.channel.clone());
+    let mut deliveries = DeliveryServiceClient::new(server.channel.clone());
+    cases
+        .submit_raw(SubmitRawRequest {
+            dialect: Dialect::Lifecare as i32,
+            payload: example_bytes("lifecare", "admissionNotice"),
+        })
+        .await
+        .unwrap();
+    let pull = |hsa: &str| PullRequest {
+        recipient_hsa_id: hsa.into(),
+        max: 0,
+    };
+    let got = deliveries
+        .pull(pull("SE2120000449-KHSL"))
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    assert_eq!(got.len(), 1);
+    let d = &got[0];
+    assert_eq!(
+        (d.system.as_str(), d.message_type.as_str()),
+        ("cosmic-link", "admissionNotice")
+    );
+    assert!(
+        samgate::dialects::DialectName::CosmicLink
+            .adapter()
+            .decode(&d.body)
+            .is_ok()
+    );
+    // Pending until acknowledged.
+    assert_eq!(
+        deliveries
+            .pull(pull("SE2120000449-KHSL"))
+            .await
+            .unwrap()
+            .into_inner()
+            .deliveries
+            .len(),
+        1
+    );
+    let acked = deliveries
+        .ack(AckRequest {
+            recipient_hsa_id: "SE2120000449-KHSL".into(),
+            message_ids: vec![d.message_id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.acknowledged, 1);
+    assert!(
+        deliveries
+            .pull(pull("SE2120000449-KHSL"))
+            .await
+            .unwrap()
+            .into_inner()
+            .deliveries
+            .is_empty()
+    );
+    // A subscription sends what is pending, then what arrives.
+    let mut stream = deliveries
+        .subscribe(pull("SE2120000449-BIST"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stream.next().await.unwrap().unwrap().message_type,
+        "admissionNotice"
+    );
+    cases
+        .submit_raw(SubmitRawRequest {
+            dialect: Dialect::CosmicLink as i32,
+            payload: example_bytes("cosmic-link", "careContactAssigned"),
+        })
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.message_type, "careContactAssigned");
+    let bad = deliveries.pull(pull("nobody")).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    drop(stream);
+    server.stop().await;
+}

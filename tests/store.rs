@@ -321,3 +321,35 @@ async fn execute_raw(url: &str, statement: &'static str) -> Result<(), String> {
             .map_err(|e| e.to_string())
     }
 }
+
+both!(
+    a_batch_commits_together_and_refuses_only_the_broken_event,
+    a_batch_commits_together_and_refuses_only_the_broken_event_on
+);
+
+async fn a_batch_commits_together_and_refuses_only_the_broken_event_on(b: Backend) {
+    let store = b.store.clone();
+    let engine = Engine::default();
+    let events = vec![
+        canonical_example("admissionNotice"),
+        // Refused: closing a case that does not exist.
+        canonical_example("caseClosed"),
+        canonical_example("inNotice"),
+        // The same message again, inside the same batch: a duplicate.
+        canonical_example("admissionNotice"),
+    ];
+    let results = store.submit_batch(&events, &engine).await.unwrap();
+    assert_eq!(results.len(), 4);
+    let first = results[0].as_ref().unwrap();
+    assert!(
+        matches!(results[1], Err(store::StoreError::Rule(ref r)) if r.code() == "no-such-case")
+    );
+    let second = results[2].as_ref().unwrap();
+    assert_eq!(
+        (second.case_id.as_str(), second.sequence),
+        (first.case_id.as_str(), 2)
+    );
+    let again = results[3].as_ref().unwrap();
+    assert!(again.duplicate);
+    assert_eq!(store.events(&first.case_id, 1).await.unwrap().len(), 2);
+}

@@ -214,6 +214,8 @@ pub enum StoreError {
     Rule(#[from] RuleViolation),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("the batch was not stored: {0}")]
+    BatchFailed(String),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
     #[error("unsupported store URL {0} (expected sqlite://PATH or postgres://...)")]
@@ -231,6 +233,16 @@ pub trait Store: Send + Sync + 'static {
     /// (sourceSystem, sourceMessageId).
     async fn submit(&self, event: &CaseEvent, folder: &dyn Folder)
     -> Result<Submitted, StoreError>;
+
+    /// Submits several events in one transaction (one commit, one fsync):
+    /// each gets its own result, a broken rule refusing only its event. An
+    /// error of the store itself fails the whole batch, and nothing of it
+    /// is stored.
+    async fn submit_batch(
+        &self,
+        events: &[CaseEvent],
+        folder: &dyn Folder,
+    ) -> Result<Vec<Result<Submitted, StoreError>>, StoreError>;
 
     async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError>;
 

@@ -103,7 +103,7 @@ impl PostgresStore {
     }
 }
 
-super::sql::sql_store!(PostgresStore);
+super::sql::sql_store!(PostgresStore, sqlx::Postgres);
 
 /// The advisory lock key of the relay lease.
 const RELAY_LOCK: &str = "samgate-relay";

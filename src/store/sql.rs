@@ -64,32 +64,27 @@ where
 /// Implements `Store` for a backend type with `pool`, `writer()` and
 /// `lock_person()`.
 macro_rules! sql_store {
-    ($store:ty) => {
-        #[async_trait]
-        impl Store for $store {
-            async fn submit(
-                &self,
+    ($store:ty, $db:ty) => {
+
+        impl $store {
+            /// Checks, folds and writes one event inside `tx`.
+            async fn submit_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
                 event: &CaseEvent,
                 folder: &dyn Folder,
             ) -> Result<Submitted, StoreError> {
                 let patient_id = event.patient.as_ref().map(|p| p.id.clone()).unwrap_or_default();
-                let _writer = self.writer().await;
-                let mut tx = self.pool.begin().await?;
-                // One writer per person at a time: case creation, case linking and
-                // the one-open-outpatient-case rule all look at the person's cases.
-                Self::lock_person(&mut tx, &patient_id).await?;
-
                 // Idempotency: a message seen before returns its first result.
                 let seen = sqlx::query("SELECT case_id, sequence FROM events WHERE source_system = $1 AND source_message_id = $2")
                     .bind(event.source_system)
                     .bind(&event.source_message_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
                 if let Some(row) = seen {
                     let case_id: String = row.get(0);
                     let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
                         .bind(&case_id)
-                        .fetch_one(&mut *tx)
+                        .fetch_one(&mut **tx)
                         .await?;
                     return Ok(Submitted {
                         case_id,
@@ -106,7 +101,7 @@ macro_rules! sql_store {
                 )
                 .bind(event.source_system)
                 .bind(&event.case_ref)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
                 if case_id.is_none() {
                     case_id = sqlx::query_scalar(
@@ -115,14 +110,14 @@ macro_rules! sql_store {
                     )
                     .bind(&event.case_ref)
                     .bind(&patient_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
                 }
                 let prev = match &case_id {
                     Some(id) => {
                         let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
                             .bind(id)
-                            .fetch_one(&mut *tx)
+                            .fetch_one(&mut **tx)
                             .await?;
                         Some(decode_case(&body)?)
                     }
@@ -136,7 +131,7 @@ macro_rules! sql_store {
                 .bind(CareProcess::Outpatient as i32)
                 .bind(CaseStatus::Closed as i32)
                 .bind(&case_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
 
                 let outcome = folder.fold(
@@ -163,21 +158,21 @@ macro_rules! sql_store {
                 .bind(updated_at)
                 .bind(case.event_count)
                 .bind(case.encode_to_vec())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 for r in &case.external_refs {
                     sqlx::query("INSERT INTO case_refs (source_system, case_ref, case_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                         .bind(r.system)
                         .bind(&r.case_ref)
                         .bind(&case.id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                 }
                 for p in &case.participants {
                     sqlx::query("INSERT INTO participants (case_id, hsa_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(&case.id)
                         .bind(&p.hsa_id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                 }
                 let sequence = case.event_count;
@@ -194,7 +189,7 @@ macro_rules! sql_store {
                 .bind(event.occurred_at.as_ref().map_or(0, |t| t.seconds))
                 .bind(unix_now())
                 .bind(event.encode_to_vec())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 let now = unix_now();
                 for d in &outcome.deliveries {
@@ -211,16 +206,57 @@ macro_rules! sql_store {
                     .bind(d.status.as_str())
                     .bind(&d.reason)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 }
-                tx.commit().await?;
                 Ok(Submitted {
                     case_id: case.id.clone(),
                     sequence,
                     duplicate: false,
                     case,
                 })
+            }
+        }
+        #[async_trait]
+        impl Store for $store {
+            async fn submit(
+                &self,
+                event: &CaseEvent,
+                folder: &dyn Folder,
+            ) -> Result<Submitted, StoreError> {
+                let patient_id = event.patient.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+                let _writer = self.writer().await;
+                let mut tx = self.pool.begin().await?;
+                // One writer per person at a time: case creation, case linking and
+                // the one-open-outpatient-case rule all look at the person's cases.
+                Self::lock_person(&mut tx, &patient_id).await?;
+
+                let submitted = Self::submit_in(&mut tx, event, folder).await?;
+                tx.commit().await?;
+                Ok(submitted)
+            }
+
+            async fn submit_batch(
+                &self,
+                events: &[CaseEvent],
+                folder: &dyn Folder,
+            ) -> Result<Vec<Result<Submitted, StoreError>>, StoreError> {
+                let _writer = self.writer().await;
+                let mut tx = self.pool.begin().await?;
+                let mut results = Vec::with_capacity(events.len());
+                for event in events {
+                    let patient_id = event.patient.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+                    Self::lock_person(&mut tx, &patient_id).await?;
+                    // A broken rule refuses this event alone: it fails
+                    // before anything of it is written.
+                    match Self::submit_in(&mut tx, event, folder).await {
+                        Ok(s) => results.push(Ok(s)),
+                        Err(StoreError::Rule(r)) => results.push(Err(StoreError::Rule(r))),
+                        Err(other) => return Err(other),
+                    }
+                }
+                tx.commit().await?;
+                Ok(results)
             }
 
             async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {

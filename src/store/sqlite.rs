@@ -100,7 +100,7 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_store!(SqliteStore);
+super::sql::sql_store!(SqliteStore, sqlx::Sqlite);
 
 impl SqliteStore {
     /// One process owns an SQLite file, so the relay is always its own.

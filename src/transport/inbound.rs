@@ -2,7 +2,8 @@
 //!
 //! Each message is decoded in its queue's dialect and submitted like any
 //! other event; it is acknowledged only after the event (and its outbox
-//! rows) are committed. A redelivered duplicate is recognised by its source
+//! rows) are committed. Messages that have already arrived are committed
+//! together (group commit), in queue order. A redelivered duplicate is recognised by its source
 //! message id and acknowledged without a second event. A message that
 //! cannot be handled (refused by the decoder or by the case rules) is
 //! published to quarantine with its reason, confirmed, and only then
@@ -10,6 +11,7 @@
 //! its queue for a later try. Nothing is dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
@@ -25,7 +27,11 @@ use super::{FIRST_BACKOFF, TransportError, connect, next_backoff};
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
 
-/// Unacknowledged messages a consumer holds at once.
+/// How long a consumer waits before returning a message when the store
+/// is unavailable.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+/// Unacknowledged messages a consumer holds at once, and the largest batch
+/// committed together.
 const PREFETCH: u16 = 64;
 
 /// Runs the consumers until `stop` turns true, reconnecting with backoff.
@@ -108,36 +114,48 @@ async fn consume(
     quarantine: Channel,
     names: Names,
 ) -> Result<(), TransportError> {
-    while let Some(delivery) = consumer.next().await {
-        let delivery = delivery?;
-        match gateway.submit_raw(dialect, &delivery.data).await {
-            Ok(_) => {
-                delivery.ack(BasicAckOptions::default()).await?;
+    while let Some(first) = consumer.next().await {
+        // Group commit: whatever else has already arrived joins this batch
+        // (one transaction, one fsync); nothing waits for more.
+        let mut batch = vec![first?];
+        while batch.len() < usize::from(PREFETCH) {
+            match tokio::time::timeout(Duration::ZERO, consumer.next()).await {
+                Ok(Some(next)) => batch.push(next?),
+                _ => break,
             }
-            Err(SubmitError::Store(e)) => {
-                tracing::error!(
-                    dialect = dialect.as_str(),
-                    "store unavailable, message returned to its queue: {e}"
-                );
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await?;
-            }
-            Err(refused) => {
-                let reason = refused.to_string();
-                if send_to_quarantine(&quarantine, &names, dialect, &delivery, &reason).await? {
+        }
+        let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
+        let results = gateway.submit_raw_batch(dialect, &bodies).await;
+        for (delivery, result) in batch.iter().zip(results) {
+            match result {
+                Ok(_) => {
                     delivery.ack(BasicAckOptions::default()).await?;
-                } else {
+                }
+                Err(SubmitError::Store(e)) => {
+                    tracing::error!(
+                        dialect = dialect.as_str(),
+                        "store unavailable, message returned to its queue: {e}"
+                    );
+                    tokio::time::sleep(STORE_RETRY).await;
                     delivery
                         .nack(BasicNackOptions {
                             requeue: true,
                             ..Default::default()
                         })
                         .await?;
+                }
+                Err(refused) => {
+                    let reason = refused.to_string();
+                    if send_to_quarantine(&quarantine, &names, dialect, delivery, &reason).await? {
+                        delivery.ack(BasicAckOptions::default()).await?;
+                    } else {
+                        delivery
+                            .nack(BasicNackOptions {
+                                requeue: true,
+                                ..Default::default()
+                            })
+                            .await?;
+                    }
                 }
             }
         }
