@@ -25,6 +25,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub directory: DirectoryConfig,
     pub amqp: crate::transport::AmqpConfig,
+    pub portal: PortalConfig,
     pub log: LogConfig,
     pub payment_liability: LiabilityAgreements,
 }
@@ -57,6 +58,14 @@ impl DirectoryConfig {
             crate::routing::Directory::load(Path::new(&self.path))
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    pub source_system_hsa_id: String,
+    pub approve_all: bool,
+    pub fhir_base_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ pub mod config;
 pub mod dialects;
 pub mod engine;
 pub mod gateway;
+pub mod portal;
 pub mod routing;
 pub mod store;
 pub mod telemetry;

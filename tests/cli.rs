@@ -130,6 +130,7 @@ fn every_subcommand_has_help() {
         vec!["case", "show", "--help"],
         vec!["case", "list", "--help"],
         vec!["demo", "--help"],
+        vec!["sip", "export", "--help"],
     ] {
         let out = samgate().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}");

@@ -5,6 +5,7 @@
 mod case;
 mod demo;
 mod serve;
+mod sip;
 mod translate;
 
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Read cases from the store.
     #[command(subcommand)]
     Case(case::CaseCommand),
+    /// SIP documents for the citizen portal.
+    #[command(subcommand)]
+    Sip(sip::SipCommand),
     /// Translate one message between dialects and canonical JSON.
     Translate(translate::TranslateArgs),
     /// Check dialect files; one line per file.
@@ -61,7 +65,10 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
     // The demo's and the case commands' output is the product: their logs
     // show only what went wrong.
-    if matches!(cli.command, Command::Demo(_) | Command::Case(_)) {
+    if matches!(
+        cli.command,
+        Command::Demo(_) | Command::Case(_) | Command::Sip(_)
+    ) {
         config.log.level = "warn".into();
     }
     crate::telemetry::init(&config.log)?;
@@ -70,6 +77,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
         Command::Serve(args) => rt.block_on(serve::run(cli, config, args)),
         Command::Case(command) => rt.block_on(case::run(cli, config, command)),
         Command::Demo(args) => rt.block_on(demo::run(cli, config, args)),
+        Command::Sip(command) => rt.block_on(sip::run(cli, config, command)),
         Command::Translate(_) | Command::Validate(_) => unreachable!("synchronous commands"),
     }
 }

@@ -246,6 +246,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError>;
 
+    /// Every case of one person, oldest first.
+    async fn cases_for_patient(&self, patient_id: &str) -> Result<Vec<Case>, StoreError>;
+
     /// One page of cases ordered by id, and the token of the next page.
     async fn list_cases(
         &self,

@@ -417,6 +417,14 @@ macro_rules! sql_store {
                 self.lease_check(lease).await
             }
 
+            async fn cases_for_patient(&self, patient_id: &str) -> Result<Vec<Case>, StoreError> {
+                let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE patient_id = $1 ORDER BY case_id")
+                    .bind(patient_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                bodies.iter().map(|b| decode_case(b)).collect()
+            }
+
             async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
                 let rows = sqlx::query(delivery_select!("d.case_id = $1"))
                     .bind(case_id)

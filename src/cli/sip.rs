@@ -1,0 +1,66 @@
+//! `samgate sip export`: what the portal endpoints would serve for one
+//! person, written to standard output — the GetCarePlans v2 SOAP response,
+//! the FHIR searchset Bundle, or the printable page — for archiving, for a
+//! patient's paper copy, and for checking a plan before it is published.
+
+use anyhow::Context;
+use samgate_proto::ids::{Personnummer, Samordningsnummer};
+
+use super::Cli;
+use crate::config::Config;
+use crate::portal::{self, PublishRules, fhir, html, rivta};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The GetCarePlans v2 SOAP response.
+    Rivta,
+    /// A FHIR R4 searchset Bundle of CarePlan resources.
+    Fhir,
+    /// The printable page of the latest plan.
+    Html,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SipCommand {
+    /// Write a person's plans in one of the portal's forms.
+    Export {
+        /// Personnummer or samordningsnummer (any written form).
+        #[arg(long)]
+        patient: String,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+    },
+}
+
+pub async fn run(cli: &Cli, config: Config, command: &SipCommand) -> anyhow::Result<()> {
+    let SipCommand::Export { patient, format } = command;
+    let patient_id = Personnummer::parse(patient)
+        .map(|p| p.as_str().to_owned())
+        .or_else(|_| Samordningsnummer::parse(patient).map(|s| s.as_str().to_owned()))
+        .map_err(|e| anyhow::anyhow!("--patient: {e}"))?;
+    let store = crate::store::open(&config.store.url, &cli.data_dir)
+        .await
+        .context("cannot open the store")?;
+    let rules = PublishRules {
+        approve_all: config.portal.approve_all,
+    };
+    // A person with protected identity gets the answer "no plan".
+    let docs = portal::documents_for(store.as_ref(), &patient_id, rules)
+        .await?
+        .unwrap_or_default();
+    store.close().await;
+    let out = match format {
+        ExportFormat::Rivta => rivta::response(
+            &docs,
+            &config.portal.source_system_hsa_id,
+            &uuid::Uuid::new_v4().to_string(),
+        ),
+        ExportFormat::Fhir => {
+            serde_json::to_string_pretty(&fhir::search_bundle(&docs, &config.portal.fhir_base_url))?
+                + "\n"
+        }
+        ExportFormat::Html => docs.last().map_or_else(html::no_plan, html::page),
+    };
+    print!("{out}");
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! SIP publication to the citizen: each stored SIP version as a document a
+//! portal can show (1177 through the national platform's GetCarePlans v2,
+//! FHIR R4 CarePlan) and as a page a person can read and print.
+//!
+//! [`documents_for`] gathers a person's SIP versions under the rules: a
+//! person with protected identity is never published (the answer is "no
+//! plan", and the caller records why); a withdrawn or closed-by-consent
+//! case is not shown; `approvedForPatient` is true only when the person
+//! took part in the plan, unless configuration says otherwise. The
+//! renderers (`html`, `fhir`, `rivta`) are plain functions of documents.
+
+pub mod fhir;
+pub mod html;
+pub mod rivta;
+
+use std::collections::BTreeMap;
+
+use samgate_proto::v1::{Case, CaseStatus, CloseReason, SipPlan};
+use samgate_proto::{Actor, Patient, Payload, Timestamp};
+
+use crate::store::{Store, StoreError};
+
+/// One SIP version, ready to render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SipDocument {
+    /// `<case id>-sip-<version>`: stable, so a republished version is the
+    /// same document.
+    pub document_id: String,
+    pub case_id: String,
+    pub version: i32,
+    pub plan: SipPlan,
+    pub patient: Patient,
+    /// The unit that wrote this version.
+    pub author: Actor,
+    pub written_at: Option<Timestamp>,
+    /// Names of the units that appear in the case, by HSA-id.
+    pub unit_names: BTreeMap<String, String>,
+    pub approved_for_patient: bool,
+    /// The case is closed (the plan is completed).
+    pub completed: bool,
+}
+
+impl SipDocument {
+    /// A unit's name, or its HSA-id when the case never named it.
+    pub fn unit_name(&self, hsa_id: &str) -> String {
+        self.unit_names
+            .get(hsa_id)
+            .cloned()
+            .unwrap_or_else(|| hsa_id.to_owned())
+    }
+}
+
+/// Why a person's plans are not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withheld {
+    ProtectedIdentity,
+}
+
+/// Publication settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublishRules {
+    /// Approve every plan for the patient, whether or not they took part.
+    pub approve_all: bool,
+}
+
+/// The SIP versions of every case of the person `patient_id`, oldest
+/// first, or why none may be shown.
+pub async fn documents_for(
+    store: &dyn Store,
+    patient_id: &str,
+    rules: PublishRules,
+) -> Result<Result<Vec<SipDocument>, Withheld>, StoreError> {
+    let mut docs = Vec::new();
+    for case in store.cases_for_patient(patient_id).await? {
+        let patient = case.patient.clone().unwrap_or_default();
+        if patient.protected_identity {
+            return Ok(Err(Withheld::ProtectedIdentity));
+        }
+        if case.close_reason == CloseReason::ConsentWithdrawn as i32 {
+            continue;
+        }
+        for stored in store.events(&case.id, 1).await? {
+            let Some(event) = stored.event else { continue };
+            if let Some(Payload::SipPlan(plan)) = &event.payload {
+                docs.push(document(&case, plan.clone(), &event, rules));
+            }
+        }
+    }
+    Ok(Ok(docs))
+}
+
+fn document(
+    case: &Case,
+    mut plan: SipPlan,
+    event: &samgate_proto::CaseEvent,
+    rules: PublishRules,
+) -> SipDocument {
+    plan.version = plan.version.max(1);
+    let unit_names = case
+        .participants
+        .iter()
+        .filter(|p| !p.name.is_empty())
+        .map(|p| (p.hsa_id.clone(), p.name.clone()))
+        .chain(
+            plan.interventions
+                .iter()
+                .filter(|i| !i.responsible_name.is_empty())
+                .map(|i| (i.responsible_hsa_id.clone(), i.responsible_name.clone())),
+        )
+        .collect();
+    SipDocument {
+        document_id: format!("{}-sip-{}", case.id, plan.version),
+        case_id: case.id.clone(),
+        version: plan.version,
+        approved_for_patient: rules.approve_all || plan.patient_participated,
+        plan,
+        patient: case.patient.clone().unwrap_or_default(),
+        author: event.author.clone().unwrap_or_default(),
+        written_at: event.occurred_at,
+        unit_names,
+        completed: case.status == CaseStatus::Closed as i32,
+    }
+}
