@@ -22,11 +22,6 @@ use samgate::transport::topology::{Names, definitions};
 use samgate::transport::{AmqpConfig, start};
 use tokio_stream::StreamExt;
 
-fn amqp_url() -> String {
-    std::env::var("SAMGATE_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
 async fn broker() -> Connection {
     let url = amqp_url();
     samgate::transport::connect(&url)
@@ -327,15 +322,7 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
             .unwrap()
             .unwrap();
         total += 1;
-        let h = d.properties.headers().clone().unwrap();
-        let case = match h.inner().get("x-samgate-case-id") {
-            Some(AMQPValue::LongString(s)) => s.to_string(),
-            _ => panic!("case header"),
-        };
-        let seq = match h.inner().get("x-samgate-sequence") {
-            Some(AMQPValue::LongLongInt(n)) => *n,
-            _ => panic!("sequence header"),
-        };
+        let (case, seq) = case_and_sequence(&d.properties);
         if seen.insert(d.properties.message_id().as_ref().unwrap().to_string()) {
             let prev = last.insert(case.clone(), seq);
             assert!(prev.is_none_or(|p| p < seq), "{case}: {seq} after {prev:?}");

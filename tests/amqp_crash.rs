@@ -12,13 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use lapin::BasicProperties;
 use lapin::options::*;
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use samgate::dialects::DialectName;
 use samgate::routing::Directory;
 use samgate::transport::topology::{Names, declare};
-use samgate_proto::{CaseEvent, Payload};
 use tokio_stream::StreamExt;
 
 const CASES: usize = 1_000;
@@ -28,31 +26,6 @@ const RECIPIENTS: [&str; 3] = [
     "SE2120000449-KHSL",
     "SE2321000040-V2K1",
 ];
-
-fn amqp_url() -> String {
-    std::env::var("SAMGATE_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// Event `k` of case `i`, in Lifecare: an admission notice, then messages.
-fn message(i: usize, k: usize) -> Vec<u8> {
-    let mut e: CaseEvent = if k == 0 {
-        canonical_example("admissionNotice")
-    } else {
-        let mut m = canonical_example("threadMessage");
-        if let Some(Payload::ThreadMessage(t)) = &mut m.payload {
-            t.body = format!("Meddelande {k}");
-        }
-        m
-    };
-    e.case_ref = format!("CRASH-{i}");
-    e.source_message_id = format!("CRASH-{i}-{k}");
-    DialectName::Lifecare
-        .adapter()
-        .encode(&e, None)
-        .unwrap()
-        .bytes
-}
 
 fn serve(data_dir: &std::path::Path, prefix: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_samgate"))
@@ -71,20 +44,6 @@ fn serve(data_dir: &std::path::Path, prefix: &str) -> Child {
 /// (queue, message id, case id, sequence) of every message received.
 type Received = Arc<Mutex<Vec<(String, String, String, i64)>>>;
 
-fn header_str(h: &FieldTable, key: &str) -> String {
-    match h.inner().get(key) {
-        Some(AMQPValue::LongString(s)) => s.to_string(),
-        other => panic!("{key}: {other:?}"),
-    }
-}
-
-fn header_i64(h: &FieldTable, key: &str) -> i64 {
-    match h.inner().get(key) {
-        Some(AMQPValue::LongLongInt(n)) => *n,
-        other => panic!("{key}: {other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
     let url = amqp_url();
@@ -98,25 +57,14 @@ async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
     declare(&channel, &names, &directory).await.unwrap();
 
     // 10,000 messages in, before any gateway runs.
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    for k in 0..EVENTS_PER_CASE {
-        for i in 0..CASES {
-            channel
-                .basic_publish(
-                    "".into(),
-                    names.inbound(DialectName::Lifecare).as_str().into(),
-                    BasicPublishOptions::default(),
-                    &message(i, k),
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await
-                .unwrap();
-        }
-        channel.wait_for_confirms().await.unwrap();
-    }
+    publish_stream(
+        &channel,
+        &names.inbound(DialectName::Lifecare),
+        "CRASH",
+        CASES,
+        EVENTS_PER_CASE,
+    )
+    .await;
 
     // Collect everything that comes out.
     let received: Received = Arc::default();
@@ -140,12 +88,12 @@ async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
         tokio::spawn(async move {
             let _keep = consumer_channel;
             while let Some(Ok(d)) = consumer.next().await {
-                let h = d.properties.headers().clone().unwrap();
+                let (case, sequence) = case_and_sequence(&d.properties);
                 received.lock().unwrap().push((
                     queue.clone(),
                     d.properties.message_id().as_ref().unwrap().to_string(),
-                    header_str(&h, "x-samgate-case-id"),
-                    header_i64(&h, "x-samgate-sequence"),
+                    case,
+                    sequence,
                 ));
                 d.ack(BasicAckOptions::default()).await.unwrap();
             }

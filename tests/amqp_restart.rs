@@ -12,45 +12,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use lapin::BasicProperties;
 use lapin::options::*;
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use samgate::dialects::DialectName;
 use samgate::engine::Engine;
 use samgate::gateway::Gateway;
 use samgate::routing::{Directory, Router};
 use samgate::transport::topology::{Names, declare};
 use samgate::transport::{AmqpConfig, start};
-use samgate_proto::Payload;
 use tokio_stream::StreamExt;
 
-const CASES: usize = 200;
+const CASES: usize = 1_000;
 const EVENTS_PER_CASE: usize = 5;
 const RECIPIENT: &str = "SE2120000449-KHSL";
-
-fn amqp_url() -> String {
-    std::env::var("SAMGATE_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-fn message(i: usize, k: usize) -> Vec<u8> {
-    let mut e = if k == 0 {
-        canonical_example("admissionNotice")
-    } else {
-        let mut m = canonical_example("threadMessage");
-        if let Some(Payload::ThreadMessage(t)) = &mut m.payload {
-            t.body = format!("Meddelande {k}");
-        }
-        m
-    };
-    e.case_ref = format!("RESTART-{i}");
-    e.source_message_id = format!("RESTART-{i}-{k}");
-    DialectName::Lifecare
-        .adapter()
-        .encode(&e, None)
-        .unwrap()
-        .bytes
-}
 
 fn rabbitmqctl(args: &[&str]) {
     let status = Command::new("rabbitmqctl")
@@ -99,15 +73,7 @@ async fn collect(url: String, queue: String, received: Received) {
             continue;
         };
         while let Some(Ok(d)) = consumer.next().await {
-            let h = d.properties.headers().clone().unwrap();
-            let case = match h.inner().get("x-samgate-case-id") {
-                Some(AMQPValue::LongString(s)) => s.to_string(),
-                _ => panic!("case header"),
-            };
-            let seq = match h.inner().get("x-samgate-sequence") {
-                Some(AMQPValue::LongLongInt(n)) => *n,
-                _ => panic!("sequence header"),
-            };
+            let (case, seq) = case_and_sequence(&d.properties);
             received.lock().unwrap().push((
                 d.properties.message_id().as_ref().unwrap().to_string(),
                 case,
@@ -127,25 +93,14 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     let names = Names::new(&prefix);
     let directory = Directory::builtin();
     declare(&channel, &names, &directory).await.unwrap();
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    for k in 0..EVENTS_PER_CASE {
-        for i in 0..CASES {
-            channel
-                .basic_publish(
-                    "".into(),
-                    names.inbound(DialectName::Lifecare).as_str().into(),
-                    BasicPublishOptions::default(),
-                    &message(i, k),
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await
-                .unwrap();
-        }
-        channel.wait_for_confirms().await.unwrap();
-    }
+    publish_stream(
+        &channel,
+        &names.inbound(DialectName::Lifecare),
+        "RESTART",
+        CASES,
+        EVENTS_PER_CASE,
+    )
+    .await;
     drop(channel);
     drop(connection);
 
@@ -179,8 +134,8 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    rabbitmqctl(&["stop_app"]);
     let during = received.lock().unwrap().len();
+    rabbitmqctl(&["stop_app"]);
     tokio::time::sleep(Duration::from_secs(2)).await;
     rabbitmqctl(&["start_app"]);
     rabbitmqctl(&["await_startup"]);

@@ -146,3 +146,76 @@ pub async fn clean_amqp(
             .await;
     }
 }
+
+/// The local RabbitMQ the tests use.
+pub fn amqp_url() -> String {
+    std::env::var("SAMGATE_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Event `k` of case `i` of a test stream, in Lifecare: an admission
+/// notice, then thread messages; ids and case refs start with `tag`.
+pub fn stream_message(tag: &str, i: usize, k: usize) -> Vec<u8> {
+    let mut e = if k == 0 {
+        canonical_example("admissionNotice")
+    } else {
+        let mut m = canonical_example("threadMessage");
+        if let Some(samgate_proto::Payload::ThreadMessage(t)) = &mut m.payload {
+            t.body = format!("Meddelande {k}");
+        }
+        m
+    };
+    e.case_ref = format!("{tag}-{i}");
+    e.source_message_id = format!("{tag}-{i}-{k}");
+    samgate::dialects::DialectName::Lifecare
+        .adapter()
+        .encode(&e, None)
+        .unwrap()
+        .bytes
+}
+
+/// Publishes `cases` × `events` stream messages to `queue`, event by event
+/// across cases, with publisher confirms.
+pub async fn publish_stream(
+    channel: &lapin::Channel,
+    queue: &str,
+    tag: &str,
+    cases: usize,
+    events: usize,
+) {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    for k in 0..events {
+        for i in 0..cases {
+            channel
+                .basic_publish(
+                    "".into(),
+                    queue.into(),
+                    BasicPublishOptions::default(),
+                    &stream_message(tag, i, k),
+                    lapin::BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .unwrap();
+        }
+        channel.wait_for_confirms().await.unwrap();
+    }
+}
+
+/// The case id and sequence samgate puts in an outbound message's headers.
+pub fn case_and_sequence(properties: &lapin::BasicProperties) -> (String, i64) {
+    use lapin::types::AMQPValue;
+    let h = properties.headers().clone().expect("samgate headers");
+    let case = match h.inner().get("x-samgate-case-id") {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("x-samgate-case-id: {other:?}"),
+    };
+    let sequence = match h.inner().get("x-samgate-sequence") {
+        Some(AMQPValue::LongLongInt(n)) => *n,
+        other => panic!("x-samgate-sequence: {other:?}"),
+    };
+    (case, sequence)
+}
