@@ -160,6 +160,19 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
         "{}",
         status.message()
     );
+    // A character XML cannot carry could never be delivered: refused.
+    let mut event = canonical_example("admissionNotice");
+    event.patient.as_mut().unwrap().family_name = "Åst\u{0}röm".into();
+    let status = client
+        .submit_event(SubmitEventRequest { event: Some(event) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("patient.familyName:"),
+        "{}",
+        status.message()
+    );
     let status = client
         .submit_event(SubmitEventRequest { event: None })
         .await

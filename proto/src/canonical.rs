@@ -315,22 +315,6 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// Every dialect is XML, which cannot carry C0 control characters other
-/// than tab, line feed and carriage return; an event holding one could not
-/// be delivered, so it is refused at the door.
-fn no_control_chars(s: &str) -> std::result::Result<(), String> {
-    match s
-        .chars()
-        .find(|c| (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        None => Ok(()),
-        Some(c) => Err(format!(
-            "character U+{:04X} cannot be carried in XML",
-            c as u32
-        )),
-    }
-}
-
 /// The fields of one JSON object, by canonical name, unknown names refused.
 struct Obj<'a> {
     path: String,
@@ -373,10 +357,7 @@ impl<'a> Obj<'a> {
     fn string(&self, key: &str) -> Result<String> {
         match self.get(key) {
             None => Ok(String::new()),
-            Some(Value::String(s)) => {
-                no_control_chars(s).map_err(|e| JsonError::new(self.at(key), e))?;
-                Ok(s.clone())
-            }
+            Some(Value::String(s)) => Ok(s.clone()),
             Some(_) => Err(JsonError::new(self.at(key), "must be a string")),
         }
     }
@@ -442,11 +423,7 @@ impl<'a> Obj<'a> {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| match v {
-                    Value::String(s) => {
-                        no_control_chars(s)
-                            .map_err(|e| JsonError::new(format!("{}[{i}]", self.at(key)), e))?;
-                        Ok(s.clone())
-                    }
+                    Value::String(s) => Ok(s.clone()),
                     _ => Err(JsonError::new(
                         format!("{}[{i}]", self.at(key)),
                         "must be a string",

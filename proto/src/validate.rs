@@ -105,6 +105,93 @@ fn patient(p: &Patient) -> Check {
     hsa(&p.listed_unit_hsa_id, false).map_err(at("patient.listedUnitHsaId"))
 }
 
+/// Calls `f` with every text of an event and its field path.
+fn each_text<'a>(e: &'a CaseEvent, f: &mut dyn FnMut(&'static str, &'a str) -> Check) -> Check {
+    f("sourceMessageId", &e.source_message_id)?;
+    f("caseRef", &e.case_ref)?;
+    if let Some(a) = &e.author {
+        f("author.name", &a.name)?;
+    }
+    if let Some(p) = &e.patient {
+        f("patient.givenName", &p.given_name)?;
+        f("patient.familyName", &p.family_name)?;
+    }
+    match &e.payload {
+        Some(Payload::AdmissionNotice(a)) => {
+            f("admissionNotice.reason", &a.reason)?;
+            f("admissionNotice.assessedNeeds", &a.assessed_needs)
+        }
+        Some(Payload::InNotice(n)) => {
+            for s in &n.current_services {
+                f("inNotice.currentServices", s)?;
+            }
+            f("inNotice.contactPhone", &n.contact_phone)?;
+            f("inNotice.note", &n.note)
+        }
+        Some(Payload::CareContactAssigned(c)) => match &c.contact {
+            Some(c) => {
+                f("careContactAssigned.contact.name", &c.name)?;
+                f("careContactAssigned.contact.role", &c.role)?;
+                f("careContactAssigned.contact.phone", &c.phone)
+            }
+            None => Ok(()),
+        },
+        Some(Payload::DischargeReady(d)) => f("dischargeReady.assessedBy", &d.assessed_by),
+        Some(Payload::SipInvitation(s)) => {
+            for a in &s.invitees {
+                f("sipInvitation.invitees.name", &a.name)?;
+            }
+            f("sipInvitation.note", &s.note)
+        }
+        Some(Payload::SipPlan(p)) => {
+            for g in &p.goals {
+                f("sipPlan.goals.text", &g.text)?;
+                for s in &g.sub_goals {
+                    f("sipPlan.goals.subGoals", s)?;
+                }
+            }
+            f("sipPlan.personExpectations", &p.person_expectations)?;
+            for i in &p.interventions {
+                f("sipPlan.interventions.text", &i.text)?;
+                f("sipPlan.interventions.responsibleName", &i.responsible_name)?;
+            }
+            for m in &p.other_measures {
+                f("sipPlan.otherMeasures", m)?;
+            }
+            f("sipPlan.followUpNote", &p.follow_up_note)
+        }
+        Some(Payload::ThreadMessage(m)) => {
+            f("threadMessage.thread", &m.thread)?;
+            f("threadMessage.subject", &m.subject)?;
+            f("threadMessage.body", &m.body)
+        }
+        Some(Payload::Consent(c)) => {
+            f("consent.scope", &c.scope)?;
+            f("consent.recordedBy", &c.recorded_by)
+        }
+        Some(Payload::CaseOpened(c)) => f("caseOpened.reason", &c.reason),
+        Some(Payload::CaseReopened(c)) => f("caseReopened.reason", &c.reason),
+        Some(Payload::Deviation(d)) => f("deviation.description", &d.description),
+        Some(Payload::DischargeNotice(_)) | Some(Payload::CaseClosed(_)) | None => Ok(()),
+    }
+}
+
+/// Every dialect is XML 1.0, which cannot carry C0 control characters but
+/// tab, line feed and carriage return: an event holding one could not be
+/// delivered, so it is refused wherever it comes from.
+fn xml_characters(e: &CaseEvent) -> Check {
+    each_text(e, &mut |field, text| match text
+        .chars()
+        .find(|c| (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        None => Ok(()),
+        Some(c) => Err(FieldError::new(
+            field,
+            format!("character U+{:04X} cannot be carried in XML", c as u32),
+        )),
+    })
+}
+
 /// Checks one event against the model's rules.
 pub fn check_event(e: &CaseEvent) -> Check {
     known::<SourceSystem>(e.source_system, true).map_err(at("sourceSystem"))?;
@@ -128,7 +215,8 @@ pub fn check_event(e: &CaseEvent) -> Check {
         .payload
         .as_ref()
         .ok_or_else(|| FieldError::missing("payload (one of admissionNotice, …, deviation)"))?;
-    check_payload(payload)
+    check_payload(payload)?;
+    xml_characters(e)
 }
 
 fn check_payload(payload: &Payload) -> Check {
