@@ -291,3 +291,102 @@ fn the_demo_plays_the_cross_county_story_and_is_idempotent() {
         .unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("What each actor received"));
 }
+
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_the_directory_and_a_bad_one_is_refused() {
+    use samgate_proto::v1::case_service_client::CaseServiceClient;
+    use samgate_proto::v1::delivery_service_client::DeliveryServiceClient;
+    use samgate_proto::v1::{PullRequest, SubmitEventRequest};
+
+    let dir = tempfile::tempdir().unwrap();
+    let directory = dir.path().join("directory");
+    std::fs::create_dir(&directory).unwrap();
+    let county = |system: &str| {
+        format!(
+            "county = \"05\"\nsystem = \"{system}\"\n[[unit]]\nhsa_id = \"SE2120000449-KHSL\"\nname = \"Linköping HSL\"\nkind = \"MUNICIPAL_HEALTHCARE\"\nmunicipality = \"0580\"\n"
+        )
+    };
+    std::fs::write(directory.join("05.toml"), county("cosmic-link")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = samgate()
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SAMGATE_DIRECTORY_PATH", &directory)
+        .env("SAMGATE_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let hup = |pid: u32| {
+        assert!(
+            Command::new("kill")
+                .arg("-HUP")
+                .arg(pid.to_string())
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let systems = rt.block_on(async {
+        let url = format!("http://127.0.0.1:{port}");
+        let mut cases = loop {
+            match CaseServiceClient::connect(url.clone()).await {
+                Ok(c) => break c,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        };
+        let mut deliveries = DeliveryServiceClient::connect(url).await.unwrap();
+        let mut systems = Vec::new();
+        for (i, system) in ["cosmic-link", "samsa", "broken"].iter().enumerate() {
+            if i > 0 {
+                let text = if *system == "broken" {
+                    "county = \"05\"\nsystem = \"fax\"\n".to_owned()
+                } else {
+                    county(system)
+                };
+                std::fs::write(directory.join("05.toml"), text).unwrap();
+                hup(child.id());
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            let mut event = canonical_example("admissionNotice");
+            event.case_ref = format!("HUP-{i}");
+            event.source_message_id = format!("HUP-{i}");
+            cases
+                .submit_event(SubmitEventRequest { event: Some(event) })
+                .await
+                .unwrap();
+            let pulled = deliveries
+                .pull(PullRequest {
+                    recipient_hsa_id: "SE2120000449-KHSL".into(),
+                    max: 10,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries;
+            systems.push(pulled.last().unwrap().system.clone());
+        }
+        systems
+    });
+    // The reload changed the system; the broken directory was refused and
+    // the one before it stayed.
+    assert_eq!(systems, ["cosmic-link", "samsa", "samsa"]);
+    assert!(
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("actor directory reloaded"), "{logs}");
+    assert!(logs.contains("not reloaded, the old one stays"), "{logs}");
+}
