@@ -160,20 +160,34 @@ macro_rules! sql_store {
                 .bind(case.encode_to_vec())
                 .execute(&mut **tx)
                 .await?;
-                for r in &case.external_refs {
-                    sqlx::query("INSERT INTO case_refs (source_system, case_ref, case_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                        .bind(r.system)
-                        .bind(&r.case_ref)
-                        .bind(&case.id)
-                        .execute(&mut **tx)
-                        .await?;
+                // Only what this event added: a long case does not rewrite
+                // its refs and participants with every message.
+                let new_refs: Vec<&ExternalRef> = case
+                    .external_refs
+                    .iter()
+                    .filter(|r| prev.as_ref().is_none_or(|p| !p.external_refs.contains(r)))
+                    .collect();
+                if !new_refs.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO case_refs (source_system, case_ref, case_id) ");
+                    q.push_values(&new_refs, |mut row, r| {
+                        row.push_bind(r.system).push_bind(r.case_ref.clone()).push_bind(case.id.clone());
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    q.build().execute(&mut **tx).await?;
                 }
-                for p in &case.participants {
-                    sqlx::query("INSERT INTO participants (case_id, hsa_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(&case.id)
-                        .bind(&p.hsa_id)
-                        .execute(&mut **tx)
-                        .await?;
+                let new_participants: Vec<&str> = case
+                    .participants
+                    .iter()
+                    .filter(|a| prev.as_ref().is_none_or(|p| !p.participants.iter().any(|b| b.hsa_id == a.hsa_id)))
+                    .map(|a| a.hsa_id.as_str())
+                    .collect();
+                if !new_participants.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO participants (case_id, hsa_id) ");
+                    q.push_values(&new_participants, |mut row, hsa| {
+                        row.push_bind(case.id.clone()).push_bind(hsa.to_string());
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    q.build().execute(&mut **tx).await?;
                 }
                 let sequence = case.event_count;
                 let payload: Option<&Payload> = event.payload.as_ref();
@@ -192,22 +206,23 @@ macro_rules! sql_store {
                 .execute(&mut **tx)
                 .await?;
                 let now = unix_now();
-                for d in &outcome.deliveries {
-                    sqlx::query(
-                        "INSERT INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, \
-                         reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(delivery_message_id(event, &d.recipient, d.kind))
-                    .bind(&case.id)
-                    .bind(sequence)
-                    .bind(&d.recipient)
-                    .bind(&d.system)
-                    .bind(d.kind.as_str())
-                    .bind(d.status.as_str())
-                    .bind(&d.reason)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
+                if !outcome.deliveries.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, reason, created_at) ",
+                    );
+                    q.push_values(&outcome.deliveries, |mut row, d| {
+                        row.push_bind(delivery_message_id(event, &d.recipient, d.kind))
+                            .push_bind(case.id.clone())
+                            .push_bind(sequence)
+                            .push_bind(d.recipient.clone())
+                            .push_bind(d.system.clone())
+                            .push_bind(d.kind.as_str())
+                            .push_bind(d.status.as_str())
+                            .push_bind(d.reason.clone())
+                            .push_bind(now);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    q.build().execute(&mut **tx).await?;
                 }
                 Ok(Submitted {
                     case_id: case.id.clone(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use prost::Message;
-use samgate_proto::v1::{CareProcess, Case, CaseStatus, StoredEvent};
+use samgate_proto::v1::{CareProcess, Case, CaseStatus, ExternalRef, StoredEvent};
 use samgate_proto::validate::payload_name;
 use samgate_proto::{CaseEvent, Payload};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
