@@ -87,3 +87,48 @@ pub fn extension_dropped(extension: Option<&Extension>, target: &'static str) ->
         )
     })
 }
+
+/// Declares a dialect type and its `Dialect` implementation from the
+/// crate's `decode::decode` and `encode::encode` functions, so each
+/// dialect crate states only what is its own.
+///
+/// ```ignore
+/// samgate_adapter_core::dialect!(
+///     /// The Lifecare dialect.
+///     Lifecare, "lifecare", SourceSystem::Lifecare, "application/xml; charset=ISO-8859-1"
+/// );
+/// ```
+#[macro_export]
+macro_rules! dialect {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $system:expr, $content_type:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $ty;
+
+        impl $crate::Dialect for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn source_system(&self) -> $crate::proto::v1::SourceSystem {
+                $system
+            }
+
+            fn content_type(&self) -> &'static str {
+                $content_type
+            }
+
+            fn decode(&self, input: &[u8]) -> Result<$crate::Decoded, $crate::DecodeError> {
+                decode::decode(input)
+            }
+
+            fn encode(
+                &self,
+                event: &$crate::proto::CaseEvent,
+                extension: Option<&$crate::Extension>,
+            ) -> Result<$crate::Encoded, $crate::EncodeError> {
+                encode::encode(event, extension)
+            }
+        }
+    };
+}

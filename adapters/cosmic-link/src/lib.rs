@@ -17,39 +17,15 @@ pub mod codes;
 mod decode;
 mod encode;
 
-use samgate_adapter_core::{DecodeError, Decoded, Dialect, EncodeError, Encoded, Extension};
-use samgate_proto::CaseEvent;
 use samgate_proto::v1::SourceSystem;
 
 /// The Cosmic Link message namespace.
 pub const NAMESPACE: &str = "urn:cambio:cosmiclink:coordination:3";
 
-/// The Cosmic Link dialect.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CosmicLink;
-
-impl Dialect for CosmicLink {
-    fn name(&self) -> &'static str {
-        "cosmic-link"
-    }
-
-    fn source_system(&self) -> SourceSystem {
-        SourceSystem::CosmicLink
-    }
-
-    fn content_type(&self) -> &'static str {
-        "application/xml; charset=UTF-8"
-    }
-
-    fn decode(&self, input: &[u8]) -> Result<Decoded, DecodeError> {
-        decode::decode(input)
-    }
-
-    fn encode(
-        &self,
-        event: &CaseEvent,
-        extension: Option<&Extension>,
-    ) -> Result<Encoded, EncodeError> {
-        encode::encode(event, extension)
-    }
-}
+samgate_adapter_core::dialect!(
+    /// The Cosmic Link dialect.
+    CosmicLink,
+    "cosmic-link",
+    SourceSystem::CosmicLink,
+    "application/xml; charset=UTF-8"
+);

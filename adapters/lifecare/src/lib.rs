@@ -17,39 +17,15 @@ pub mod codes;
 mod decode;
 mod encode;
 
-use samgate_adapter_core::{DecodeError, Decoded, Dialect, EncodeError, Encoded, Extension};
-use samgate_proto::CaseEvent;
 use samgate_proto::v1::SourceSystem;
 
 /// The Lifecare message namespace.
 pub const NAMESPACE: &str = "urn:lifecare:sp:meddelande:2";
 
-/// The Lifecare dialect.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Lifecare;
-
-impl Dialect for Lifecare {
-    fn name(&self) -> &'static str {
-        "lifecare"
-    }
-
-    fn source_system(&self) -> SourceSystem {
-        SourceSystem::Lifecare
-    }
-
-    fn content_type(&self) -> &'static str {
-        "application/xml; charset=ISO-8859-1"
-    }
-
-    fn decode(&self, input: &[u8]) -> Result<Decoded, DecodeError> {
-        decode::decode(input)
-    }
-
-    fn encode(
-        &self,
-        event: &CaseEvent,
-        extension: Option<&Extension>,
-    ) -> Result<Encoded, EncodeError> {
-        encode::encode(event, extension)
-    }
-}
+samgate_adapter_core::dialect!(
+    /// The Lifecare dialect.
+    Lifecare,
+    "lifecare",
+    SourceSystem::Lifecare,
+    "application/xml; charset=ISO-8859-1"
+);

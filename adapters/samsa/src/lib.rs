@@ -13,39 +13,15 @@ pub mod codes;
 mod decode;
 mod encode;
 
-use samgate_adapter_core::{DecodeError, Decoded, Dialect, EncodeError, Encoded, Extension};
-use samgate_proto::CaseEvent;
 use samgate_proto::v1::SourceSystem;
 
 /// The SAMSA message namespace.
 pub const NAMESPACE: &str = "urn:vgr:samsa:notification:3";
 
-/// The SAMSA dialect.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Samsa;
-
-impl Dialect for Samsa {
-    fn name(&self) -> &'static str {
-        "samsa"
-    }
-
-    fn source_system(&self) -> SourceSystem {
-        SourceSystem::Samsa
-    }
-
-    fn content_type(&self) -> &'static str {
-        "application/xml; charset=UTF-8"
-    }
-
-    fn decode(&self, input: &[u8]) -> Result<Decoded, DecodeError> {
-        decode::decode(input)
-    }
-
-    fn encode(
-        &self,
-        event: &CaseEvent,
-        extension: Option<&Extension>,
-    ) -> Result<Encoded, EncodeError> {
-        encode::encode(event, extension)
-    }
-}
+samgate_adapter_core::dialect!(
+    /// The SAMSA dialect.
+    Samsa,
+    "samsa",
+    SourceSystem::Samsa,
+    "application/xml; charset=UTF-8"
+);
