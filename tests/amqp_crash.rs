@@ -117,24 +117,13 @@ async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
 
     let mut second = serve(data.path(), &prefix);
     let expected = CASES * EVENTS_PER_CASE * RECIPIENTS.len();
-    let started = Instant::now();
-    loop {
-        let unique: HashSet<String> = received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.1.clone())
-            .collect();
-        if unique.len() >= expected {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "only {} of {expected} deliveries arrived",
-            unique.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_unique(
+        &received,
+        |r| r.1.as_str(),
+        expected,
+        Duration::from_secs(300),
+    )
+    .await;
     Command::new("kill")
         .arg("-TERM")
         .arg(second.id().to_string())

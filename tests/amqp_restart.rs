@@ -141,24 +141,13 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     rabbitmqctl(&["await_startup"]);
 
     let expected = CASES * EVENTS_PER_CASE;
-    let started = Instant::now();
-    loop {
-        let unique: HashSet<String> = received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.0.clone())
-            .collect();
-        if unique.len() >= expected {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "only {} of {expected} arrived",
-            unique.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_unique(
+        &received,
+        |r| r.0.as_str(),
+        expected,
+        Duration::from_secs(180),
+    )
+    .await;
     stop.send(true).unwrap();
     for t in tasks {
         t.await.unwrap();

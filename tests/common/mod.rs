@@ -219,3 +219,31 @@ pub fn case_and_sequence(properties: &lapin::BasicProperties) -> (String, i64) {
     };
     (case, sequence)
 }
+
+/// Waits until `expected` distinct message ids (`id_of`) have arrived in
+/// `received`, failing the test after `limit`.
+pub async fn wait_for_unique<T>(
+    received: &std::sync::Mutex<Vec<T>>,
+    id_of: impl Fn(&T) -> &str,
+    expected: usize,
+    limit: std::time::Duration,
+) {
+    let started = std::time::Instant::now();
+    loop {
+        let unique = {
+            let r = received.lock().unwrap();
+            r.iter()
+                .map(&id_of)
+                .collect::<std::collections::HashSet<&str>>()
+                .len()
+        };
+        if unique >= expected {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "only {unique} of {expected} deliveries arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
