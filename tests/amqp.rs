@@ -342,3 +342,67 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
     }
     clean_amqp(&channel, &names, &directory).await;
 }
+
+#[tokio::test]
+async fn a_reloaded_directory_gets_queues_for_its_new_actors() {
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let directory = Directory::builtin();
+    let gateway = Arc::new(Gateway::new(
+        store,
+        Router::new(Engine::default(), directory.clone()),
+    ));
+    let config = AmqpConfig {
+        url: amqp_url(),
+        prefix: prefix(),
+    };
+    let names = Names::new(&config.prefix);
+    samgate::transport::topology::declare(&channel, &names, &directory)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = start(gateway.clone(), &config, stopped);
+
+    // A new home-care unit in Linköping, on SAMSA.
+    let new_unit = "county = \"05\"\nsystem = \"samsa\"\n[[unit]]\nhsa_id = \"SE2120000449-NATT\"\nname = \"Linköpings kommun, nattpatrull\"\nkind = \"MUNICIPAL_HEALTHCARE\"\nmunicipality = \"0580\"\n";
+    let reloaded =
+        Directory::from_files([("extra.toml".to_string(), new_unit.to_string())]).unwrap();
+    gateway.router().replace_directory(reloaded.clone());
+    gateway
+        .submit_event(canonical_example("admissionNotice"))
+        .await
+        .unwrap();
+
+    // The relay declares the new queue before it publishes there.
+    let queue = names.outbound("SE2120000449-NATT");
+    let started = std::time::Instant::now();
+    loop {
+        let probe = connection.create_channel().await.unwrap();
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        if probe
+            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{queue} was never declared"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = next_message(&channel, &queue).await;
+    assert!(DialectName::Samsa.adapter().decode(&out.data).is_ok());
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    clean_amqp(&channel, &names, &directory).await;
+    clean_amqp(&channel, &names, &reloaded).await;
+}

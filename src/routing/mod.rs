@@ -27,6 +27,9 @@ use crate::store::{Folder, Outcome};
 pub struct Router {
     engine: Engine,
     directory: RwLock<Arc<Directory>>,
+    /// Counts directory replacements, so transports can tell when to
+    /// declare the queues of new actors.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Router {
@@ -34,6 +37,7 @@ impl Router {
         Router {
             engine,
             directory: RwLock::new(Arc::new(directory)),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -44,6 +48,13 @@ impl Router {
     /// Swaps in a new directory (already validated).
     pub fn replace_directory(&self, directory: Directory) {
         *self.directory.write().expect("directory lock") = Arc::new(directory);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many times the directory has been replaced.
+    pub fn directory_generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

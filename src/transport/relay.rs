@@ -83,6 +83,7 @@ async fn session(
     let channel = connection.create_channel().await?;
     // Declared on every connection: idempotent, and a broker that lost its
     // definitions gets them back before anything is published.
+    let mut declared = gateway.router().directory_generation();
     super::topology::declare(&channel, names, &gateway.router().directory()).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
@@ -96,6 +97,12 @@ async fn session(
         }
         if !gateway.store().lease_alive(&mut lease).await {
             return Err(TransportError::Closed("the relay lease was lost"));
+        }
+        // A reloaded directory may name new actors: their queues first.
+        let generation = gateway.router().directory_generation();
+        if generation != declared {
+            super::topology::declare_actors(&channel, names, &gateway.router().directory()).await?;
+            declared = generation;
         }
         let round = publish_round(gateway, &channel, names).await?;
         if round.failed {
