@@ -94,45 +94,37 @@ macro_rules! sql_store {
                     });
                 }
 
-                // This system's ref first; else the same ref for the same person
-                // from another system (the gateway forwards refs unchanged).
-                let mut case_id: Option<String> = sqlx::query_scalar(
-                    "SELECT case_id FROM case_refs WHERE source_system = $1 AND case_ref = $2",
+                // The case: this system's ref first; else the same ref for the
+                // same person from another system (the gateway forwards refs
+                // unchanged). One statement finds it and reads it.
+                let found: Option<(String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT c.case_id, c.body FROM case_refs r JOIN cases c ON c.case_id = r.case_id \
+                     WHERE (r.source_system = $1 OR c.patient_id = $2) AND r.case_ref = $3 \
+                     ORDER BY CASE WHEN r.source_system = $1 THEN 0 ELSE 1 END, r.case_id LIMIT 1",
                 )
                 .bind(event.source_system)
+                .bind(&patient_id)
                 .bind(&event.case_ref)
                 .fetch_optional(&mut **tx)
                 .await?;
-                if case_id.is_none() {
-                    case_id = sqlx::query_scalar(
-                        "SELECT r.case_id FROM case_refs r JOIN cases c ON c.case_id = r.case_id \
-                         WHERE r.case_ref = $1 AND c.patient_id = $2 ORDER BY r.case_id LIMIT 1",
-                    )
-                    .bind(&event.case_ref)
-                    .bind(&patient_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                }
-                let prev = match &case_id {
-                    Some(id) => {
-                        let body: Vec<u8> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
-                            .bind(id)
-                            .fetch_one(&mut **tx)
-                            .await?;
-                        Some(decode_case(&body)?)
-                    }
-                    None => None,
+                let (case_id, prev) = match found {
+                    Some((id, body)) => (id, Some(decode_case(&body)?)),
+                    None => (uuid::Uuid::now_v7().to_string(), None),
                 };
-                let case_id = case_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-                let other_open_outpatient_case: Option<String> = sqlx::query_scalar(
-                    "SELECT case_id FROM cases WHERE patient_id = $1 AND process = $2 AND status != $3 AND case_id != $4 LIMIT 1",
-                )
-                .bind(&patient_id)
-                .bind(CareProcess::Outpatient as i32)
-                .bind(CaseStatus::Closed as i32)
-                .bind(&case_id)
-                .fetch_optional(&mut **tx)
-                .await?;
+                // Only the outpatient rules ask about the person's other cases.
+                let other_open_outpatient_case: Option<String> = if event.process == CareProcess::Outpatient as i32 {
+                    sqlx::query_scalar(
+                        "SELECT case_id FROM cases WHERE patient_id = $1 AND process = $2 AND status != $3 AND case_id != $4 LIMIT 1",
+                    )
+                    .bind(&patient_id)
+                    .bind(CareProcess::Outpatient as i32)
+                    .bind(CaseStatus::Closed as i32)
+                    .bind(&case_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                } else {
+                    None
+                };
 
                 let outcome = folder.fold(
                     prev.as_ref(),
