@@ -161,3 +161,38 @@ async fn a_plan_of_a_case_closed_by_withdrawn_consent_is_not_shown() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_request_selects_plans_by_unit_period_and_source_system() {
+    use samgate::portal::request::{GetCarePlansRequest, select};
+    let (g, _dir) = gateway().await;
+    g.submit_event(canonical_example("sipPlan")).await.unwrap();
+    let docs = portal::documents_for(g.store().as_ref(), ESTHER, PublishRules::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let ask =
+        |units: &[&str], period: Option<(&str, &str)>, source: Option<&str>| GetCarePlansRequest {
+            logical_address: "5565594230".into(),
+            patient_id: ESTHER.into(),
+            care_unit_hsa_ids: units.iter().map(|u| u.to_string()).collect(),
+            date_period: period.map(|(a, b)| (a.to_string(), b.to_string())),
+            source_system_hsa_id: source.map(str::to_owned),
+        };
+    let own = "SE0000000000-SAMGATE";
+    assert_eq!(select(&docs, &ask(&[], None, None), own).len(), 1);
+    // A unit responsible for an intervention, or the author.
+    assert_eq!(
+        select(&docs, &ask(&["SE2120000449-BIST"], None, None), own).len(),
+        1
+    );
+    assert!(select(&docs, &ask(&["SE2321000164-7381"], None, None), own).is_empty());
+    // Written 2024-11-04.
+    assert_eq!(
+        select(&docs, &ask(&[], Some(("20241104", "20241104")), None), own).len(),
+        1
+    );
+    assert!(select(&docs, &ask(&[], Some(("20241105", "20241231")), None), own).is_empty());
+    assert_eq!(select(&docs, &ask(&[], None, Some(own)), own).len(), 1);
+    assert!(select(&docs, &ask(&[], None, Some("SE1111111111-OTHER")), own).is_empty());
+}

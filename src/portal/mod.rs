@@ -11,6 +11,7 @@
 
 pub mod fhir;
 pub mod html;
+pub mod request;
 pub mod rivta;
 
 use std::collections::BTreeMap;
