@@ -66,6 +66,8 @@ pub struct PortalConfig {
     pub source_system_hsa_id: String,
     pub approve_all: bool,
     pub fhir_base_url: String,
+    /// HSA-ids allowed to read plans (from their client certificates).
+    pub allowed_consumers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 //! took part in the plan, unless configuration says otherwise. The
 //! renderers (`html`, `fhir`, `rivta`) are plain functions of documents.
 
+pub mod audit;
 pub mod fhir;
 pub mod html;
 pub mod request;
