@@ -3,6 +3,7 @@
 
 mod delivery;
 mod grpc;
+pub mod portal;
 mod status;
 
 pub use delivery::DeliveryApi;
