@@ -7,21 +7,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use samgate::dialects::DialectName;
 
-const TYPES: [&str; 13] = [
-    "admissionNotice",
-    "inNotice",
-    "careContactAssigned",
-    "dischargeReady",
-    "sipInvitation",
-    "sipPlan",
-    "dischargeNotice",
-    "threadMessage",
-    "consent",
-    "caseOpened",
-    "caseClosed",
-    "caseReopened",
-    "deviation",
-];
+const TYPES: [&str; 13] = samgate_proto::validate::PAYLOAD_NAMES;
 
 fn example(dialect: &str, ty: &str) -> Vec<u8> {
     let path = format!(

@@ -33,6 +33,59 @@ fn prefix() -> String {
     format!("samgate-test-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// A gateway on the embedded store with its transports running under a
+/// fresh prefix, the topology declared first so nothing published before
+/// it connects is lost.
+struct Running {
+    gateway: Arc<Gateway>,
+    store: Arc<dyn samgate::store::Store>,
+    names: Names,
+    directory: Directory,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn running(channel: &Channel) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let directory = Directory::builtin();
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Router::new(Engine::default(), directory.clone()),
+    ));
+    let config = AmqpConfig {
+        url: amqp_url(),
+        prefix: prefix(),
+    };
+    let names = Names::new(&config.prefix);
+    samgate::transport::topology::declare(channel, &names, &directory)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = start(gateway.clone(), &config, stopped);
+    Running {
+        gateway,
+        store,
+        names,
+        directory,
+        stop,
+        tasks,
+        _dir: dir,
+    }
+}
+
+impl Running {
+    /// Stops the transports and deletes what the test declared.
+    async fn finish(self, channel: &Channel) {
+        self.stop.send(true).unwrap();
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+        clean_amqp(channel, &self.names, &self.directory).await;
+    }
+}
+
 /// Waits for the next message on `queue`.
 async fn next_message(channel: &Channel, queue: &str) -> lapin::message::Delivery {
     let mut consumer = channel
@@ -123,24 +176,8 @@ async fn the_topology_is_declared_idempotently() {
 async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_quarantined() {
     let connection = broker().await;
     let channel = connection.create_channel().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
-    let directory = Directory::builtin();
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Router::new(Engine::default(), directory.clone()),
-    ));
-    let config = AmqpConfig {
-        url: amqp_url(),
-        prefix: prefix(),
-    };
-    let names = Names::new(&config.prefix);
-    // Declare first, so nothing published before the gateway connects is lost.
-    samgate::transport::topology::declare(&channel, &names, &directory)
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway.clone(), &config, stopped);
+    let run = running(&channel).await;
+    let (store, names) = (run.store.clone(), run.names.clone());
 
     // A poison message first: it must not hold up the good one.
     publish(&channel, &names.inbound(DialectName::Lifecare), b"<not xml").await;
@@ -228,11 +265,7 @@ async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_qu
         "{deliveries:?}"
     );
 
-    stop.send(true).unwrap();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    clean_amqp(&channel, &names, &directory).await;
+    run.finish(&channel).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,23 +380,8 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
 async fn a_reloaded_directory_gets_queues_for_its_new_actors() {
     let connection = broker().await;
     let channel = connection.create_channel().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
-    let directory = Directory::builtin();
-    let gateway = Arc::new(Gateway::new(
-        store,
-        Router::new(Engine::default(), directory.clone()),
-    ));
-    let config = AmqpConfig {
-        url: amqp_url(),
-        prefix: prefix(),
-    };
-    let names = Names::new(&config.prefix);
-    samgate::transport::topology::declare(&channel, &names, &directory)
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway.clone(), &config, stopped);
+    let run = running(&channel).await;
+    let (gateway, names) = (run.gateway.clone(), run.names.clone());
 
     // A new home-care unit in Linköping, on SAMSA.
     let new_unit = "county = \"05\"\nsystem = \"samsa\"\n[[unit]]\nhsa_id = \"SE2120000449-NATT\"\nname = \"Linköpings kommun, nattpatrull\"\nkind = \"MUNICIPAL_HEALTHCARE\"\nmunicipality = \"0580\"\n";
@@ -399,10 +417,6 @@ async fn a_reloaded_directory_gets_queues_for_its_new_actors() {
     }
     let out = next_message(&channel, &queue).await;
     assert!(DialectName::Samsa.adapter().decode(&out.data).is_ok());
-    stop.send(true).unwrap();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    clean_amqp(&channel, &names, &directory).await;
+    run.finish(&channel).await;
     clean_amqp(&channel, &names, &reloaded).await;
 }

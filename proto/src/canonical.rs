@@ -463,21 +463,7 @@ const PATIENT: &[&str] = &[
     "protectedIdentity",
     "listedUnitHsaId",
 ];
-const PAYLOADS: &[&str] = &[
-    "admissionNotice",
-    "inNotice",
-    "careContactAssigned",
-    "dischargeReady",
-    "sipInvitation",
-    "sipPlan",
-    "dischargeNotice",
-    "threadMessage",
-    "consent",
-    "caseOpened",
-    "caseClosed",
-    "caseReopened",
-    "deviation",
-];
+const PAYLOADS: &[&str] = &validate::PAYLOAD_NAMES;
 const ENVELOPE: &[&str] = &[
     "sourceSystem",
     "sourceMessageId",

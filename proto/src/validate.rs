@@ -300,6 +300,24 @@ fn check_payload(payload: &Payload) -> Check {
     }
 }
 
+/// The names of the thirteen payloads in the model, in the order of the
+/// oneof (and of case-model.md).
+pub const PAYLOAD_NAMES: [&str; 13] = [
+    "admissionNotice",
+    "inNotice",
+    "careContactAssigned",
+    "dischargeReady",
+    "sipInvitation",
+    "sipPlan",
+    "dischargeNotice",
+    "threadMessage",
+    "consent",
+    "caseOpened",
+    "caseClosed",
+    "caseReopened",
+    "deviation",
+];
+
 /// The payload's name in the model (`admissionNotice`).
 pub fn payload_name(p: &Payload) -> &'static str {
     match p {
@@ -316,5 +334,31 @@ pub fn payload_name(p: &Payload) -> &'static str {
         Payload::CaseClosed(_) => "caseClosed",
         Payload::CaseReopened(_) => "caseReopened",
         Payload::Deviation(_) => "deviation",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_names_follow_the_oneof() {
+        let payloads = [
+            Payload::AdmissionNotice(Default::default()),
+            Payload::InNotice(Default::default()),
+            Payload::CareContactAssigned(Default::default()),
+            Payload::DischargeReady(Default::default()),
+            Payload::SipInvitation(Default::default()),
+            Payload::SipPlan(Default::default()),
+            Payload::DischargeNotice(Default::default()),
+            Payload::ThreadMessage(Default::default()),
+            Payload::Consent(Default::default()),
+            Payload::CaseOpened(Default::default()),
+            Payload::CaseClosed(Default::default()),
+            Payload::CaseReopened(Default::default()),
+            Payload::Deviation(Default::default()),
+        ];
+        let names: Vec<&str> = payloads.iter().map(payload_name).collect();
+        assert_eq!(names, PAYLOAD_NAMES);
     }
 }

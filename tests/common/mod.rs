@@ -11,21 +11,7 @@ use samgate_adapter_core::xml::read::{Element, parse};
 use samgate_proto::{CaseEvent, canonical};
 
 pub const DIALECTS: [&str; 3] = ["lifecare", "cosmic-link", "samsa"];
-pub const TYPES: [&str; 13] = [
-    "admissionNotice",
-    "inNotice",
-    "careContactAssigned",
-    "dischargeReady",
-    "sipInvitation",
-    "sipPlan",
-    "dischargeNotice",
-    "threadMessage",
-    "consent",
-    "caseOpened",
-    "caseClosed",
-    "caseReopened",
-    "deviation",
-];
+pub const TYPES: [&str; 13] = samgate_proto::validate::PAYLOAD_NAMES;
 
 pub fn data(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
