@@ -60,7 +60,7 @@ impl DirectoryConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortalConfig {
     pub source_system_hsa_id: String,
@@ -68,6 +68,25 @@ pub struct PortalConfig {
     pub fhir_base_url: String,
     /// HSA-ids allowed to read plans (from their client certificates).
     pub allowed_consumers: Vec<String>,
+    /// Where the endpoints listen (HTTPS, mutual TLS); empty: not served.
+    pub listen: String,
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub client_ca: String,
+    /// The access log; empty: `portal-access.log` in the data directory.
+    pub access_log: String,
+    pub push: crate::portal::push::PushConfig,
+}
+
+impl PortalConfig {
+    /// The access log's path.
+    pub fn access_log_path(&self, data_dir: &Path) -> std::path::PathBuf {
+        if self.access_log.is_empty() {
+            data_dir.join("portal-access.log")
+        } else {
+            std::path::PathBuf::from(&self.access_log)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,7 +179,9 @@ impl Config {
             .filter(|(k, _)| k.starts_with("SAMGATE_"))
             .collect();
         for (name, raw) in &env {
-            if CLI_VARIABLES.contains(&name.as_str()) {
+            // SAMGATE_TEST_* belong to the test suite, which passes its
+            // environment on to the samgate processes it starts.
+            if CLI_VARIABLES.contains(&name.as_str()) || name.starts_with("SAMGATE_TEST_") {
                 continue;
             }
             let Some(path) = keys.iter().find(|p| env_name(p) == *name) else {

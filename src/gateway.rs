@@ -211,6 +211,10 @@ impl Gateway {
     pub async fn pull(&self, recipient: &str, max: usize) -> Result<Vec<Rendered>, StoreError> {
         let max = if max == 0 { DEFAULT_PULL } else { max };
         let mut out = Vec::new();
+        if recipient == crate::portal::push::PORTAL_RECIPIENT {
+            // Publications are pushed to the portal, never pulled.
+            return Ok(out);
+        }
         for delivery in self.store.pending_deliveries(recipient, max).await? {
             match render(&delivery) {
                 Ok(r) => out.push(r),

@@ -1,5 +1,5 @@
-//! The portal endpoints through their router (the transport that
-//! authenticates consumers by mutual TLS comes next): FHIR search and read,
+//! The portal endpoints through their router, without TLS (tests/portal_tls.rs
+//! serves them over mutual TLS): FHIR search and read,
 //! the capability statement, GetCarePlans over SOAP, the printable plan,
 //! the allow-list and the access log.
 
@@ -37,6 +37,7 @@ async fn fixture() -> Fixture {
             approve_all: false,
             fhir_base_url: "https://portal.test/fhir".into(),
             allowed_consumers: vec![PORTAL.into()],
+            ..PortalConfig::default()
         },
     };
     Fixture {

@@ -3,8 +3,8 @@
 //! the printable plan.
 //!
 //! Every request carries the consumer's HSA-id as a [`Consumer`] extension,
-//! put there by the transport that authenticated it (mutual TLS: the
-//! client certificate's serialNumber). A consumer not on the allow-list is
+//! put there by the transport that authenticated it ([`serve`]: mutual TLS,
+//! the client certificate's serialNumber, see `api::mtls`). A consumer not on the allow-list is
 //! refused; every read is written to the access log before it is answered;
 //! a person with protected identity has no plan to show.
 
@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{ConnectInfo, Extension, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -45,6 +46,32 @@ pub fn router(state: PortalState) -> Router {
         .route("/sip/{case_id}", get(printable))
         .route("/rivta/GetCarePlans", post(get_care_plans))
         .with_state(state)
+}
+
+/// Serves the portal over mutual TLS until `shutdown` resolves; requests
+/// in flight are finished.
+pub async fn serve(
+    state: PortalState,
+    listener: super::mtls::TlsListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).layer(axum::middleware::from_fn(consumer_from_certificate));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<super::mtls::Peer>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Puts the HSA-id of the connection's client certificate on the request.
+async fn consumer_from_certificate(
+    ConnectInfo(peer): ConnectInfo<super::mtls::Peer>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    request.extensions_mut().insert(Consumer(peer.hsa_id));
+    next.run(request).await
 }
 
 fn now() -> String {

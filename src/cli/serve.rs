@@ -10,10 +10,16 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use super::Cli;
+use crate::api::mtls::{TlsFiles, TlsListener, server_config};
+use crate::api::portal::PortalState;
 use crate::config::{Config, DirectoryConfig};
 use crate::engine::Engine;
 use crate::gateway::Gateway;
+use crate::portal::PublishRules;
+use crate::portal::audit::AuditLog;
+use crate::portal::push::Pusher;
 use crate::routing::Router;
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -69,6 +75,61 @@ async fn reload_directory_on_sighup(gateway: Arc<Gateway>, config: DirectoryConf
     let _ = (gateway, config);
 }
 
+fn publish_rules(config: &Config) -> PublishRules {
+    PublishRules {
+        approve_all: config.portal.approve_all,
+    }
+}
+
+/// The portal endpoints over mutual TLS, until `stop`.
+async fn start_portal(
+    cli: &Cli,
+    config: &Config,
+    store: Arc<dyn Store>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let portal = &config.portal;
+    let tls = server_config(&TlsFiles {
+        cert: &portal.tls_cert,
+        key: &portal.tls_key,
+        client_ca: &portal.client_ca,
+    })
+    .context("the portal's TLS settings")?;
+    let audit_path = portal.access_log_path(&cli.data_dir);
+    let audit = AuditLog::open(&audit_path)
+        .with_context(|| format!("cannot open the access log {}", audit_path.display()))?;
+    let tcp = TcpListener::bind(&portal.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (portal.listen)", portal.listen))?;
+    let listener = TlsListener::new(tcp, tls)?;
+    tracing::info!(address = %portal.listen, access_log = %audit_path.display(), "samgate serving the portal endpoints (mutual TLS)");
+    let state = PortalState {
+        store,
+        audit: Arc::new(audit),
+        config: portal.clone(),
+    };
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = crate::api::portal::serve(state, listener, shutdown).await {
+            tracing::error!("the portal endpoints stopped: {e}");
+        }
+    }))
+}
+
+/// The push of new SIP versions to the configured portal, until `stop`.
+fn start_push(
+    config: &Config,
+    store: Arc<dyn Store>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let pusher = Pusher::new(&config.portal.push, store, publish_rules(config))
+        .context("the portal push settings")?;
+    tracing::info!("pushing new SIP versions to the portal");
+    Ok(tokio::spawn(pusher.run(stop)))
+}
+
 pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<()> {
     let listen = args.listen.clone().unwrap_or(config.server.listen.clone());
     let store = crate::store::open(&config.store.url, &cli.data_dir)
@@ -79,7 +140,8 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         .load()
         .context("the actor directory does not validate")?;
     tracing::info!(units = directory.len(), "actor directory loaded");
-    let router = Router::new(Engine::new(config.payment_liability.clone()), directory);
+    let router = Router::new(Engine::new(config.payment_liability.clone()), directory)
+        .publishing_plans(config.portal.push.enabled());
     let gateway = Arc::new(Gateway::new(store.clone(), router));
     tokio::spawn(reload_directory_on_sighup(
         gateway.clone(),
@@ -97,10 +159,17 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         tracing::info!(prefix = %config.amqp.prefix, "AMQP on: inbound consumers and the outbox relay");
         crate::transport::start(gateway.clone(), &config.amqp, stopped)
     };
+    let mut tasks = transports;
+    if config.portal.push.enabled() {
+        tasks.push(start_push(&config, store.clone(), stop.subscribe())?);
+    }
+    if !config.portal.listen.is_empty() {
+        tasks.push(start_portal(cli, &config, store.clone(), stop.subscribe()).await?);
+    }
     crate::api::serve(gateway, listener, shutdown_signal()).await?;
     tracing::info!("shutting down: stopping transports");
     let _ = stop.send(true);
-    for t in transports {
+    for t in tasks {
         let _ = t.await;
     }
     tracing::info!("closing the store");

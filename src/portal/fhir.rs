@@ -35,6 +35,36 @@ fn patient_identifier(doc: &SipDocument) -> Value {
     json!({"system": system, "value": doc.patient.id})
 }
 
+/// The human-readable summary every resource should carry (FHIR's
+/// narrative): the title, the goals and who does what.
+fn narrative(doc: &SipDocument, title: &str) -> Value {
+    use super::html::escape;
+    let mut div = format!(
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p><b>{}</b></p>",
+        escape(title)
+    );
+    if !doc.plan.goals.is_empty() {
+        div.push_str("<p>Mål:</p><ul>");
+        for g in &doc.plan.goals {
+            div.push_str(&format!("<li>{}</li>", escape(&g.text)));
+        }
+        div.push_str("</ul>");
+    }
+    if !doc.plan.interventions.is_empty() {
+        div.push_str("<p>Insatser:</p><ul>");
+        for i in &doc.plan.interventions {
+            div.push_str(&format!(
+                "<li>{} ({})</li>",
+                escape(&i.text),
+                escape(&doc.unit_name(&i.responsible_hsa_id))
+            ));
+        }
+        div.push_str("</ul>");
+    }
+    div.push_str("</div>");
+    json!({"status": "generated", "div": div})
+}
+
 /// One plan version as a CarePlan resource.
 pub fn care_plan(doc: &SipDocument) -> Value {
     let p = &doc.plan;
@@ -89,15 +119,17 @@ pub fn care_plan(doc: &SipDocument) -> Value {
         .map(|(hsa, name)| unit(hsa, name))
         .collect();
     contributors.dedup();
+    let title = format!("Samordnad individuell plan, version {}", doc.version);
     let mut plan = json!({
         "resourceType": "CarePlan",
         "id": doc.document_id,
+        "text": narrative(doc, &title),
         "identifier": [{"system": "urn:samgate:sip-document", "value": doc.document_id}],
         "contained": goals,
         "status": if doc.completed { "completed" } else { "active" },
         "intent": "plan",
         "category": [{"coding": [{"system": CARE_PLAN_TYPE_SYSTEM, "code": "SIP", "display": "Samordnad individuell plan"}]}],
-        "title": format!("Samordnad individuell plan, version {}", doc.version),
+        "title": title,
         "subject": {"identifier": patient_identifier(doc)},
         "author": unit(&doc.author.hsa_id, &doc.unit_name(&doc.author.hsa_id)),
         "contributor": contributors,

@@ -149,6 +149,16 @@ pub fn page(doc: &SipDocument) -> String {
         "<h2>Vem samordnar</h2>\n<p>{} håller ihop planen. Hör av dig dit om något inte blir som vi har kommit överens om.</p>\n",
         escape(&doc.unit_name(&p.coordinator_hsa_id))
     );
+    if let Some(contact) = doc.care_contact.as_ref().filter(|c| !c.name.is_empty()) {
+        let _ = write!(h, "<p>Din fasta vårdkontakt är {}", escape(&contact.name));
+        if !contact.role.is_empty() {
+            let _ = write!(h, ", {}", escape(&contact.role));
+        }
+        if !contact.phone.is_empty() {
+            let _ = write!(h, ", telefon {}", escape(&contact.phone));
+        }
+        h.push_str(".</p>\n");
+    }
 
     if !p.follow_up_date.is_empty() {
         let _ = write!(

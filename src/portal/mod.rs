@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod fhir;
 pub mod html;
+pub mod push;
 pub mod request;
 pub mod rivta;
 
@@ -40,6 +41,9 @@ pub struct SipDocument {
     pub approved_for_patient: bool,
     /// The case is closed (the plan is completed).
     pub completed: bool,
+    /// The person's named care contact when this version was written, if
+    /// one had been assigned: whom to call.
+    pub care_contact: Option<samgate_proto::v1::CareContact>,
 }
 
 impl SipDocument {
@@ -81,10 +85,19 @@ pub async fn documents_for(
         if case.close_reason == CloseReason::ConsentWithdrawn as i32 {
             continue;
         }
+        let mut care_contact = None;
         for stored in store.events(&case.id, 1).await? {
             let Some(event) = stored.event else { continue };
-            if let Some(Payload::SipPlan(plan)) = &event.payload {
-                docs.push(document(&case, plan.clone(), &event, rules));
+            match &event.payload {
+                Some(Payload::CareContactAssigned(assigned)) => {
+                    care_contact = assigned.contact.clone();
+                }
+                Some(Payload::SipPlan(plan)) => {
+                    let mut doc = document(&case, plan.clone(), &event, rules);
+                    doc.care_contact = care_contact.clone();
+                    docs.push(doc);
+                }
+                _ => {}
             }
         }
     }
@@ -121,5 +134,6 @@ fn document(
         written_at: event.occurred_at,
         unit_names,
         completed: case.status == CaseStatus::Closed as i32,
+        care_contact: None,
     }
 }

@@ -15,11 +15,11 @@ pub use rules::{QUARANTINE_PROTECTED_IDENTITY, QUARANTINE_UNKNOWN_RECIPIENT, rou
 
 use std::sync::{Arc, RwLock};
 
-use samgate_proto::CaseEvent;
 use samgate_proto::v1::Case;
+use samgate_proto::{CaseEvent, Payload};
 
 use crate::engine::{Engine, Facts, RuleViolation};
-use crate::store::{Folder, Outcome};
+use crate::store::{DeliveryKind, Folder, NewDelivery, Outcome};
 
 /// The engine and the routing rules together: what the store folds each
 /// event with. The directory can be replaced while running (SIGHUP); each
@@ -30,6 +30,9 @@ pub struct Router {
     /// Counts directory replacements, so transports can tell when to
     /// declare the queues of new actors.
     generation: std::sync::atomic::AtomicU64,
+    /// Whether each SIP version also gets a publication delivery, pushed
+    /// to the citizen portal (`portal::push`).
+    publish_plans: bool,
 }
 
 impl Router {
@@ -38,7 +41,15 @@ impl Router {
             engine,
             directory: RwLock::new(Arc::new(directory)),
             generation: std::sync::atomic::AtomicU64::new(0),
+            publish_plans: false,
         }
+    }
+
+    /// Adds a publication delivery to every SIP version (of a person without
+    /// protected identity: theirs are never published).
+    pub fn publishing_plans(mut self, on: bool) -> Self {
+        self.publish_plans = on;
+        self
     }
 
     pub fn directory(&self) -> Arc<Directory> {
@@ -67,7 +78,15 @@ impl Folder for Router {
         facts: &Facts,
     ) -> Result<Outcome, RuleViolation> {
         let mut case = self.engine.fold(prev, case_id, event, facts)?;
-        let deliveries = route(&self.directory(), &mut case, event);
+        let mut deliveries = route(&self.directory(), &mut case, event);
+        let protected = case.patient.as_ref().is_some_and(|p| p.protected_identity);
+        if self.publish_plans && !protected && matches!(event.payload, Some(Payload::SipPlan(_))) {
+            deliveries.push(NewDelivery::pending(
+                crate::portal::push::PORTAL_RECIPIENT,
+                crate::portal::push::PORTAL_RECIPIENT,
+                DeliveryKind::Publication,
+            ));
+        }
         Ok(Outcome { case, deliveries })
     }
 }

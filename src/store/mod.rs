@@ -77,6 +77,9 @@ pub enum DeliveryKind {
     Event,
     /// A notice from samgate itself (the text is the delivery's reason).
     Notice,
+    /// A SIP version for the citizen portal, pushed over HTTPS by
+    /// `portal::push`, never by the AMQP relay.
+    Publication,
 }
 
 impl DeliveryKind {
@@ -84,14 +87,15 @@ impl DeliveryKind {
         match self {
             DeliveryKind::Event => "event",
             DeliveryKind::Notice => "notice",
+            DeliveryKind::Publication => "publication",
         }
     }
 
     pub fn parse(s: &str) -> Self {
-        if s == "notice" {
-            DeliveryKind::Notice
-        } else {
-            DeliveryKind::Event
+        match s {
+            "notice" => DeliveryKind::Notice,
+            "publication" => DeliveryKind::Publication,
+            _ => DeliveryKind::Event,
         }
     }
 }
@@ -282,7 +286,7 @@ pub trait Store: Send + Sync + 'static {
     /// Quarantines a pending delivery that cannot be made.
     async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError>;
 
-    /// Pending deliveries to anyone, in outbox order: what the relay
+    /// Pending deliveries to anyone but the portal, in outbox order: what the relay
     /// publishes next.
     async fn outbox(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::path::PathBuf;
 
 use samgate_adapter_core::xml::read::{Element, parse};

@@ -1,0 +1,242 @@
+//! The portal's transport: HTTPS with mutual TLS (rustls on ring, the one
+//! TLS stack of the gateway), where the client certificate says who the
+//! consumer is.
+//!
+//! A national-platform consumer (1177's journal view, NPÖ) presents a SITHS
+//! function certificate whose subject `serialNumber` (OID 2.5.4.5) is its
+//! HSA-id. [`TlsListener`] accepts TCP connections, runs each handshake in
+//! its own task (a slow client cannot hold up the others), requires a client
+//! certificate that chains to the configured CA, and hands axum the stream
+//! together with a [`Peer`] that carries the consumer's HSA-id. The portal
+//! router turns that into the `Consumer` its handlers read; the allow-list
+//! and the access log are the router's business, not the transport's.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
+use rustls::RootCertStore;
+use rustls::server::{ServerConfig, WebPkiClientVerifier};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// How long a client may take over its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the TLS settings could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("{setting}: no file configured")]
+    Missing { setting: &'static str },
+    #[error("{setting} {path}: {reason}")]
+    File {
+        setting: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("TLS configuration: {0}")]
+    Rustls(String),
+}
+
+/// The files a mutual-TLS server needs, all PEM.
+#[derive(Debug, Clone)]
+pub struct TlsFiles<'a> {
+    /// The server's certificate chain.
+    pub cert: &'a str,
+    /// The server's private key.
+    pub key: &'a str,
+    /// The CA (or CAs) that issue the consumers' certificates.
+    pub client_ca: &'a str,
+}
+
+fn path_of(setting: &'static str, value: &str) -> Result<PathBuf, TlsSetupError> {
+    if value.is_empty() {
+        Err(TlsSetupError::Missing { setting })
+    } else {
+        Ok(PathBuf::from(value))
+    }
+}
+
+/// Every certificate in a PEM file; an empty one is an error.
+pub fn read_certificates(
+    setting: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let file_error = |reason: String| TlsSetupError::File {
+        setting,
+        path: path.to_owned(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_error(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_error(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(file_error("holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// The private key in a PEM file.
+pub fn read_private_key(
+    setting: &'static str,
+    path: &Path,
+) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsSetupError::File {
+        setting,
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The CA certificates in a PEM file, as trust anchors.
+pub fn read_roots(setting: &'static str, path: &Path) -> Result<RootCertStore, TlsSetupError> {
+    let mut roots = RootCertStore::empty();
+    for ca in read_certificates(setting, path)? {
+        roots.add(ca).map_err(|e| TlsSetupError::File {
+            setting,
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(roots)
+}
+
+/// A rustls server configuration that demands a client certificate issued
+/// by `client_ca`.
+pub fn server_config(files: &TlsFiles<'_>) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let cert_path = path_of("portal.tls_cert", files.cert)?;
+    let key_path = path_of("portal.tls_key", files.key)?;
+    let ca_path = path_of("portal.client_ca", files.client_ca)?;
+    let chain = read_certificates("portal.tls_cert", &cert_path)?;
+    let key = read_private_key("portal.tls_key", &key_path)?;
+    let roots = read_roots("portal.client_ca", &ca_path)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+    // The router speaks HTTP/1.1.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The subject serialNumber (2.5.4.5) of a DER certificate: the HSA-id of
+/// a SITHS function certificate.
+pub fn subject_serial_number(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    parsed
+        .subject()
+        .iter_attributes()
+        .find(|a| a.attr_type() == &x509_parser::oid_registry::OID_X509_SERIALNUMBER)
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_owned)
+}
+
+/// Who is at the other end of a connection.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub address: SocketAddr,
+    /// The HSA-id from the client certificate; empty when it has none.
+    pub hsa_id: String,
+}
+
+impl Connected<IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// Accepts TCP connections and yields those whose mutual-TLS handshake
+/// succeeded, with their [`Peer`].
+pub struct TlsListener {
+    local: SocketAddr,
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, Peer)>,
+}
+
+impl TlsListener {
+    /// Starts accepting on `tcp`; handshakes run as tasks of their own.
+    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<Self> {
+        let local = tcp.local_addr()?;
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(accept_loop(tcp, TlsAcceptor::from(config), tx));
+        Ok(TlsListener { local, ready })
+    }
+}
+
+async fn accept_loop(
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    ready: mpsc::Sender<(TlsStream<TcpStream>, Peer)>,
+) {
+    loop {
+        let (socket, address) = match tcp.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, then go on.
+                tracing::warn!("portal: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if ready.is_closed() {
+            return;
+        }
+        let acceptor = acceptor.clone();
+        let ready = ready.clone();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::info!(%address, "portal: TLS handshake refused: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!(%address, "portal: TLS handshake timed out");
+                        return;
+                    }
+                };
+            let hsa_id = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(subject_serial_number)
+                .unwrap_or_default();
+            let _ = ready.send((stream, Peer { address, hsa_id })).await;
+        });
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = Peer;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The accept loop only ends when this listener is gone.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(Peer {
+            address: self.local,
+            hsa_id: String::new(),
+        })
+    }
+}

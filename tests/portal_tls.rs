@@ -1,0 +1,727 @@
+//! The portal endpoints served for real: HTTPS with mutual TLS on a local
+//! port, consumers known by the serialNumber of their client certificates
+//! (made here with rcgen), the GetCarePlans response validated against the
+//! contract's XSD with xmllint, the printable plan rendered and printed by
+//! headless Chromium, and the FHIR resources parsed with a FHIR R4 model.
+//!
+//! xmllint and Chromium are test tools: a missing one fails the test with
+//! the line that installs it (scripts/test checks them first).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::pki::{Ca, Credentials, https_client, tls_listener};
+use common::*;
+use samgate::api::portal::{PortalState, serve};
+use samgate::config::PortalConfig;
+use samgate::portal::audit::AuditLog;
+use samgate::portal::request::REGISTRY_NS;
+use samgate::portal::rivta::{CORE_NS, RESPONDER_NS, SOAP_NS};
+use samgate::store::Store;
+
+const PORTAL: &str = "SE2321000016-1177";
+const ESTHER: &str = "194102069046";
+
+struct Portal {
+    url: String,
+    ca: Ca,
+    consumer: Credentials,
+    store: Arc<dyn Store>,
+    audit: Arc<AuditLog>,
+    dir: tempfile::TempDir,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Portal {
+    fn client(&self) -> reqwest::Client {
+        https_client(&self.ca, Some(&self.consumer))
+    }
+
+    fn access_log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.audit.path())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Stores the spec's SIP for Esther; returns its case id.
+    async fn with_esthers_plan(&self) -> String {
+        self.store
+            .submit(
+                &canonical_example("sipPlan"),
+                &samgate::engine::Engine::default(),
+            )
+            .await
+            .unwrap()
+            .case_id
+    }
+}
+
+/// The portal on 127.0.0.1, one CA issuing the server's and the consumers'
+/// certificates, `PORTAL` on the allow-list.
+async fn portal() -> Portal {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "test");
+    let consumer = ca.client(dir.path(), PORTAL);
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let (listener, port) = tls_listener(&ca, dir.path()).await;
+    let url = format!("https://127.0.0.1:{port}");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("access.log")).unwrap());
+    let state = PortalState {
+        store: store.clone(),
+        audit: audit.clone(),
+        config: PortalConfig {
+            source_system_hsa_id: "SE0000000000-SAMGATE".into(),
+            fhir_base_url: format!("{url}/fhir"),
+            allowed_consumers: vec![PORTAL.into()],
+            ..PortalConfig::default()
+        },
+    };
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve(state, listener, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    Portal {
+        url,
+        ca,
+        consumer,
+        store,
+        audit,
+        dir,
+        _stop: stop,
+    }
+}
+
+fn search_url(p: &Portal, patient: &str) -> String {
+    format!(
+        "{}/fhir/CarePlan?subject:identifier=http://electronichealth.se/identifier/personnummer%7C{patient}",
+        p.url
+    )
+}
+
+fn get_care_plans(patient: &str) -> String {
+    format!(
+        "<soapenv:Envelope xmlns:soapenv=\"{SOAP_NS}\" xmlns:r=\"{REGISTRY_NS}\" xmlns:g=\"{RESPONDER_NS}\" xmlns:c=\"{CORE_NS}\">\
+         <soapenv:Header><r:LogicalAddress>5565594230</r:LogicalAddress></soapenv:Header><soapenv:Body><g:GetCarePlans>\
+         <g:patientId><c:id>{patient}</c:id><c:type>1.2.752.129.2.1.3.1</c:type></g:patientId>\
+         </g:GetCarePlans></soapenv:Body></soapenv:Envelope>"
+    )
+}
+
+/// The body of a GET.
+async fn fetch(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// The body of GetCarePlans for `patient`, posted to the portal.
+async fn soap(p: &Portal, client: &reqwest::Client, patient: &str) -> String {
+    client
+        .post(format!("{}/rivta/GetCarePlans", p.url))
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(get_care_plans(patient))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn text(response: reqwest::Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_over_mutual_tls() {
+    let p = portal().await;
+    let case_id = p.with_esthers_plan().await;
+    let client = p.client();
+
+    let (status, ctype, body) = text(
+        client
+            .get(format!("{}/fhir/metadata", p.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, ctype.as_str()), (200, "application/fhir+json"));
+    assert!(body.contains("\"CapabilityStatement\""));
+
+    let (status, _, body) = text(client.get(search_url(&p, ESTHER)).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let bundle: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(bundle["type"], "searchset");
+    assert_eq!(bundle["total"], 1);
+    let id = format!("{case_id}-sip-1");
+    assert_eq!(bundle["entry"][0]["resource"]["id"], id.as_str());
+
+    let (status, _, body) = text(
+        client
+            .get(format!("{}/fhir/CarePlan/{id}", p.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"resourceType\":\"CarePlan\""));
+
+    let (status, ctype, body) = text(
+        client
+            .get(format!("{}/sip/{case_id}", p.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, ctype.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(body.contains("Kunna bo kvar hemma"));
+
+    let (status, ctype, body) = text(
+        client
+            .post(format!("{}/rivta/GetCarePlans", p.url))
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(get_care_plans(ESTHER))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, ctype.as_str()), (200, "text/xml; charset=utf-8"));
+    assert!(body.contains("<core:resultCode>OK</core:resultCode>"));
+
+    // Every read is in the access log, under the HSA-id of the certificate.
+    let log = p.access_log();
+    let whats: Vec<&str> = log.iter().map(|r| r["what"].as_str().unwrap()).collect();
+    assert_eq!(
+        whats,
+        [
+            "fhir-search",
+            "fhir-read",
+            "printable-plan",
+            "get-care-plans"
+        ]
+    );
+    assert!(
+        log.iter().all(|r| r["consumerHsaId"] == PORTAL
+            && r["patientId"] == ESTHER
+            && r["result"] == "ok")
+    );
+}
+
+#[tokio::test]
+async fn only_certified_and_listed_consumers_read_plans() {
+    let p = portal().await;
+    p.with_esthers_plan().await;
+    let search = search_url(&p, ESTHER);
+
+    // No client certificate: the handshake is refused, nothing is served.
+    let anonymous = https_client(&p.ca, None);
+    assert!(anonymous.get(&search).send().await.is_err());
+
+    // A certificate from another CA: refused the same way.
+    let other_ca = Ca::new(p.dir.path(), "other");
+    let stranger = other_ca.client(p.dir.path(), PORTAL);
+    let impostor = https_client(&p.ca, Some(&stranger));
+    assert!(impostor.get(&search).send().await.is_err());
+
+    // A good certificate whose HSA-id is not on the allow-list: 403, logged.
+    let unlisted = p.ca.client(p.dir.path(), "SE2321000016-9999");
+    let response = https_client(&p.ca, Some(&unlisted))
+        .get(&search)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+
+    // A certificate with no serialNumber at all: 403 too.
+    let nameless = p.ca.client(p.dir.path(), "");
+    let response = https_client(&p.ca, Some(&nameless))
+        .get(&search)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+
+    let log = p.access_log();
+    assert_eq!(
+        log.len(),
+        2,
+        "only requests that got through TLS are logged"
+    );
+    assert_eq!(log[0]["consumerHsaId"], "SE2321000016-9999");
+    assert_eq!(log[1]["consumerHsaId"], "");
+    assert!(log.iter().all(|r| r["result"] == "denied"));
+}
+
+#[tokio::test]
+async fn protected_identity_and_approval_rules_hold_over_the_wire() {
+    let p = portal().await;
+    // Esther's plan: she took part, so it is approved for her.
+    let case_id = p.with_esthers_plan().await;
+    // Another person, protected, with a plan of their own.
+    let mut hidden = canonical_example("sipPlan");
+    let patient = hidden.patient.as_mut().unwrap();
+    patient.id = "195009072553".into();
+    patient.protected_identity = true;
+    hidden.source_message_id.push_str("-protected");
+    hidden.case_ref.push_str("-protected");
+    let hidden_case = p
+        .store
+        .submit(&hidden, &samgate::engine::Engine::default())
+        .await
+        .unwrap()
+        .case_id;
+    let client = p.client();
+
+    let body = soap(&p, &client, ESTHER).await;
+    assert!(body.contains("<core:approvedForPatient>true</core:approvedForPatient>"));
+
+    let (status, _, body) = text(
+        client
+            .get(search_url(&p, "195009072553"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"total\":0"), "{body}");
+    let (status, _, _) = text(
+        client
+            .get(format!("{}/sip/{hidden_case}", p.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let body = soap(&p, &client, "195009072553").await;
+    assert!(!body.contains("<carePlan>") && body.contains("<core:resultCode>OK</core:resultCode>"));
+    let withheld: Vec<_> = p
+        .access_log()
+        .into_iter()
+        .filter(|r| r["patientId"] == "195009072553")
+        .collect();
+    assert_eq!(withheld.len(), 3);
+    assert!(
+        withheld
+            .iter()
+            .all(|r| r["result"] == "withheld" && r["reason"] == "protected-identity")
+    );
+    assert_ne!(case_id, hidden_case);
+}
+
+/// Fails with the command that installs a missing test tool.
+fn require_tool(program: &str, package: &str) {
+    let found = Command::new(program).arg("--version").output().is_ok();
+    assert!(
+        found,
+        "{program} is not installed; install it with: apt-get install -y {package}"
+    );
+}
+
+/// Validates a SOAP envelope against the GetCarePlans v2 contract with
+/// xmllint; panics with xmllint's report when it is not valid.
+fn validate_with_xmllint(dir: &Path, name: &str, envelope: &str) {
+    require_tool("xmllint", "libxml2-utils");
+    let file = dir.join(name);
+    std::fs::write(&file, envelope).unwrap();
+    let schema = data("rivta/soap-envelope-1.1.xsd");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{name} is not valid:\n{report}");
+    assert!(report.contains("validates"), "{report}");
+}
+
+#[tokio::test]
+async fn get_care_plans_responses_validate_against_the_contract_schema() {
+    let p = portal().await;
+    p.with_esthers_plan().await;
+    let client = p.client();
+    for (name, patient) in [
+        ("with-plan.xml", ESTHER),
+        ("without-plan.xml", "195009072553"),
+    ] {
+        let body = soap(&p, &client, patient).await;
+        validate_with_xmllint(p.dir.path(), name, &body);
+    }
+    // The check has teeth: a response with an unknown plan type is refused.
+    let body = soap(&p, &client, ESTHER).await.replace(">SIP<", ">XYZ<");
+    let result = std::panic::catch_unwind(|| {
+        validate_with_xmllint(p.dir.path(), "broken.xml", &body);
+    });
+    assert!(result.is_err(), "xmllint accepted an invalid response");
+}
+
+/// Runs headless Chromium on `url` with `extra` arguments.
+fn chromium(profile: &Path, extra: &[String], url: &str) {
+    require_tool("chromium", "chromium");
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The numbers of every `/MediaBox [..]` in a PDF: one per page.
+fn media_boxes(pdf: &[u8]) -> Vec<Vec<f64>> {
+    let text = String::from_utf8_lossy(pdf);
+    text.match_indices("/MediaBox")
+        .map(|(at, _)| {
+            let rest = &text[at..];
+            let open = rest.find('[').unwrap();
+            let close = rest.find(']').unwrap();
+            rest[open + 1..close]
+                .split_whitespace()
+                .map(|n| n.parse().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_printable_plan_renders_and_prints_on_one_a4_page_in_chromium() {
+    let p = portal().await;
+    // Her care contact first, so the page says whom to call.
+    p.store
+        .submit(
+            &canonical_example("careContactAssigned"),
+            &samgate::engine::Engine::default(),
+        )
+        .await
+        .unwrap();
+    let case_id = p.with_esthers_plan().await;
+    let page = fetch(&p.client(), &format!("{}/sip/{case_id}", p.url)).await;
+    assert!(
+        page.contains(
+            "Din fasta vårdkontakt är Karin Lind, Distriktssköterska, telefon 010-1031000."
+        )
+    );
+    // Chromium reads the page as served; the portal itself needs a client
+    // certificate Chromium has no way to present headless.
+    let out = std::env::var_os("SAMGATE_TEST_OUTPUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| p.dir.path().to_owned());
+    std::fs::create_dir_all(&out).unwrap();
+    let html = out.join("sip.html");
+    std::fs::write(&html, &page).unwrap();
+    let url = format!("file://{}", html.display());
+    let profile = p.dir.path().join("chromium-profile");
+
+    let png = out.join("sip.png");
+    // A4 at 96 dpi: 794 × 1123 CSS pixels.
+    chromium(
+        &profile,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=794,1123".into(),
+        ],
+        &url,
+    );
+    let shot = std::fs::read(&png).unwrap();
+    assert_eq!(&shot[1..4], b"PNG");
+    let width = u32::from_be_bytes(shot[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(shot[20..24].try_into().unwrap());
+    assert_eq!((width, height), (794, 1123));
+    assert!(shot.len() > 20_000, "the screenshot looks empty");
+
+    let pdf = out.join("sip.pdf");
+    chromium(
+        &profile,
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+        &url,
+    );
+    let printed = std::fs::read(&pdf).unwrap();
+    assert!(printed.starts_with(b"%PDF-"));
+    let pages = media_boxes(&printed);
+    assert_eq!(pages.len(), 1, "the plan should print on one page");
+    // A4 is 595.28 × 841.89 points; Chromium rounds to whole device pixels.
+    let (w, h) = (pages[0][2] - pages[0][0], pages[0][3] - pages[0][1]);
+    assert!(
+        (w - 595.3).abs() < 2.0 && (h - 841.9).abs() < 2.0,
+        "not A4: {w} × {h}"
+    );
+}
+
+/// Every object key in a JSON value, as a path of keys.
+fn key_paths(
+    value: &serde_json::Value,
+    prefix: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let path = format!("{prefix}/{k}");
+                out.insert(path.clone());
+                key_paths(v, &path, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                key_paths(v, prefix, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parses `json` as the FHIR R4 type `T` and checks it is read exactly:
+/// written back, it is the same JSON (no element unknown to FHIR R4, none
+/// of the wrong type), and the model's own validation finds nothing.
+fn parse_exactly<T>(what: &str, json: &str) -> T
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + fhir::r4::validate::Validate,
+{
+    let parsed: T = serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("{what} does not parse as FHIR R4: {e}\n{json}"));
+    let mut original: serde_json::Value = serde_json::from_str(json).unwrap();
+    // The concrete types write no resourceType of their own.
+    original.as_object_mut().unwrap().remove("resourceType");
+    let written = serde_json::to_value(&parsed).unwrap();
+    assert_eq!(
+        written, original,
+        "{what} does not round-trip through FHIR R4"
+    );
+    let issues = parsed.validate();
+    assert!(issues.is_empty(), "{what}: {issues:?}");
+    parsed
+}
+
+#[tokio::test]
+async fn fhir_resources_parse_with_a_fhir_r4_model_and_follow_the_official_shape() {
+    use fhir::r4::resources::{Bundle, CapabilityStatement, CarePlan};
+
+    let p = portal().await;
+    let case_id = p.with_esthers_plan().await;
+    let client = p.client();
+    let bundle: Bundle = parse_exactly(
+        "the search Bundle",
+        &fetch(&client, &search_url(&p, ESTHER)).await,
+    );
+    assert_eq!(bundle.entry.len(), 1);
+    let read = fetch(&client, &format!("{}/fhir/CarePlan/{case_id}-sip-1", p.url)).await;
+    let plan: CarePlan = parse_exactly("the CarePlan", &read);
+    assert_eq!(plan.activity.len(), 3);
+    let _: CapabilityStatement = parse_exactly(
+        "the capability statement",
+        &fetch(&client, &format!("{}/fhir/metadata", p.url)).await,
+    );
+
+    // The official R4 CarePlan examples read exactly with the same model,
+    // and samgate's CarePlan has what every one of them has: the same
+    // shape (samgate refers to people and units by identifier, as Inera's
+    // mapping of GetCarePlans does, where the examples use references).
+    let top_level = |json: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        json.as_object().unwrap().keys().cloned().collect()
+    };
+    let mut common: Option<std::collections::BTreeSet<String>> = None;
+    let mut activity_details = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(data("fhir")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("CarePlan-") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _: CarePlan = parse_exactly(&name, &text);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys = top_level(&json);
+        common = Some(match common {
+            None => keys,
+            Some(c) => c.intersection(&keys).cloned().collect(),
+        });
+        key_paths(&json["activity"], "", &mut activity_details);
+    }
+    let ours: serde_json::Value = serde_json::from_str(&read).unwrap();
+    let common = common.unwrap();
+    assert!(
+        common.is_subset(&top_level(&ours)),
+        "every official example has {common:?}"
+    );
+    assert!(common.contains("text") && common.contains("subject"));
+    let mut our_details = std::collections::BTreeSet::new();
+    key_paths(&ours["activity"], "", &mut our_details);
+    for path in ["/detail/status", "/detail/description", "/detail/performer"] {
+        assert!(
+            activity_details.contains(path) && our_details.contains(path),
+            "{path}"
+        );
+    }
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[cfg(unix)]
+#[test]
+fn samgate_serve_answers_the_readme_curl_line() {
+    require_tool("curl", "curl");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "test");
+    let server = ca.server(dir.path());
+    let portal = ca.client(dir.path(), PORTAL);
+    let samgate = env!("CARGO_BIN_EXE_samgate");
+    let demo = Command::new(samgate)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(demo.status.success());
+    let port = free_port();
+    let mut serve = Command::new(samgate)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .env("SAMGATE_PORTAL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SAMGATE_PORTAL_TLS_CERT", &server.cert_path)
+        .env("SAMGATE_PORTAL_TLS_KEY", &server.key_path)
+        .env("SAMGATE_PORTAL_CLIENT_CA", &ca.cert_path)
+        .env(
+            "SAMGATE_PORTAL_ALLOWED_CONSUMERS",
+            format!("[\"{PORTAL}\"]"),
+        )
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The README's line, with this test's certificates.
+    let url = format!(
+        "https://localhost:{port}/fhir/CarePlan?subject:identifier=http://electronichealth.se/identifier/personnummer|{ESTHER}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let answer = loop {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--globoff", "--cacert"])
+            .arg(&ca.cert_path)
+            .arg("--cert")
+            .arg(&portal.cert_path)
+            .arg("--key")
+            .arg(&portal.key_path)
+            .arg(&url)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break String::from_utf8(out.stdout).unwrap();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = serve.kill();
+            panic!("curl: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(serve.id().to_string())
+        .status();
+    assert!(serve.wait().unwrap().success());
+    let bundle: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(bundle["total"], 1, "{answer}");
+    let log = std::fs::read_to_string(dir.path().join("portal-access.log")).unwrap();
+    assert!(
+        log.contains(PORTAL) && log.contains("\"fhir-search\""),
+        "{log}"
+    );
+}
+
+#[test]
+fn after_the_demo_esthers_plan_exports_in_all_three_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let samgate = env!("CARGO_BIN_EXE_samgate");
+    let run = |args: &[&str]| {
+        let out = Command::new(samgate)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["demo"]);
+    let rivta = run(&[
+        "sip",
+        "export",
+        "--patient",
+        "19410206-9046",
+        "--format",
+        "rivta",
+    ]);
+    assert!(rivta.contains("<core:typeOfCarePlanEnum>SIP</core:typeOfCarePlanEnum>"));
+    validate_with_xmllint(dir.path(), "export.xml", &rivta);
+    let fhir: serde_json::Value = serde_json::from_str(&run(&[
+        "sip",
+        "export",
+        "--patient",
+        ESTHER,
+        "--format",
+        "fhir",
+    ]))
+    .unwrap();
+    assert_eq!(fhir["total"], 1);
+    let page = run(&["sip", "export", "--patient", ESTHER, "--format", "html"]);
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("Samordnad individuell plan"));
+    // Each export is a read of patient data: in the access log.
+    let log = std::fs::read_to_string(dir.path().join("portal-access.log")).unwrap();
+    let whats: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["what"].to_string())
+        .collect();
+    assert_eq!(
+        whats,
+        [
+            "\"sip-export-rivta\"",
+            "\"sip-export-fhir\"",
+            "\"sip-export-html\""
+        ]
+    );
+}
