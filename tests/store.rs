@@ -353,3 +353,47 @@ async fn a_batch_commits_together_and_refuses_only_the_broken_event_on(b: Backen
     assert!(again.duplicate);
     assert_eq!(store.events(&first.case_id, 1).await.unwrap().len(), 2);
 }
+
+both!(
+    the_relays_outbox_holds_neither_native_nor_portal_deliveries,
+    the_relays_outbox_holds_neither_native_nor_portal_deliveries_on
+);
+
+/// Deliveries to native units wait for their units to pull them, and
+/// publications for the pusher: however many pile up, the relay's window
+/// must not fill with them, or AMQP deliveries behind them would stall.
+async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Backend) {
+    let store = b.store.clone();
+    let router =
+        samgate::routing::Router::new(Engine::default(), samgate::routing::Directory::builtin())
+            .publishing_plans(true);
+    // Five admissions of Jönköping residents: three native deliveries each.
+    for i in 0..5 {
+        let mut event = canonical_example("admissionNotice");
+        event.source_message_id = format!("native-{i}");
+        event.case_ref = format!("native-case-{i}");
+        let patient = event.patient.as_mut().unwrap();
+        patient.municipality_code = "0680".into();
+        patient.listed_unit_hsa_id = "SE2321000065-VCHU".into();
+        store.submit(&event, &router).await.unwrap();
+    }
+    // A SIP, whose publication waits for the pusher.
+    store
+        .submit(&canonical_example("sipPlan"), &router)
+        .await
+        .unwrap();
+    // A Linköping resident's admission: Cosmic Link deliveries.
+    let mut event = canonical_example("admissionNotice");
+    event.source_message_id = "cosmic".into();
+    event.case_ref = "cosmic-case".into();
+    store.submit(&event, &router).await.unwrap();
+
+    let window = store.outbox(10).await.unwrap();
+    assert!(
+        window
+            .iter()
+            .all(|d| d.system != "native" && d.recipient != "portal"),
+        "{window:?}"
+    );
+    assert!(window.iter().any(|d| d.system == "cosmic-link"));
+}

@@ -286,7 +286,8 @@ pub trait Store: Send + Sync + 'static {
     /// Quarantines a pending delivery that cannot be made.
     async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError>;
 
-    /// Pending deliveries to anyone but the portal, in outbox order: what the relay
+    /// Pending deliveries to anyone but native units (they pull) and the
+    /// portal (it is pushed to), in outbox order: what the relay
     /// publishes next.
     async fn outbox(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 

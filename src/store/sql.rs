@@ -380,7 +380,7 @@ macro_rules! sql_store {
             }
 
             async fn outbox(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-                let rows = sqlx::query(delivery_select!("d.status = $1 AND d.kind <> 'publication'"))
+                let rows = sqlx::query(delivery_select!("d.status = $1 AND d.kind <> 'publication' AND d.system <> 'native'"))
                     .bind("pending")
                     .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
                     .fetch_all(&self.pool)
