@@ -143,6 +143,16 @@ fn http_client(config: &PushConfig) -> Result<reqwest::Client, PushSetupError> {
         .map_err(|e| PushSetupError::Client(e.to_string()))
 }
 
+/// A reason without the portal's own words, which may quote the plan (a
+/// name, an identity number): those stay in the quarantined delivery, out
+/// of the log.
+fn loggable(reason: &str) -> &str {
+    match reason.split_once(": ") {
+        Some((head, _)) if head.starts_with("portal answered") => head,
+        _ => reason,
+    }
+}
+
 /// Whether an HTTP status is worth another try.
 fn transient(status: reqwest::StatusCode) -> bool {
     status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429)
@@ -244,14 +254,14 @@ impl Pusher {
                     round.published += 1;
                 }
                 Attempt::Permanent(reason) => {
-                    tracing::warn!(case_id = %delivery.case_id, message_id = %delivery.message_id, "plan publication quarantined: {reason}");
+                    tracing::warn!(case_id = %delivery.case_id, message_id = %delivery.message_id, "plan publication quarantined: {}", loggable(&reason));
                     self.store
                         .quarantine_delivery(&delivery.message_id, &reason)
                         .await?;
                     round.quarantined += 1;
                 }
                 Attempt::Retry(reason) => {
-                    tracing::warn!(case_id = %delivery.case_id, message_id = %delivery.message_id, "plan publication will be tried again: {reason}");
+                    tracing::warn!(case_id = %delivery.case_id, message_id = %delivery.message_id, "plan publication will be tried again: {}", loggable(&reason));
                     self.store.record_attempt(&delivery.message_id).await?;
                     round.waiting = true;
                     return Ok(round);
