@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, connect, next_backoff};
+use super::{FIRST_BACKOFF, TransportError, connect, next_backoff, pause};
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
 
@@ -47,10 +47,7 @@ pub async fn run(
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!("inbound: {e}; reconnecting in {backoff:?}");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                }
+                pause(&mut stop, backoff).await;
                 backoff = next_backoff(backoff);
             }
         }

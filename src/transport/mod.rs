@@ -34,6 +34,15 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// is restarting, short enough that traffic resumes soon after.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Sleeps for `backoff`, or less if `stop` changes first: the wait of
+/// every reconnect and retry loop.
+pub async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, backoff: Duration) {
+    tokio::select! {
+        () = tokio::time::sleep(backoff) => {}
+        _ = stop.changed() => {}
+    }
+}
+
 /// The next wait after `current`.
 pub fn next_backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_BACKOFF)

@@ -26,9 +26,8 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use tokio::sync::watch;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, connect, next_backoff};
+use super::{FIRST_BACKOFF, TransportError, connect, next_backoff, pause};
 use crate::gateway::{Gateway, render};
-use crate::routing::System;
 use crate::store::Delivery;
 
 /// How often a standby process asks for the relay lease.
@@ -52,10 +51,7 @@ pub async fn run(
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!("relay: {e}; reconnecting in {backoff:?}");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                }
+                pause(&mut stop, backoff).await;
                 backoff = next_backoff(backoff);
             }
         }
@@ -106,10 +102,7 @@ async fn session(
         }
         let round = publish_round(gateway, &channel, names).await?;
         if round.failed {
-            tokio::select! {
-                () = tokio::time::sleep(*backoff) => {}
-                _ = stop.changed() => {}
-            }
+            pause(stop, *backoff).await;
             *backoff = next_backoff(*backoff);
         } else {
             *backoff = FIRST_BACKOFF;
@@ -167,13 +160,9 @@ pub async fn publish_round(
     names: &Names,
 ) -> Result<Round, TransportError> {
     let store = gateway.store();
-    // Native units read their deliveries through DeliveryService.
-    let batch: Vec<Delivery> = store
-        .outbox(ROUND)
-        .await?
-        .into_iter()
-        .filter(|d| d.system != System::Native.as_str())
-        .collect();
+    // The outbox leaves out native units (they read through
+    // DeliveryService) and portal publications (pushed over HTTPS).
+    let batch: Vec<Delivery> = store.outbox(ROUND).await?;
     let mut in_flight = Vec::new();
     for d in in_case_order(&batch) {
         let rendered = match render(d) {
