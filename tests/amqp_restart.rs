@@ -25,6 +25,9 @@ use tokio_stream::StreamExt;
 const CASES: usize = 1_000;
 const EVENTS_PER_CASE: usize = 5;
 const RECIPIENT: &str = "SE2120000449-KHSL";
+/// How long the test's consumer waits for a message before it subscribes
+/// again.
+const QUIET: Duration = Duration::from_secs(1);
 
 fn rabbitmqctl(args: &[&str]) {
     let status = Command::new("rabbitmqctl")
@@ -72,7 +75,11 @@ async fn collect(url: String, queue: String, received: Received) {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         };
-        while let Some(Ok(d)) = consumer.next().await {
+        // A consumer that attached while the broker was still recovering
+        // its queues can be left with no subscription on the broker and a
+        // stream that never ends: a quiet second starts over (anything
+        // unacknowledged comes back, and the test counts unique ids).
+        while let Ok(Some(Ok(d))) = tokio::time::timeout(QUIET, consumer.next()).await {
             let (case, seq) = case_and_sequence(&d.properties);
             received.lock().unwrap().push((
                 d.properties.message_id().as_ref().unwrap().to_string(),
@@ -81,6 +88,7 @@ async fn collect(url: String, queue: String, received: Received) {
             ));
             let _ = d.ack(BasicAckOptions::default()).await;
         }
+        let _ = connection.close(200, "resubscribing".into()).await;
     }
 }
 
