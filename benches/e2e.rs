@@ -4,7 +4,9 @@
 //! the same way on the same machine. Needs the local RabbitMQ and
 //! PostgreSQL (the test services). Figures: benches/README.md.
 //!
-//! cargo bench --bench e2e -- [MESSAGES]
+//! cargo bench --bench e2e -- [MESSAGES] [raw|sqlite|postgres]...
+//!
+//! Naming parts runs only those (all three by default).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -276,15 +278,20 @@ async fn postgres_schema() -> String {
         .execute(&mut conn)
         .await
         .unwrap();
-    format!("{base}?options=-c%20search_path%3D{schema}")
+    let joiner = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{joiner}options=-c%20search_path%3D{schema}")
 }
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5_000);
+    let parts: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| ["raw", "sqlite", "postgres"].contains(a))
+        .collect();
+    let runs = |part: &str| parts.is_empty() || parts.contains(&part);
     let connection = samgate::transport::connect(&amqp_url())
         .await
         .expect("RabbitMQ");
@@ -297,30 +304,36 @@ async fn main() {
     let paced = Some(Duration::from_millis(1));
     let paced_n = n.min(3_000);
     println!("{n} messages as fast as they go; {paced_n} at 1,000 msg/s for latency\n");
-    print(
-        "raw RabbitMQ, publish+confirm+consume",
-        &raw(&channel, &connection, n, None).await,
-    );
-    print(
-        "raw RabbitMQ at 1,000 msg/s",
-        &raw(&channel, &connection, paced_n, paced).await,
-    );
-    print(
-        "samgate, SQLite",
-        &through_samgate(&channel, &connection, "", n, None).await,
-    );
-    print(
-        "samgate, SQLite at 1,000 msg/s",
-        &through_samgate(&channel, &connection, "", paced_n, paced).await,
-    );
-    let pg = postgres_schema().await;
-    print(
-        "samgate, PostgreSQL",
-        &through_samgate(&channel, &connection, &pg, n, None).await,
-    );
-    let pg = postgres_schema().await;
-    print(
-        "samgate, PostgreSQL at 1,000 msg/s",
-        &through_samgate(&channel, &connection, &pg, paced_n, paced).await,
-    );
+    if runs("raw") {
+        print(
+            "raw RabbitMQ, publish+confirm+consume",
+            &raw(&channel, &connection, n, None).await,
+        );
+        print(
+            "raw RabbitMQ at 1,000 msg/s",
+            &raw(&channel, &connection, paced_n, paced).await,
+        );
+    }
+    if runs("sqlite") {
+        print(
+            "samgate, SQLite",
+            &through_samgate(&channel, &connection, "", n, None).await,
+        );
+        print(
+            "samgate, SQLite at 1,000 msg/s",
+            &through_samgate(&channel, &connection, "", paced_n, paced).await,
+        );
+    }
+    if runs("postgres") {
+        let pg = postgres_schema().await;
+        print(
+            "samgate, PostgreSQL",
+            &through_samgate(&channel, &connection, &pg, n, None).await,
+        );
+        let pg = postgres_schema().await;
+        print(
+            "samgate, PostgreSQL at 1,000 msg/s",
+            &through_samgate(&channel, &connection, &pg, paced_n, paced).await,
+        );
+    }
 }
