@@ -397,3 +397,101 @@ async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Back
     );
     assert!(window.iter().any(|d| d.system == "cosmic-link"));
 }
+
+both!(
+    a_batch_folds_as_one_event_at_a_time_would,
+    a_batch_folds_as_one_event_at_a_time_would_on
+);
+
+/// One batch is folded in memory against what the store held before it;
+/// the results must be those of the same events submitted one by one:
+/// case linking across systems, another person's case under the same ref,
+/// the outpatient rule against a case opened earlier in the batch, and
+/// duplicates from the store and from the batch itself.
+async fn a_batch_folds_as_one_event_at_a_time_would_on(b: Backend) {
+    let engine = Engine::default();
+    let mut admission = canonical_example("admissionNotice");
+    admission.source_system = SourceSystem::Lifecare as i32;
+    let mut reply = canonical_example("inNotice");
+    reply.source_system = SourceSystem::CosmicLink as i32;
+    let mut stranger = canonical_example("inNotice");
+    stranger.source_message_id = "MSG-STRANGER".into();
+    stranger.patient.as_mut().unwrap().id = "191212121212".into();
+    let opened = canonical_example("caseOpened");
+    let mut second_opened = opened.clone();
+    second_opened.case_ref = "OV-2025-0099".into();
+    second_opened.source_message_id = "MSG-9999".into();
+    let before = vec![admission.clone()];
+    let batch = vec![
+        reply.clone(),
+        stranger,
+        admission.clone(),
+        opened.clone(),
+        second_opened,
+        canonical_example("caseClosed"),
+        reply,
+    ];
+
+    // The store under test takes the batch whole; a second store of the
+    // same backend takes the same events one by one.
+    let one_by_one = match b.reopen.starts_with("sqlite") {
+        true => sqlite().await,
+        false => postgres().await,
+    };
+    for e in &before {
+        b.store.submit(e, &engine).await.unwrap();
+        one_by_one.store.submit(e, &engine).await.unwrap();
+    }
+    let batched = b.store.submit_batch(&batch, &engine).await.unwrap();
+    let mut single = Vec::new();
+    for e in &batch {
+        single.push(one_by_one.store.submit(e, &engine).await);
+    }
+
+    // Case ids are new UUIDs in each store: compare what they stand for.
+    let shape = |results: &[Result<store::Submitted, store::StoreError>]| {
+        let ids: Vec<Option<&str>> = results
+            .iter()
+            .map(|r| r.as_ref().ok().map(|s| s.case_id.as_str()))
+            .collect();
+        results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(s) => format!(
+                    "case#{} seq {} dup {} events {} status {} refs {} participants {}",
+                    ids.iter().position(|id| *id == ids[i]).unwrap(),
+                    s.sequence,
+                    s.duplicate,
+                    s.case.event_count,
+                    s.case.status,
+                    s.case.external_refs.len(),
+                    s.case.participants.len()
+                ),
+                Err(store::StoreError::Rule(r)) => format!("refused {}", r.code()),
+                Err(e) => panic!("store error: {e}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected = shape(&single);
+    assert_eq!(shape(&batched), expected);
+    // What the sequence shows: the reply joined the admission's case, the
+    // stranger got a case of their own, the outpatient rule saw the case
+    // opened earlier in the batch, and both repeats were duplicates.
+    assert!(
+        expected[0].starts_with("case#0 seq 2 dup false"),
+        "{expected:?}"
+    );
+    assert!(expected[1].starts_with("case#1 seq 1"), "{expected:?}");
+    assert!(expected[2].contains("dup true"), "{expected:?}");
+    assert!(expected[4].starts_with("refused"), "{expected:?}");
+    assert!(expected[6].contains("dup true"), "{expected:?}");
+    // And what was written is what one by one writes.
+    for (r, s) in batched.iter().zip(&single) {
+        if let (Ok(r), Ok(s)) = (r, s) {
+            let stored = b.store.events(&r.case_id, 1).await.unwrap().len();
+            let expected = one_by_one.store.events(&s.case_id, 1).await.unwrap().len();
+            assert_eq!(stored, expected);
+        }
+    }
+}

@@ -2,12 +2,14 @@
 //! case refs, behind one trait so that SQLite (embedded, the default) and
 //! PostgreSQL (for scale) can both serve it.
 //!
-//! `submit` is the one write: inside a single transaction it checks the
-//! idempotency key, finds the case (by this system's ref, or by the same ref
-//! and patient from another system), folds the event with the engine, and
-//! writes event, case, refs and participants. A rule violation aborts the
-//! transaction: nothing is stored.
+//! `submit_batch` is the one write (`submit` is a batch of one): inside a
+//! single transaction it checks each event's idempotency key, finds its case
+//! (by this system's ref, or by the same ref and patient from another
+//! system), folds it with the engine, and writes events, cases, refs,
+//! participants and outbox rows (`batch` does the middle part in memory). A
+//! rule violation refuses its event alone: nothing of it is stored.
 
+mod batch;
 mod postgres;
 mod sql;
 mod sqlite;

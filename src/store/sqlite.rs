@@ -9,24 +9,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use prost::Message;
-use samgate_proto::v1::{CareProcess, Case, CaseStatus, ExternalRef, StoredEvent};
-use samgate_proto::validate::payload_name;
-use samgate_proto::{CaseEvent, Payload};
+use samgate_proto::CaseEvent;
+use samgate_proto::v1::{CareProcess, Case, CaseStatus, StoredEvent};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
-use super::sql::{decode_case, delivery_row, delivery_select, unix_now};
+use super::batch::{Batch, Known, KnownCase, Needs, Writes};
+use super::sql::{IN_LIST, ROWS, decode_case, delivery_row, delivery_select, unix_now};
 use super::{
     CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_PAGE_SIZE, RelayLease, Store, StoreError,
-    Submitted, delivery_message_id,
+    Submitted,
 };
-use crate::engine::Facts;
 
 /// Embedded migrations, applied in order once each.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_outbox.sql")),
+    (3, include_str!("migrations/sqlite/0003_outbox_index.sql")),
 ];
 
 /// How long a connection waits for another writer (e.g. `samgate case
@@ -35,6 +35,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection that commits without waiting for the disk
+    /// (`synchronous=NORMAL`), for the writes a crash may lose
+    /// (`begin_relaxed`).
+    relaxed: SqlitePool,
     write_lock: Mutex<()>,
 }
 
@@ -46,11 +50,18 @@ impl SqliteStore {
     }
 
     /// The write lock already serialises everything.
-    async fn lock_person(
+    async fn lock_people(
         _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        _patient_id: &str,
+        _people: &[String],
     ) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// A transaction for writes a crash may lose: in WAL mode a commit at
+    /// `synchronous=NORMAL` is not fsynced, and becomes durable with the
+    /// next `FULL` commit, which syncs the whole log.
+    async fn begin_relaxed(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+        Ok(self.relaxed.begin().await?)
     }
 
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -63,10 +74,15 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
+            .await?;
+        let relaxed = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
         let store = SqliteStore {
             pool,
+            relaxed,
             write_lock: Mutex::new(()),
         };
         store.migrate().await?;
