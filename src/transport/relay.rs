@@ -8,32 +8,37 @@
 //! - A NACK is a failure, never "delivered": the delivery stays pending and
 //!   is retried with backoff. A returned (unroutable) message is quarantined:
 //!   no queue is bound for that recipient.
+//! - Pipelined: a round is published whole, and the next round is read and
+//!   published while the broker confirms the one before (two at most).
 //! - Per-case order: of each case, only the deliveries of its earliest
-//!   pending event are published in a round, so a later event never
-//!   overtakes an earlier one.
+//!   pending event are published in a round, and not while an earlier
+//!   delivery of the case awaits its confirm, so a later event never
+//!   overtakes an earlier one, even when the earlier one is refused.
 //! - Units on the native interface are left to `DeliveryService`.
 //! - One relay at a time: with several processes on one PostgreSQL, the
 //!   others wait for the lease (`Store::relay_lease`), so no delivery is
 //!   published twice by two relays and no case is reordered between them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use tokio::sync::watch;
 
 use super::topology::Names;
 use super::{FIRST_BACKOFF, TransportError, connect, next_backoff, pause};
-use crate::gateway::{Gateway, render};
+use crate::gateway::{Gateway, Rendered, render};
 use crate::store::Delivery;
 
 /// How often a standby process asks for the relay lease.
 const LEASE_RETRY: Duration = Duration::from_secs(1);
 /// Deliveries read from the outbox per round.
 const ROUND: usize = 256;
+/// Rounds published and awaiting their confirms at once.
+const DEPTH: usize = 2;
 /// How long the relay sleeps when nothing wakes it (a safety net: stored
 /// events wake it at once).
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -85,6 +90,7 @@ async fn session(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let mut wake = gateway.subscribe();
+    let mut in_flight = InFlight::default();
     tracing::info!("relay connected");
     loop {
         if *stop.borrow() {
@@ -100,35 +106,49 @@ async fn session(
             super::topology::declare_actors(&channel, names, &gateway.router().directory()).await?;
             declared = generation;
         }
-        let round = publish_round(gateway, &channel, names).await?;
-        if round.failed {
-            pause(stop, *backoff).await;
-            *backoff = next_backoff(*backoff);
-        } else {
-            *backoff = FIRST_BACKOFF;
+        // Two rounds may be in flight: the next is read and published
+        // while the broker confirms the one before.
+        if in_flight.rounds.len() < DEPTH
+            && publish_round(gateway, &channel, names, &mut in_flight).await? > 0
+        {
+            continue;
         }
-        if round.published == 0 {
-            tokio::select! {
-                _ = wake.recv() => {}
-                () = tokio::time::sleep(IDLE_POLL) => {}
-                _ = stop.changed() => {}
+        if let Some(round) = in_flight.rounds.pop_front() {
+            if settle(gateway, &mut in_flight, round).await? {
+                pause(stop, *backoff).await;
+                *backoff = next_backoff(*backoff);
+            } else {
+                *backoff = FIRST_BACKOFF;
             }
+            continue;
+        }
+        tokio::select! {
+            _ = wake.recv() => {}
+            () = tokio::time::sleep(IDLE_POLL) => {}
+            _ = stop.changed() => {}
         }
     }
 }
 
-/// What one round did.
-pub struct Round {
-    pub published: usize,
-    pub failed: bool,
+/// Published deliveries whose confirms are awaited, oldest round first.
+/// Until settled they are still pending in the store, so the next read
+/// leaves out their rows, and their cases: a later event of a case waits
+/// until the earlier one is confirmed.
+#[derive(Default)]
+struct InFlight {
+    rounds: VecDeque<Vec<(Rendered, Result<PublisherConfirm, lapin::Error>)>>,
+    ids: HashSet<i64>,
+    cases: HashSet<String>,
 }
 
-/// Of each case, the deliveries of its earliest pending event.
-fn in_case_order(batch: &[Delivery]) -> Vec<&Delivery> {
-    let mut first: HashMap<&str, i64> = HashMap::new();
+/// Of each case with nothing in flight, the deliveries of its earliest
+/// pending event.
+fn in_case_order(batch: Vec<Delivery>, in_flight: &InFlight) -> Vec<Delivery> {
+    let mut first: HashMap<String, i64> = HashMap::new();
     batch
-        .iter()
-        .filter(|d| *first.entry(d.case_id.as_str()).or_insert(d.sequence) == d.sequence)
+        .into_iter()
+        .filter(|d| !in_flight.ids.contains(&d.id) && !in_flight.cases.contains(&d.case_id))
+        .filter(|d| *first.entry(d.case_id.clone()).or_insert(d.sequence) == d.sequence)
         .collect()
 }
 
@@ -153,45 +173,75 @@ fn properties(d: &Delivery, message_type: &str, content_type: &str) -> BasicProp
         .with_headers(headers)
 }
 
-/// Publishes one round of the outbox and waits for its confirms.
-pub async fn publish_round(
+/// Reads the outbox past what is in flight and publishes it as one round;
+/// returns how many were published.
+async fn publish_round(
     gateway: &Gateway,
     channel: &Channel,
     names: &Names,
-) -> Result<Round, TransportError> {
+    in_flight: &mut InFlight,
+) -> Result<usize, TransportError> {
     let store = gateway.store();
     // The outbox leaves out native units (they read through
-    // DeliveryService) and portal publications (pushed over HTTPS).
-    let batch: Vec<Delivery> = store.outbox(ROUND).await?;
-    let mut in_flight = Vec::new();
-    for d in in_case_order(&batch) {
-        let rendered = match render(d) {
-            Ok(r) => r,
+    // DeliveryService) and portal publications (pushed over HTTPS); the
+    // rows in flight come first in it, so the window is that much wider.
+    let batch = store.outbox(ROUND + in_flight.ids.len()).await?;
+    let mut ready = Vec::new();
+    for d in in_case_order(batch, in_flight) {
+        match render(&d) {
+            Ok(rendered) => ready.push(rendered),
             Err(reason) => {
                 tracing::warn!(message_id = %d.message_id, case_id = %d.case_id, "delivery quarantined: {reason}");
                 store.quarantine_delivery(&d.message_id, &reason).await?;
-                continue;
             }
-        };
-        let body = rendered.body;
-        let confirm = channel
-            .basic_publish(
-                names.outbound_exchange().as_str().into(),
-                d.recipient.as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                &body,
-                properties(d, rendered.message_type, rendered.content_type),
-            )
-            .await?;
-        in_flight.push((d, confirm));
+        }
     }
+    if ready.is_empty() {
+        return Ok(0);
+    }
+    // All of the round's messages go out together: a publish hands its
+    // frames to the connection as soon as it is first polled, so joining
+    // them keeps their order on the channel and spares a hand-over to
+    // lapin's I/O thread for each one.
+    let publishes = ready.iter().map(|r| {
+        channel.basic_publish(
+            names.outbound_exchange().as_str().into(),
+            r.delivery.recipient.as_str().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &r.body,
+            properties(&r.delivery, r.message_type, r.content_type),
+        )
+    });
+    let confirms = futures_util::future::join_all(publishes).await;
+    for r in &ready {
+        in_flight.ids.insert(r.delivery.id);
+        in_flight.cases.insert(r.delivery.case_id.clone());
+    }
+    let published = ready.len();
+    in_flight
+        .rounds
+        .push_back(ready.into_iter().zip(confirms).collect());
+    Ok(published)
+}
+
+/// Waits for a round's confirms and records them: confirmed deliveries
+/// are marked delivered, returned ones quarantined, refused ones left
+/// pending for a later round. True when any was refused.
+async fn settle(
+    gateway: &Gateway,
+    in_flight: &mut InFlight,
+    round: Vec<(Rendered, Result<PublisherConfirm, lapin::Error>)>,
+) -> Result<bool, TransportError> {
+    let store = gateway.store();
     let mut delivered = Vec::new();
     let mut failed = false;
-    for (d, confirm) in in_flight {
-        match confirm.await? {
+    let mut settled = Vec::with_capacity(round.len());
+    for (r, confirm) in round {
+        let d = r.delivery;
+        match confirm?.await? {
             Confirmation::Ack(None) => delivered.push(d.message_id.clone()),
             Confirmation::Ack(Some(_returned)) => {
                 tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery returned: no queue for the recipient");
@@ -208,10 +258,57 @@ pub async fn publish_round(
                 failed = true;
             }
         }
+        settled.push((d.id, d.case_id));
     }
     store.mark_delivered(&delivered).await?;
-    Ok(Round {
-        published: delivered.len(),
-        failed,
-    })
+    for (id, case_id) in settled {
+        in_flight.ids.remove(&id);
+        in_flight.cases.remove(&case_id);
+    }
+    Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DeliveryKind, DeliveryStatus};
+
+    fn delivery(id: i64, case_id: &str, sequence: i64) -> Delivery {
+        Delivery {
+            id,
+            message_id: format!("m{id}"),
+            case_id: case_id.into(),
+            sequence,
+            recipient: "SE2120000449-KHSL".into(),
+            system: "cosmic-link".into(),
+            kind: DeliveryKind::Event,
+            status: DeliveryStatus::Pending,
+            reason: String::new(),
+            event: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_round_takes_each_idle_cases_earliest_event_and_nothing_in_flight() {
+        let mut in_flight = InFlight::default();
+        // Case b's first event is awaiting its confirm (row 3, still
+        // pending in the store).
+        in_flight.ids.insert(3);
+        in_flight.cases.insert("b".into());
+        let batch = vec![
+            delivery(1, "a", 1),
+            delivery(2, "a", 1),
+            delivery(3, "b", 1),
+            delivery(4, "a", 2),
+            delivery(5, "b", 2),
+            delivery(6, "c", 4),
+        ];
+        let ids: Vec<i64> = in_case_order(batch, &in_flight)
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        // a's first event (both recipients), c; not a's second event, and
+        // nothing of b until its first event is settled.
+        assert_eq!(ids, vec![1, 2, 6]);
+    }
 }
