@@ -28,6 +28,8 @@ const RECIPIENT: &str = "SE2120000449-KHSL";
 /// How long the test's consumer waits for a message before it subscribes
 /// again.
 const QUIET: Duration = Duration::from_secs(1);
+/// The longest the test's consumer waits for the broker to answer.
+const STEP: Duration = Duration::from_secs(5);
 
 fn rabbitmqctl(args: &[&str]) {
     let status = Command::new("rabbitmqctl")
@@ -53,32 +55,36 @@ async fn connect_until_up(url: &str) -> lapin::Connection {
 /// (message id, case, sequence) of what arrived, across reconnects.
 type Received = Arc<Mutex<Vec<(String, String, i64)>>>;
 
+/// Subscribes to `queue` on a new connection.
+async fn subscribe(url: &str, queue: &str) -> Option<(lapin::Connection, lapin::Consumer)> {
+    let connection = samgate::transport::connect(url).await.ok()?;
+    let channel = connection.create_channel().await.ok()?;
+    let consumer = channel
+        .basic_consume(
+            queue.into(),
+            "restart-test".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .ok()?;
+    Some((connection, consumer))
+}
+
 /// Consumes the recipient's queue, reconnecting while the broker is away.
+///
+/// A broker that is starting up can accept a connection and then answer
+/// nothing, or attach a consumer it then forgets: every step has a time
+/// limit, and a quiet second starts over on a new connection (anything
+/// unacknowledged comes back, and the test counts unique ids).
 async fn collect(url: String, queue: String, received: Received) {
     loop {
-        let Ok(connection) = samgate::transport::connect(&url).await else {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            continue;
-        };
-        let Ok(channel) = connection.create_channel().await else {
-            continue;
-        };
-        let Ok(mut consumer) = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "restart-test".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
+        let Ok(Some((connection, mut consumer))) =
+            tokio::time::timeout(STEP, subscribe(&url, &queue)).await
         else {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         };
-        // A consumer that attached while the broker was still recovering
-        // its queues can be left with no subscription on the broker and a
-        // stream that never ends: a quiet second starts over (anything
-        // unacknowledged comes back, and the test counts unique ids).
         while let Ok(Some(Ok(d))) = tokio::time::timeout(QUIET, consumer.next()).await {
             let (case, seq) = case_and_sequence(&d.properties);
             received.lock().unwrap().push((
@@ -86,9 +92,16 @@ async fn collect(url: String, queue: String, received: Received) {
                 case,
                 seq,
             ));
-            let _ = d.ack(BasicAckOptions::default()).await;
+            if !matches!(
+                tokio::time::timeout(STEP, d.ack(BasicAckOptions::default())).await,
+                Ok(Ok(_))
+            ) {
+                break;
+            }
         }
-        let _ = connection.close(200, "resubscribing".into()).await;
+        // Closed, not just dropped: a connection left open would keep its
+        // consumer, and the broker would go on handing it messages.
+        let _ = tokio::time::timeout(STEP, connection.close(200, "resubscribing".into())).await;
     }
 }
 
