@@ -390,3 +390,23 @@ fn sighup_reloads_the_directory_and_a_bad_one_is_refused() {
     assert!(logs.contains("actor directory reloaded"), "{logs}");
     assert!(logs.contains("not reloaded, the old one stays"), "{logs}");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `samgate demo | head -1`, at its most abrupt: the reader closes the
+    // pipe before the demo has printed anything (the story is played and
+    // stored first), so its first line meets a closed pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = samgate()
+        .args(["demo", "--format", "json", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+}

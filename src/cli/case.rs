@@ -40,7 +40,7 @@ pub async fn run(cli: &Cli, config: Config, command: &CaseCommand) -> anyhow::Re
     let result = match command {
         CaseCommand::Show { case_id } => match store.get_case(case_id).await? {
             Some(case) => {
-                println!("{}", serde_json::to_string_pretty(&case_to_value(&case))?);
+                outln!("{}", serde_json::to_string_pretty(&case_to_value(&case))?);
                 Ok(())
             }
             None => Err(anyhow::anyhow!("case {case_id}: no such case")),
@@ -66,7 +66,7 @@ pub async fn run(cli: &Cli, config: Config, command: &CaseCommand) -> anyhow::Re
                 .list_cases(&filter, *page_size, page_token.as_deref())
                 .await?;
             for case in &cases {
-                println!("{}", serde_json::to_string(&case_to_value(case))?);
+                outln!("{}", serde_json::to_string(&case_to_value(case))?);
             }
             if let Some(next) = next {
                 eprintln!("more: --page-token {next}");

@@ -109,7 +109,7 @@ pub async fn run(cli: &Cli, config: Config, args: &DemoArgs) -> anyhow::Result<(
     match args.format {
         DemoFormat::Json => {
             for d in &deliveries {
-                println!("{}", delivery_json(d, &name_of(&d.recipient), &case_id));
+                outln!("{}", delivery_json(d, &name_of(&d.recipient), &case_id));
             }
         }
         DemoFormat::Text => print_text(&steps, &deliveries, &case, &name_of, cli),
@@ -149,7 +149,7 @@ fn print_text(
     name_of: &dyn Fn(&str) -> String,
     cli: &Cli,
 ) {
-    println!(
+    outln!(
         "samgate demo: Esther (a test person registered in Linköping, 0580) is admitted in Örebro.\n"
     );
     for (what, dialect, sequence) in steps {
@@ -161,18 +161,18 @@ fn print_text(
             .and_then(|e| e.author.as_ref())
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        println!("{sequence}. {what}: {author} sends in {dialect}");
+        outln!("{sequence}. {what}: {author} sends in {dialect}");
         for d in deliveries.iter().filter(|d| d.sequence == *sequence) {
             match d.status {
                 DeliveryStatus::Quarantined => {
-                    println!(
+                    outln!(
                         "     ✗ {} ({}): quarantined: {}",
                         name_of(&d.recipient),
                         d.recipient,
                         d.reason
                     )
                 }
-                _ => println!(
+                _ => outln!(
                     "     → {} ({}) receives {} in {}",
                     name_of(&d.recipient),
                     d.recipient,
@@ -182,7 +182,7 @@ fn print_text(
             }
         }
     }
-    println!("\nWhat each actor received:");
+    outln!("\nWhat each actor received:");
     let mut by_actor: BTreeMap<&str, Vec<&Delivery>> = BTreeMap::new();
     for d in deliveries {
         by_actor.entry(&d.recipient).or_default().push(d);
@@ -190,7 +190,7 @@ fn print_text(
     for (actor, list) in by_actor {
         let system = list.first().map_or("", |d| d.system.as_str());
         let types: Vec<&str> = list.iter().map(|d| message_type(d)).collect();
-        println!(
+        outln!(
             "  {} ({actor}), in {system}: {}",
             name_of(actor),
             types.join(", ")
@@ -198,14 +198,14 @@ fn print_text(
     }
     let status =
         samgate_proto::codes::bare::<samgate_proto::v1::CaseStatus>(case.status).unwrap_or("?");
-    println!(
+    outln!(
         "\nCase {} is {status}, {} events, SIP version {}; payment liability {} day(s).",
         case.id,
         case.event_count,
         case.latest_sip.as_ref().map_or(0, |s| s.version),
         case.payment_liability_days
     );
-    println!(
+    outln!(
         "It stays in {}: samgate case show {}",
         cli.data_dir.display(),
         case.id

@@ -2,8 +2,17 @@
 //! module; this one parses arguments, loads configuration, sets up logging
 //! and dispatches. Errors are reported here, at the edge, with anyhow.
 
+/// `println!` for the commands' output: a reader that has gone away ends
+/// the process quietly instead of a panic (see `output`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod case;
 mod demo;
+mod output;
 mod serve;
 mod sip;
 mod translate;

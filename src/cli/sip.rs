@@ -95,6 +95,6 @@ pub async fn run(cli: &Cli, config: Config, command: &SipCommand) -> anyhow::Res
         }
         ExportFormat::Html => docs.last().map_or_else(html::no_plan, html::page),
     };
-    print!("{out}");
+    super::output::write(format_args!("{out}"));
     Ok(())
 }

@@ -145,14 +145,14 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
             .map_err(|e| format!("cannot read: {e}"))
             .and_then(|bytes| read(args.dialect, &bytes).map(|(_, _, w)| w));
         match result {
-            Ok(warnings) if warnings.is_empty() => println!("ok {}", file.display()),
+            Ok(warnings) if warnings.is_empty() => outln!("ok {}", file.display()),
             Ok(warnings) => {
                 let w: Vec<String> = warnings.iter().map(ToString::to_string).collect();
-                println!("ok {} ({})", file.display(), w.join("; "));
+                outln!("ok {} ({})", file.display(), w.join("; "));
             }
             Err(e) => {
                 failed += 1;
-                println!("refused {}: {e}", file.display());
+                outln!("refused {}: {e}", file.display());
             }
         }
     }
