@@ -414,7 +414,7 @@ macro_rules! sql_store {
                      WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' \
                      ORDER BY d.id LIMIT $1",
                 )
-                .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+                .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(delivery_row).collect()

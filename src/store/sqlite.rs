@@ -18,8 +18,8 @@ use tokio::sync::Mutex;
 use super::batch::{Batch, Known, KnownCase, Needs, Writes};
 use super::sql::{IN_LIST, ROWS, decode_case, delivery_row, delivery_select, unix_now};
 use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_PAGE_SIZE, RelayLease, Store, StoreError,
-    Submitted,
+    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE, RelayLease,
+    Store, StoreError, Submitted,
 };
 
 /// Embedded migrations, applied in order once each.
