@@ -212,7 +212,7 @@ pub struct CaseFilter {
 /// The largest page `list_cases` returns.
 pub const MAX_PAGE_SIZE: usize = 500;
 /// The most rows one `outbox` read returns: the relay reads a round past
-/// the rows it still has in flight (up to two rounds of 256).
+/// the rows it still has in flight (up to 512, plus a round of 256).
 pub const MAX_OUTBOX_READ: usize = 1000;
 /// The page size when none is asked for.
 pub const DEFAULT_PAGE_SIZE: usize = 50;

@@ -8,8 +8,11 @@
 //! - A NACK is a failure, never "delivered": the delivery stays pending and
 //!   is retried with backoff. A returned (unroutable) message is quarantined:
 //!   no queue is bound for that recipient.
-//! - Pipelined: a round is published whole, and the next round is read and
-//!   published while the broker confirms the one before (two at most).
+//! - Pipelined: publishing and settling run side by side. The publishing
+//!   loop reads and publishes a round as soon as events are stored; a
+//!   settler task beside it waits for the broker's confirms and marks
+//!   what was confirmed, so neither the broker's confirm nor the store's
+//!   mark holds up the next publish (up to [`MAX_IN_FLIGHT`] deliveries).
 //! - Per-case order: of each case, only the deliveries of its earliest
 //!   pending event are published in a round, and not while an earlier
 //!   delivery of the case awaits its confirm, so a later event never
@@ -19,14 +22,15 @@
 //!   others wait for the lease (`Store::relay_lease`), so no delivery is
 //!   published twice by two relays and no case is reordered between them.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
-use tokio::sync::watch;
+use samgate_proto::v1::StoredEvent;
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::topology::Names;
 use super::{FIRST_BACKOFF, TransportError, connect, next_backoff, pause};
@@ -37,8 +41,10 @@ use crate::store::Delivery;
 const LEASE_RETRY: Duration = Duration::from_secs(1);
 /// Deliveries read from the outbox per round.
 const ROUND: usize = 256;
-/// Rounds published and awaiting their confirms at once.
-const DEPTH: usize = 2;
+/// Deliveries published and awaiting their confirms at once. With a round
+/// on top it stays inside the store's largest outbox read
+/// (`MAX_OUTBOX_READ`), since in-flight rows are still pending there.
+const MAX_IN_FLIGHT: usize = 512;
 /// How long the relay sleeps when nothing wakes it (a safety net: stored
 /// events wake it at once).
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -64,7 +70,7 @@ pub async fn run(
 }
 
 async fn session(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     url: &str,
     names: &Names,
     stop: &mut watch::Receiver<bool>,
@@ -90,15 +96,21 @@ async fn session(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let mut wake = gateway.subscribe();
+    let (rounds, settle_rounds) = mpsc::unbounded_channel();
+    let (settled_tx, mut settled) = mpsc::unbounded_channel();
+    let mut settler = tokio::spawn(settler(gateway.clone(), settle_rounds, settled_tx));
     let mut in_flight = InFlight::default();
     tracing::info!("relay connected");
-    loop {
+    let ended = loop {
+        // What the settler has recorded leaves the window first.
+        while let Ok(done) = settled.try_recv() {
+            in_flight.settle(done, stop, backoff).await;
+        }
         if *stop.borrow() {
-            let _ = connection.close(200, "samgate shutting down".into()).await;
-            return Ok(());
+            break Ok(());
         }
         if !gateway.store().lease_alive(&mut lease).await {
-            return Err(TransportError::Closed("the relay lease was lost"));
+            break Err(TransportError::Closed("the relay lease was lost"));
         }
         // A reloaded directory may name new actors: their queues first.
         let generation = gateway.router().directory_generation();
@@ -106,28 +118,56 @@ async fn session(
             super::topology::declare_actors(&channel, names, &gateway.router().directory()).await?;
             declared = generation;
         }
-        // Two rounds may be in flight: the next is read and published
-        // while the broker confirms the one before.
-        if in_flight.rounds.len() < DEPTH
-            && publish_round(gateway, &channel, names, &mut in_flight).await? > 0
-        {
-            continue;
-        }
-        if let Some(round) = in_flight.rounds.pop_front() {
-            if settle(gateway, &mut in_flight, round).await? {
-                pause(stop, *backoff).await;
-                *backoff = next_backoff(*backoff);
-            } else {
-                *backoff = FIRST_BACKOFF;
+        if in_flight.ids.len() < MAX_IN_FLIGHT {
+            // Every event stored so far is in the read that follows.
+            drain(&mut wake);
+            let round = publish_round(gateway, &channel, names, &mut in_flight).await?;
+            if !round.is_empty() {
+                if rounds.send(round).is_err() {
+                    break Err(TransportError::Closed("the relay's settler stopped"));
+                }
+                continue;
             }
-            continue;
         }
         tokio::select! {
             _ = wake.recv() => {}
+            Some(done) = settled.recv() => in_flight.settle(done, stop, backoff).await,
+            ended = &mut settler => {
+                break match ended {
+                    Ok(Err(e)) => Err(e),
+                    _ => Err(TransportError::Closed("the relay's settler stopped")),
+                };
+            }
             () = tokio::time::sleep(IDLE_POLL) => {}
             _ = stop.changed() => {}
         }
+    };
+    // Unconfirmed deliveries stay pending: the next session publishes them
+    // again under the same message ids.
+    settler.abort();
+    let _ = connection.close(200, "samgate shutting down".into()).await;
+    ended
+}
+
+/// Empties the wake-up feed without waiting.
+fn drain(wake: &mut broadcast::Receiver<StoredEvent>) {
+    loop {
+        match wake.try_recv() {
+            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
     }
+}
+
+/// A published round: each delivery with its pending confirm.
+type Round = Vec<(Rendered, Result<PublisherConfirm, lapin::Error>)>;
+
+/// What the settler recorded of one or more rounds.
+struct Settled {
+    /// Row id and case of every delivery settled, whatever the outcome.
+    rows: Vec<(i64, String)>,
+    /// True when the broker refused any of them.
+    refused: bool,
 }
 
 /// Published deliveries whose confirms are awaited, oldest round first.
@@ -136,9 +176,30 @@ async fn session(
 /// until the earlier one is confirmed.
 #[derive(Default)]
 struct InFlight {
-    rounds: VecDeque<Vec<(Rendered, Result<PublisherConfirm, lapin::Error>)>>,
     ids: HashSet<i64>,
     cases: HashSet<String>,
+}
+
+impl InFlight {
+    /// Takes settled rows out of the window. When the broker refused any,
+    /// waits (with growing backoff) before they are tried again.
+    async fn settle(
+        &mut self,
+        done: Settled,
+        stop: &mut watch::Receiver<bool>,
+        backoff: &mut Duration,
+    ) {
+        for (id, case_id) in done.rows {
+            self.ids.remove(&id);
+            self.cases.remove(&case_id);
+        }
+        if done.refused {
+            pause(stop, *backoff).await;
+            *backoff = next_backoff(*backoff);
+        } else {
+            *backoff = FIRST_BACKOFF;
+        }
+    }
 }
 
 /// Of each case with nothing in flight, the deliveries of its earliest
@@ -174,13 +235,13 @@ fn properties(d: &Delivery, message_type: &str, content_type: &str) -> BasicProp
 }
 
 /// Reads the outbox past what is in flight and publishes it as one round;
-/// returns how many were published.
+/// returns the round, empty when there was nothing to publish.
 async fn publish_round(
     gateway: &Gateway,
     channel: &Channel,
     names: &Names,
     in_flight: &mut InFlight,
-) -> Result<usize, TransportError> {
+) -> Result<Round, TransportError> {
     let store = gateway.store();
     // The outbox leaves out native units (they read through
     // DeliveryService) and portal publications (pushed over HTTPS); the
@@ -197,7 +258,7 @@ async fn publish_round(
         }
     }
     if ready.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     // All of the round's messages go out together: a publish hands its
     // frames to the connection as soon as it is first polled, so joining
@@ -220,52 +281,62 @@ async fn publish_round(
         in_flight.ids.insert(r.delivery.id);
         in_flight.cases.insert(r.delivery.case_id.clone());
     }
-    let published = ready.len();
-    in_flight
-        .rounds
-        .push_back(ready.into_iter().zip(confirms).collect());
-    Ok(published)
+    Ok(ready.into_iter().zip(confirms).collect())
 }
 
-/// Waits for a round's confirms and records them: confirmed deliveries
-/// are marked delivered, returned ones quarantined, refused ones left
-/// pending for a later round. True when any was refused.
-async fn settle(
-    gateway: &Gateway,
-    in_flight: &mut InFlight,
-    round: Vec<(Rendered, Result<PublisherConfirm, lapin::Error>)>,
-) -> Result<bool, TransportError> {
+/// Beside the publishing loop: waits for each round's confirms and records
+/// them. Confirmed deliveries are marked delivered (the rounds that are
+/// ready together, in one write), returned ones quarantined, refused ones
+/// left pending for a later round. Ends with the first error.
+async fn settler(
+    gateway: Arc<Gateway>,
+    mut rounds: mpsc::UnboundedReceiver<Round>,
+    settled: mpsc::UnboundedSender<Settled>,
+) -> Result<(), TransportError> {
     let store = gateway.store();
-    let mut delivered = Vec::new();
-    let mut failed = false;
-    let mut settled = Vec::with_capacity(round.len());
-    for (r, confirm) in round {
-        let d = r.delivery;
-        match confirm?.await? {
-            Confirmation::Ack(None) => delivered.push(d.message_id.clone()),
-            Confirmation::Ack(Some(_returned)) => {
-                tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery returned: no queue for the recipient");
-                store
-                    .quarantine_delivery(
-                        &d.message_id,
-                        &format!("unroutable: no queue is bound for {}", d.recipient),
-                    )
-                    .await?;
+    while let Some(first) = rounds.recv().await {
+        let mut done = Settled {
+            rows: Vec::with_capacity(first.len()),
+            refused: false,
+        };
+        let mut delivered = Vec::with_capacity(first.len());
+        let mut next = Some(first);
+        while let Some(round) = next {
+            for (r, confirm) in round {
+                let d = r.delivery;
+                match confirm?.await? {
+                    Confirmation::Ack(None) => delivered.push(d.message_id),
+                    Confirmation::Ack(Some(_returned)) => {
+                        tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery returned: no queue for the recipient");
+                        store
+                            .quarantine_delivery(
+                                &d.message_id,
+                                &format!("unroutable: no queue is bound for {}", d.recipient),
+                            )
+                            .await?;
+                    }
+                    Confirmation::Nack(_) | Confirmation::NotRequested => {
+                        tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery not confirmed; will retry");
+                        store.record_attempt(&d.message_id).await?;
+                        done.refused = true;
+                    }
+                }
+                done.rows.push((d.id, d.case_id));
             }
-            Confirmation::Nack(_) | Confirmation::NotRequested => {
-                tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery not confirmed; will retry");
-                store.record_attempt(&d.message_id).await?;
-                failed = true;
-            }
+            // Rounds published meanwhile join this mark, up to a round's
+            // worth, so the window keeps moving under load.
+            next = if done.rows.len() < ROUND {
+                rounds.try_recv().ok()
+            } else {
+                None
+            };
         }
-        settled.push((d.id, d.case_id));
+        store.mark_delivered(&delivered).await?;
+        if settled.send(done).is_err() {
+            return Ok(());
+        }
     }
-    store.mark_delivered(&delivered).await?;
-    for (id, case_id) in settled {
-        in_flight.ids.remove(&id);
-        in_flight.cases.remove(&case_id);
-    }
-    Ok(failed)
+    Ok(())
 }
 
 #[cfg(test)]
