@@ -30,8 +30,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Connections per gateway process.
 const MAX_CONNECTIONS: u32 = 8;
 
+/// Connections for the writes a crash may lose (marks).
+const RELAXED_CONNECTIONS: u32 = 2;
+
 pub struct PostgresStore {
     pool: PgPool,
+    /// Connections that commit without waiting for the WAL flush
+    /// (`synchronous_commit = off`), for the writes a crash may lose.
+    relaxed: PgPool,
 }
 
 impl PostgresStore {
@@ -40,17 +46,23 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
         let port = options.get_port();
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .after_connect(move |_, _| {
-                Box::pin(async move {
-                    nodelay::set_on_connections_to(port);
-                    Ok(())
+        let pool_options = |max| {
+            PgPoolOptions::new()
+                .max_connections(max)
+                .after_connect(move |_, _| {
+                    Box::pin(async move {
+                        nodelay::set_on_connections_to(port);
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
+        };
+        let pool = pool_options(MAX_CONNECTIONS)
+            .connect_with(options.clone())
             .await?;
-        let store = PostgresStore { pool };
+        let relaxed = pool_options(RELAXED_CONNECTIONS)
+            .connect_with(options.options([("synchronous_commit", "off")]))
+            .await?;
+        let store = PostgresStore { pool, relaxed };
         store.migrate().await?;
         Ok(store)
     }
@@ -90,17 +102,6 @@ impl PostgresStore {
             .execute(&mut *conn)
             .await?;
         result
-    }
-
-    /// A transaction for writes a crash may lose: committed without
-    /// waiting for the WAL flush (`synchronous_commit = off` for this
-    /// transaction alone).
-    async fn begin_relaxed(&self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
     }
 
     /// Nothing process-wide: PostgreSQL keeps writers apart (see

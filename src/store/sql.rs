@@ -67,8 +67,8 @@ pub(crate) const ROWS: usize = 1000;
 /// Values per `IN (…)` list, for the same reason.
 pub(crate) const IN_LIST: usize = 1000;
 
-/// Implements `Store` for a backend type with `pool`, `writer()` and
-/// `lock_people()`.
+/// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
+/// whose commits do not wait for the disk), `writer()` and `lock_people()`.
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
 
@@ -239,16 +239,18 @@ macro_rules! sql_store {
         impl $store {
             /// Marks pending deliveries delivered, `recipient`'s only when
             /// given; returns how many were pending. One statement per
-            /// thousand ids, committed without waiting for the disk
-            /// (`begin_relaxed`): a mark lost in a crash makes the delivery
-            /// once more, with the same message id, which at-least-once
-            /// delivery allows; the next durable commit makes it durable.
+            /// thousand ids, each committed on its own on the relaxed
+            /// connections (`relaxed`, committed without waiting for the
+            /// disk): a mark lost in a crash makes the delivery once more,
+            /// with the same message id, which at-least-once delivery
+            /// allows, and the next durable commit makes it durable. A mark
+            /// needs nothing atomic across ids, so no transaction wraps
+            /// the statements: one round trip for the usual mark.
             async fn mark(&self, message_ids: &[String], recipient: Option<&str>) -> Result<u64, StoreError> {
                 if message_ids.is_empty() {
                     return Ok(0);
                 }
                 let _writer = self.writer().await;
-                let mut tx = self.begin_relaxed().await?;
                 let mut done = 0;
                 for chunk in message_ids.chunks(IN_LIST) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
@@ -262,9 +264,8 @@ macro_rules! sql_store {
                     q.push_tuples(chunk, |mut t, id| {
                         t.push_bind(id.as_str());
                     });
-                    done += q.build().execute(&mut *tx).await?.rows_affected();
+                    done += q.build().execute(&self.relaxed).await?.rows_affected();
                 }
-                tx.commit().await?;
                 Ok(done)
             }
         }
@@ -426,12 +427,10 @@ macro_rules! sql_store {
 
             async fn record_attempt(&self, message_id: &str) -> Result<(), StoreError> {
                 let _writer = self.writer().await;
-                let mut tx = self.begin_relaxed().await?;
                 sqlx::query("UPDATE deliveries SET attempts = attempts + 1 WHERE message_id = $1")
                     .bind(message_id)
-                    .execute(&mut *tx)
+                    .execute(&self.relaxed)
                     .await?;
-                tx.commit().await?;
                 Ok(())
             }
 
@@ -462,6 +461,7 @@ macro_rules! sql_store {
 
             async fn close(&self) {
                 let _writer = self.writer().await;
+                self.relaxed.close().await;
                 self.pool.close().await;
             }
         }

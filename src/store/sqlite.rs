@@ -35,9 +35,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One connection that commits without waiting for the disk
-    /// (`synchronous=NORMAL`), for the writes a crash may lose
-    /// (`begin_relaxed`).
+    /// One connection that commits without waiting for the disk, for the
+    /// writes a crash may lose (marks). In WAL mode a commit at
+    /// `synchronous=NORMAL` is not fsynced, and becomes durable with the
+    /// next `FULL` commit, which syncs the whole log.
     relaxed: SqlitePool,
     write_lock: Mutex<()>,
 }
@@ -57,13 +58,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A transaction for writes a crash may lose: in WAL mode a commit at
-    /// `synchronous=NORMAL` is not fsynced, and becomes durable with the
-    /// next `FULL` commit, which syncs the whole log.
-    async fn begin_relaxed(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
-        Ok(self.relaxed.begin().await?)
-    }
-
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -72,12 +66,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // A connection to a local file does not go stale as a network one
+        // can: no ping before each use (it would be one more round trip
+        // to the connection's thread for every transaction).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let relaxed = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
         let store = SqliteStore {
