@@ -6,7 +6,8 @@
 //!
 //! cargo bench --bench e2e -- [MESSAGES] [raw|sqlite|postgres]...
 //!
-//! Naming parts runs only those (all three by default).
+//! Naming parts runs only those (all three by default); `paced` leaves out
+//! the as-fast-as-it-goes runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -292,6 +293,7 @@ async fn main() {
         .filter(|a| ["raw", "sqlite", "postgres"].contains(a))
         .collect();
     let runs = |part: &str| parts.is_empty() || parts.contains(&part);
+    let unpaced = !args.iter().any(|a| a == "paced");
     let connection = samgate::transport::connect(&amqp_url())
         .await
         .expect("RabbitMQ");
@@ -305,31 +307,37 @@ async fn main() {
     let paced_n = n.min(3_000);
     println!("{n} messages as fast as they go; {paced_n} at 1,000 msg/s for latency\n");
     if runs("raw") {
-        print(
-            "raw RabbitMQ, publish+confirm+consume",
-            &raw(&channel, &connection, n, None).await,
-        );
+        if unpaced {
+            print(
+                "raw RabbitMQ, publish+confirm+consume",
+                &raw(&channel, &connection, n, None).await,
+            );
+        }
         print(
             "raw RabbitMQ at 1,000 msg/s",
             &raw(&channel, &connection, paced_n, paced).await,
         );
     }
     if runs("sqlite") {
-        print(
-            "samgate, SQLite",
-            &through_samgate(&channel, &connection, "", n, None).await,
-        );
+        if unpaced {
+            print(
+                "samgate, SQLite",
+                &through_samgate(&channel, &connection, "", n, None).await,
+            );
+        }
         print(
             "samgate, SQLite at 1,000 msg/s",
             &through_samgate(&channel, &connection, "", paced_n, paced).await,
         );
     }
     if runs("postgres") {
-        let pg = postgres_schema().await;
-        print(
-            "samgate, PostgreSQL",
-            &through_samgate(&channel, &connection, &pg, n, None).await,
-        );
+        if unpaced {
+            let pg = postgres_schema().await;
+            print(
+                "samgate, PostgreSQL",
+                &through_samgate(&channel, &connection, &pg, n, None).await,
+            );
+        }
         let pg = postgres_schema().await;
         print(
             "samgate, PostgreSQL at 1,000 msg/s",
