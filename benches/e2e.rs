@@ -1,12 +1,14 @@
 //! End to end through RabbitMQ: messages/s and latency from the inbound
 //! queue to the confirmed outbound publish, on SQLite and on PostgreSQL,
 //! next to the raw RabbitMQ publish-with-confirms + consume rate measured
-//! the same way on the same machine. Needs the local RabbitMQ and
-//! PostgreSQL (the test services). Figures: benches/README.md.
+//! the same way on the same machine, and the raw rate of the same broker
+//! work samgate does per message (`fanout`: one consume, three confirmed
+//! publishes). Needs the local RabbitMQ and PostgreSQL (the test
+//! services). Figures: benches/README.md.
 //!
-//! cargo bench --bench e2e -- [MESSAGES] [raw|sqlite|postgres]...
+//! cargo bench --bench e2e -- [MESSAGES] [raw|fanout|sqlite|postgres]... [paced]
 //!
-//! Naming parts runs only those (all three by default); `paced` leaves out
+//! Naming parts runs only those (all four by default); `paced` leaves out
 //! the as-fast-as-it-goes runs.
 
 use std::collections::HashMap;
@@ -139,21 +141,14 @@ async fn consume_n(
     (end, latencies)
 }
 
-async fn raw(
-    channel: &Channel,
-    connection: &Arc<Connection>,
-    n: usize,
-    interval: Option<Duration>,
-) -> Figures {
-    let queue = format!("samgate-bench-raw-{}", uuid::Uuid::new_v4().simple());
-    let args = {
-        let mut t = FieldTable::default();
-        t.insert(
-            "x-queue-type".into(),
-            lapin::types::AMQPValue::LongString("quorum".into()),
-        );
-        t
-    };
+/// Declares a new quorum queue named after `what` and returns its name.
+async fn quorum_queue(channel: &Channel, what: &str) -> String {
+    let queue = format!("samgate-bench-{what}-{}", uuid::Uuid::new_v4().simple());
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        lapin::types::AMQPValue::LongString("quorum".into()),
+    );
     channel
         .queue_declare(
             queue.as_str().into(),
@@ -165,9 +160,22 @@ async fn raw(
         )
         .await
         .unwrap();
-    let bodies: Vec<(String, Vec<u8>)> = (0..n)
+    queue
+}
+
+fn raw_bodies(n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
         .map(|i| (format!("raw-{i}"), vec![b'x'; 1500]))
-        .collect();
+        .collect()
+}
+
+async fn raw(
+    channel: &Channel,
+    connection: &Arc<Connection>,
+    n: usize,
+    interval: Option<Duration>,
+) -> Figures {
+    let queue = quorum_queue(channel, "raw").await;
     let sent = Arc::new(Mutex::new(HashMap::new()));
     let start = Instant::now();
     let consumer = {
@@ -176,13 +184,120 @@ async fn raw(
         let s = sent.clone();
         tokio::spawn(async move { consume_n(&c, &q, n, s).await })
     };
-    publish_all(channel, &queue, bodies, interval, sent).await;
+    publish_all(channel, &queue, raw_bodies(n), interval, sent).await;
     let (end, latencies) = consumer.await.unwrap();
     channel
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await
         .unwrap();
     figures(n, end - start, latencies)
+}
+
+/// The broker work samgate does per message, without samgate: consume from
+/// an inbound queue, publish a copy to each of three quorum queues with
+/// confirms, and acknowledge the inbound message once its copies are
+/// confirmed (pipelined: the next batch is forwarded while the broker
+/// confirms the one before). Latency is to the first queue's consumer.
+async fn raw_fanout(
+    channel: &Channel,
+    connection: &Arc<Connection>,
+    n: usize,
+    interval: Option<Duration>,
+) -> Figures {
+    let inbound = quorum_queue(channel, "fan-in").await;
+    let mut outbound = Vec::new();
+    for _ in 0..3 {
+        outbound.push(quorum_queue(channel, "fan-out").await);
+    }
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let start = Instant::now();
+    let consumer = {
+        let c = connection.clone();
+        let q = outbound[0].clone();
+        let s = sent.clone();
+        tokio::spawn(async move { consume_n(&c, &q, n, s).await })
+    };
+    let forwarder = tokio::spawn(forward(
+        connection.clone(),
+        inbound.clone(),
+        outbound.clone(),
+        n,
+    ));
+    publish_all(channel, &inbound, raw_bodies(n), interval, sent).await;
+    let (end, latencies) = consumer.await.unwrap();
+    forwarder.await.unwrap();
+    for q in std::iter::once(inbound).chain(outbound) {
+        channel
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .unwrap();
+    }
+    figures(n, end - start, latencies)
+}
+
+/// `raw_fanout`'s forwarder: `n` messages from `from`, each to every queue
+/// in `to`.
+async fn forward(connection: Arc<Connection>, from: String, to: Vec<String>, n: usize) {
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    channel
+        .basic_qos(64, BasicQosOptions::default())
+        .await
+        .unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            from.as_str().into(),
+            "bench-forward".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    // Batches are acknowledged in order, each once its copies are confirmed.
+    let (batches, mut to_ack) = tokio::sync::mpsc::unbounded_channel::<(
+        lapin::message::Delivery,
+        Vec<Result<lapin::PublisherConfirm, lapin::Error>>,
+    )>();
+    let acker = tokio::spawn(async move {
+        while let Some((last, confirms)) = to_ack.recv().await {
+            for c in confirms {
+                c.unwrap().await.unwrap();
+            }
+            last.ack(BasicAckOptions { multiple: true }).await.unwrap();
+        }
+    });
+    let mut forwarded = 0;
+    while forwarded < n {
+        let mut batch = vec![consumer.next().await.unwrap().unwrap()];
+        while batch.len() < 64 {
+            match tokio::time::timeout(Duration::ZERO, consumer.next()).await {
+                Ok(Some(Ok(d))) => batch.push(d),
+                _ => break,
+            }
+        }
+        let publishes = batch.iter().flat_map(|d| {
+            to.iter().map(|q| {
+                channel.basic_publish(
+                    "".into(),
+                    q.as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    &d.data,
+                    d.properties.clone(),
+                )
+            })
+        });
+        let confirms = futures_util::future::join_all(publishes).await;
+        forwarded += batch.len();
+        batches.send((batch.pop().unwrap(), confirms)).unwrap();
+    }
+    drop(batches);
+    acker.await.unwrap();
 }
 
 async fn through_samgate(
@@ -290,7 +405,7 @@ async fn main() {
     let parts: Vec<&str> = args
         .iter()
         .map(String::as_str)
-        .filter(|a| ["raw", "sqlite", "postgres"].contains(a))
+        .filter(|a| ["raw", "fanout", "sqlite", "postgres"].contains(a))
         .collect();
     let runs = |part: &str| parts.is_empty() || parts.contains(&part);
     let unpaced = !args.iter().any(|a| a == "paced");
@@ -316,6 +431,18 @@ async fn main() {
         print(
             "raw RabbitMQ at 1,000 msg/s",
             &raw(&channel, &connection, paced_n, paced).await,
+        );
+    }
+    if runs("fanout") {
+        if unpaced {
+            print(
+                "raw RabbitMQ, consume + 3 confirmed copies",
+                &raw_fanout(&channel, &connection, n, None).await,
+            );
+        }
+        print(
+            "raw RabbitMQ fan-out at 1,000 msg/s",
+            &raw_fanout(&channel, &connection, paced_n, paced).await,
         );
     }
     if runs("sqlite") {
