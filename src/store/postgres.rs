@@ -104,6 +104,20 @@ impl PostgresStore {
         result
     }
 
+    /// Starts the next of a batch's write statements: a prepared
+    /// statement holds one, so the one before is sent first.
+    async fn next_statement(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        q: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+        pending: bool,
+    ) -> Result<(), StoreError> {
+        if pending {
+            q.build().execute(&mut **tx).await?;
+            q.reset();
+        }
+        Ok(())
+    }
+
     /// Nothing process-wide: PostgreSQL keeps writers apart (see
     /// `lock_people`).
     async fn writer(&self) {}

@@ -157,14 +157,19 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Writes a folded batch: one multi-row statement per table.
+            /// Writes a folded batch: one multi-row statement per table,
+            /// handed to the database as the backend's `next_statement`
+            /// allows (SQLite: all in one call).
             async fn write_batch(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 writes: &Writes,
             ) -> Result<(), StoreError> {
                 let now = unix_now();
+                let mut q = sqlx::QueryBuilder::<$db>::new("");
+                let mut pending = false;
                 for chunk in writes.cases.chunks(ROWS) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                    Self::next_statement(tx, &mut q, pending).await?;
+                    q.push(
                         "INSERT INTO cases (case_id, process, status, patient_id, updated_at, event_count, body) ",
                     );
                     q.push_values(chunk, |mut row, c| {
@@ -180,26 +185,29 @@ macro_rules! sql_store {
                         " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, patient_id = excluded.patient_id, \
                          updated_at = excluded.updated_at, event_count = excluded.event_count, body = excluded.body",
                     );
-                    q.build().execute(&mut **tx).await?;
+                    pending = true;
                 }
                 for chunk in writes.refs.chunks(ROWS) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO case_refs (source_system, case_ref, case_id) ");
+                    Self::next_statement(tx, &mut q, pending).await?;
+                    q.push("INSERT INTO case_refs (source_system, case_ref, case_id) ");
                     q.push_values(chunk, |mut row, (system, case_ref, case_id)| {
                         row.push_bind(*system).push_bind(case_ref.as_str()).push_bind(case_id.as_str());
                     });
                     q.push(" ON CONFLICT DO NOTHING");
-                    q.build().execute(&mut **tx).await?;
+                    pending = true;
                 }
                 for chunk in writes.participants.chunks(ROWS) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO participants (case_id, hsa_id) ");
+                    Self::next_statement(tx, &mut q, pending).await?;
+                    q.push("INSERT INTO participants (case_id, hsa_id) ");
                     q.push_values(chunk, |mut row, (case_id, hsa_id)| {
                         row.push_bind(case_id.as_str()).push_bind(hsa_id.as_str());
                     });
                     q.push(" ON CONFLICT DO NOTHING");
-                    q.build().execute(&mut **tx).await?;
+                    pending = true;
                 }
                 for chunk in writes.events.chunks(ROWS) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                    Self::next_statement(tx, &mut q, pending).await?;
+                    q.push(
                         "INSERT INTO events (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, \
                          received_at, body) ",
                     );
@@ -213,10 +221,11 @@ macro_rules! sql_store {
                             .push_bind(now)
                             .push_bind(e.body.as_slice());
                     });
-                    q.build().execute(&mut **tx).await?;
+                    pending = true;
                 }
                 for chunk in writes.deliveries.chunks(ROWS) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                    Self::next_statement(tx, &mut q, pending).await?;
+                    q.push(
                         "INSERT INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, reason, created_at) ",
                     );
                     q.push_values(chunk, |mut row, d| {
@@ -231,6 +240,9 @@ macro_rules! sql_store {
                             .push_bind(now);
                     });
                     q.push(" ON CONFLICT DO NOTHING");
+                    pending = true;
+                }
+                if pending {
                     q.build().execute(&mut **tx).await?;
                 }
                 Ok(())
