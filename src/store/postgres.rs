@@ -14,7 +14,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::batch::{Batch, Known, KnownCase, Needs, Writes};
-use super::sql::{IN_LIST, ROWS, decode_case, delivery_row, delivery_select, unix_now};
+use super::sql::{
+    IN_LIST, ROWS, decode_case, delivery_row, delivery_select, holds_statement, unix_now,
+};
 use super::{
     CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE, RelayLease,
     Store, StoreError, Submitted,
@@ -109,9 +111,8 @@ impl PostgresStore {
     async fn next_statement(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         q: &mut sqlx::QueryBuilder<sqlx::Postgres>,
-        pending: bool,
     ) -> Result<(), StoreError> {
-        if pending {
+        if holds_statement(q) {
             q.build().execute(&mut **tx).await?;
             q.reset();
         }

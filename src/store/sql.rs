@@ -61,6 +61,12 @@ where
     })
 }
 
+/// True when `q` has a statement not yet sent (batch writes start from an
+/// empty builder).
+pub(crate) fn holds_statement<DB: sqlx::Database>(q: &sqlx::QueryBuilder<DB>) -> bool {
+    !q.sql().as_str().is_empty()
+}
+
 /// Rows per multi-row INSERT: nine columns at most, so a statement stays
 /// far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 pub(crate) const ROWS: usize = 1000;
@@ -166,9 +172,8 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 let now = unix_now();
                 let mut q = sqlx::QueryBuilder::<$db>::new("");
-                let mut pending = false;
                 for chunk in writes.cases.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q, pending).await?;
+                    Self::next_statement(tx, &mut q).await?;
                     q.push(
                         "INSERT INTO cases (case_id, process, status, patient_id, updated_at, event_count, body) ",
                     );
@@ -185,28 +190,25 @@ macro_rules! sql_store {
                         " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, patient_id = excluded.patient_id, \
                          updated_at = excluded.updated_at, event_count = excluded.event_count, body = excluded.body",
                     );
-                    pending = true;
                 }
                 for chunk in writes.refs.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q, pending).await?;
+                    Self::next_statement(tx, &mut q).await?;
                     q.push("INSERT INTO case_refs (source_system, case_ref, case_id) ");
                     q.push_values(chunk, |mut row, (system, case_ref, case_id)| {
                         row.push_bind(*system).push_bind(case_ref.as_str()).push_bind(case_id.as_str());
                     });
                     q.push(" ON CONFLICT DO NOTHING");
-                    pending = true;
                 }
                 for chunk in writes.participants.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q, pending).await?;
+                    Self::next_statement(tx, &mut q).await?;
                     q.push("INSERT INTO participants (case_id, hsa_id) ");
                     q.push_values(chunk, |mut row, (case_id, hsa_id)| {
                         row.push_bind(case_id.as_str()).push_bind(hsa_id.as_str());
                     });
                     q.push(" ON CONFLICT DO NOTHING");
-                    pending = true;
                 }
                 for chunk in writes.events.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q, pending).await?;
+                    Self::next_statement(tx, &mut q).await?;
                     q.push(
                         "INSERT INTO events (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, \
                          received_at, body) ",
@@ -221,10 +223,9 @@ macro_rules! sql_store {
                             .push_bind(now)
                             .push_bind(e.body.as_slice());
                     });
-                    pending = true;
                 }
                 for chunk in writes.deliveries.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q, pending).await?;
+                    Self::next_statement(tx, &mut q).await?;
                     q.push(
                         "INSERT INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, reason, created_at) ",
                     );
@@ -240,9 +241,8 @@ macro_rules! sql_store {
                             .push_bind(now);
                     });
                     q.push(" ON CONFLICT DO NOTHING");
-                    pending = true;
                 }
-                if pending {
+                if holds_statement(&q) {
                     q.build().execute(&mut **tx).await?;
                 }
                 Ok(())

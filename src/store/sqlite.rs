@@ -16,7 +16,9 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 use super::batch::{Batch, Known, KnownCase, Needs, Writes};
-use super::sql::{IN_LIST, ROWS, decode_case, delivery_row, delivery_select, unix_now};
+use super::sql::{
+    IN_LIST, ROWS, decode_case, delivery_row, delivery_select, holds_statement, unix_now,
+};
 use super::{
     CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE, RelayLease,
     Store, StoreError, Submitted,
@@ -65,9 +67,8 @@ impl SqliteStore {
     async fn next_statement(
         _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         q: &mut sqlx::QueryBuilder<sqlx::Sqlite>,
-        pending: bool,
     ) -> Result<(), StoreError> {
-        if pending {
+        if holds_statement(q) {
             q.push("; ");
         }
         Ok(())
