@@ -1,15 +1,18 @@
 //! End to end through RabbitMQ: messages/s and latency from the inbound
 //! queue to the confirmed outbound publish, on SQLite and on PostgreSQL,
 //! next to the raw RabbitMQ publish-with-confirms + consume rate measured
-//! the same way on the same machine, and the raw rate of the same broker
-//! work samgate does per message (`fanout`: one consume, three confirmed
-//! publishes). Needs the local RabbitMQ and PostgreSQL (the test
-//! services). Figures: benches/README.md.
+//! the same way on the same machine. samgate runs with one recipient per
+//! message (one consume, one confirmed publish: the raw path's broker
+//! work) and with the spec example's three; the raw rate of the latter's
+//! broker work is `fanout` (one consume, three confirmed publishes).
+//! Needs the local RabbitMQ and PostgreSQL (the test services). Figures:
+//! benches/README.md.
 //!
-//! cargo bench --bench e2e -- [MESSAGES] [raw|fanout|sqlite|postgres]... [paced]
+//! cargo bench --bench e2e -- [MESSAGES] [raw|fanout|sqlite|postgres]... [one|three] [paced]
 //!
-//! Naming parts runs only those (all four by default); `paced` leaves out
-//! the as-fast-as-it-goes runs.
+//! Naming parts runs only those (all four by default); samgate runs each
+//! store with one recipient per message and with three, unless `one` or
+//! `three` names one; `paced` leaves out the as-fast-as-it-goes runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +32,31 @@ use samgate_proto::v1::SourceSystem;
 use tokio_stream::StreamExt;
 
 const RECIPIENT: &str = "SE2120000449-KHSL";
+
+/// How many actors each benchmark message reaches.
+#[derive(Clone, Copy)]
+enum Fanout {
+    /// One consume and one confirmed publish per message, like the raw
+    /// path: the patient's home municipality has one unit in the bench's
+    /// directory and she is listed nowhere.
+    One,
+    /// The spec example's routing: Linköping's home health care and social
+    /// services and her primary-care unit, three confirmed publishes.
+    Three,
+}
+
+/// The directory of the one-recipient runs: Linköping's home health care
+/// alone.
+const ONE_RECIPIENT_DIRECTORY: &str = r#"
+county = "05"
+system = "cosmic-link"
+
+[[unit]]
+hsa_id = "SE2120000449-KHSL"
+name = "Linköpings kommun, hemsjukvård"
+kind = "MUNICIPAL_HEALTHCARE"
+municipality = "0580"
+"#;
 
 fn amqp_url() -> String {
     std::env::var("SAMGATE_TEST_AMQP_URL")
@@ -304,12 +332,20 @@ async fn through_samgate(
     channel: &Channel,
     connection: &Arc<Connection>,
     store_url: &str,
+    fanout: Fanout,
     n: usize,
     interval: Option<Duration>,
 ) -> Figures {
     let dir = tempfile::tempdir().unwrap();
     let store = samgate::store::open(store_url, dir.path()).await.unwrap();
-    let directory = Directory::builtin();
+    let directory = match fanout {
+        Fanout::Three => Directory::builtin(),
+        Fanout::One => Directory::from_files([(
+            "bench.toml".to_string(),
+            ONE_RECIPIENT_DIRECTORY.to_string(),
+        )])
+        .unwrap(),
+    };
     let gateway = Arc::new(Gateway::new(
         store.clone(),
         Router::new(Engine::default(), directory.clone()),
@@ -339,6 +375,9 @@ async fn through_samgate(
         let mut e = template.clone();
         e.case_ref = format!("B-{run}-{i}");
         e.source_message_id = format!("B-{run}-{i}");
+        if let (Fanout::One, Some(patient)) = (fanout, e.patient.as_mut()) {
+            patient.listed_unit_hsa_id.clear();
+        }
         let bytes = DialectName::Lifecare
             .adapter()
             .encode(&e, None)
@@ -398,6 +437,15 @@ async fn postgres_schema() -> String {
     format!("{base}{joiner}options=-c%20search_path%3D{schema}")
 }
 
+/// The store URL of a run: the embedded default, or a new schema on the
+/// local PostgreSQL.
+async fn store_url(backend: &str) -> String {
+    match backend {
+        "postgres" => postgres_schema().await,
+        _ => String::new(),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -445,30 +493,35 @@ async fn main() {
             &raw_fanout(&channel, &connection, paced_n, paced).await,
         );
     }
-    if runs("sqlite") {
-        if unpaced {
+    // Each store with one recipient per message (like for like with the
+    // raw path), then with the example's three.
+    let fanouts: Vec<(Fanout, &str)> = [(Fanout::One, "one"), (Fanout::Three, "three")]
+        .into_iter()
+        .filter(|(_, name)| {
+            !args.iter().any(|a| a == "one" || a == "three") || args.iter().any(|a| a == name)
+        })
+        .collect();
+    for (backend, label) in [("sqlite", "SQLite"), ("postgres", "PostgreSQL")] {
+        if !runs(backend) {
+            continue;
+        }
+        for &(fanout, name) in &fanouts {
+            let what = format!(
+                "samgate, {label}, {name} recipient{}",
+                if name == "one" { "" } else { "s" }
+            );
+            if unpaced {
+                let url = store_url(backend).await;
+                print(
+                    &what,
+                    &through_samgate(&channel, &connection, &url, fanout, n, None).await,
+                );
+            }
+            let url = store_url(backend).await;
             print(
-                "samgate, SQLite",
-                &through_samgate(&channel, &connection, "", n, None).await,
+                &format!("{what} at 1,000 msg/s"),
+                &through_samgate(&channel, &connection, &url, fanout, paced_n, paced).await,
             );
         }
-        print(
-            "samgate, SQLite at 1,000 msg/s",
-            &through_samgate(&channel, &connection, "", paced_n, paced).await,
-        );
-    }
-    if runs("postgres") {
-        if unpaced {
-            let pg = postgres_schema().await;
-            print(
-                "samgate, PostgreSQL",
-                &through_samgate(&channel, &connection, &pg, n, None).await,
-            );
-        }
-        let pg = postgres_schema().await;
-        print(
-            "samgate, PostgreSQL at 1,000 msg/s",
-            &through_samgate(&channel, &connection, &pg, paced_n, paced).await,
-        );
     }
 }
