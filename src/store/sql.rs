@@ -2,8 +2,9 @@
 //! `Store`, expanded for each backend's pool and row types by
 //! [`sql_store!`]. The SQL is written to run on both (numbered `$n`
 //! parameters, `ON CONFLICT`); what differs (opening, migrations, how
-//! writers are kept apart) lives in `sqlite.rs` and `postgres.rs`, each of
-//! which provides `writer()` and `lock_people()`.
+//! writers are kept apart, how a batch is written and how a list of values
+//! is bound) lives in `sqlite.rs` and `postgres.rs`, each of which
+//! provides `writer()`, `lock_people()`, `write_batch()` and `push_in()`.
 
 /// Deliveries with their events, in outbox order; `$1` filters, `$2` limits.
 macro_rules! delivery_select {
@@ -61,20 +62,14 @@ where
     })
 }
 
-/// True when `q` has a statement not yet sent (batch writes start from an
-/// empty builder).
-pub(crate) fn holds_statement<DB: sqlx::Database>(q: &sqlx::QueryBuilder<DB>) -> bool {
-    !q.sql().as_str().is_empty()
-}
-
-/// Rows per multi-row INSERT: nine columns at most, so a statement stays
-/// far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
-pub(crate) const ROWS: usize = 1000;
-/// Values per `IN (…)` list, for the same reason.
+/// Values per `IN (…)` list (SQLite binds each as a parameter): far below
+/// SQLite's 32,766 parameters.
 pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
-/// whose commits do not wait for the disk), `writer()` and `lock_people()`.
+/// whose commits do not wait for the disk), `writer()`, `lock_people()`,
+/// `write_batch()` and `push_in()` (the condition "is one of these
+/// values" after a column name).
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
 
@@ -91,10 +86,8 @@ macro_rules! sql_store {
                         let mut q = sqlx::QueryBuilder::<$db>::new(
                             "SELECT source_message_id, case_id, sequence FROM events WHERE source_system = ",
                         );
-                        q.push_bind(*system).push(" AND source_message_id IN ");
-                        q.push_tuples(chunk, |mut t, id| {
-                            t.push_bind(id.as_str());
-                        });
+                        q.push_bind(*system).push(" AND source_message_id ");
+                        Self::push_in(&mut q, chunk);
                         for row in q.build().fetch_all(&mut **tx).await? {
                             known.seen.insert((*system, row.get(0)), (row.get(1), row.get(2)));
                         }
@@ -103,11 +96,9 @@ macro_rules! sql_store {
                 for chunk in needs.case_refs.chunks(IN_LIST) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "SELECT r.source_system, r.case_ref, c.case_id, c.patient_id, c.body \
-                         FROM case_refs r JOIN cases c ON c.case_id = r.case_id WHERE r.case_ref IN ",
+                         FROM case_refs r JOIN cases c ON c.case_id = r.case_id WHERE r.case_ref ",
                     );
-                    q.push_tuples(chunk, |mut t, r| {
-                        t.push_bind(r.as_str());
-                    });
+                    Self::push_in(&mut q, chunk);
                     for row in q.build().fetch_all(&mut **tx).await? {
                         let case_id: String = row.get(2);
                         known.refs.push((row.get(0), row.get(1), case_id.clone()));
@@ -123,10 +114,8 @@ macro_rules! sql_store {
                     q.push_bind(CareProcess::Outpatient as i32)
                         .push(" AND status <> ")
                         .push_bind(CaseStatus::Closed as i32)
-                        .push(" AND patient_id IN ");
-                    q.push_tuples(chunk, |mut t, p| {
-                        t.push_bind(p.as_str());
-                    });
+                        .push(" AND patient_id ");
+                    Self::push_in(&mut q, chunk);
                     Self::read_cases(tx, q, &mut known).await?;
                 }
                 // A duplicate answers with its case as it stands.
@@ -140,10 +129,8 @@ macro_rules! sql_store {
                     .into_iter()
                     .collect();
                 for chunk in missing.chunks(IN_LIST) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT case_id, patient_id, body FROM cases WHERE case_id IN ");
-                    q.push_tuples(chunk, |mut t, id| {
-                        t.push_bind(id.as_str());
-                    });
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT case_id, patient_id, body FROM cases WHERE case_id ");
+                    Self::push_in(&mut q, chunk);
                     Self::read_cases(tx, q, &mut known).await?;
                 }
                 Ok(known)
@@ -159,91 +146,6 @@ macro_rules! sql_store {
                     let case_id: String = row.get(0);
                     let body: Vec<u8> = row.get(2);
                     known.cases.insert(case_id.clone(), KnownCase { case_id, patient_id: row.get(1), case: decode_case(&body)? });
-                }
-                Ok(())
-            }
-
-            /// Writes a folded batch: one multi-row statement per table,
-            /// handed to the database as the backend's `next_statement`
-            /// allows (SQLite: all in one call).
-            async fn write_batch(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                writes: &Writes,
-            ) -> Result<(), StoreError> {
-                let now = unix_now();
-                let mut q = sqlx::QueryBuilder::<$db>::new("");
-                for chunk in writes.cases.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q).await?;
-                    q.push(
-                        "INSERT INTO cases (case_id, process, status, patient_id, updated_at, event_count, body) ",
-                    );
-                    q.push_values(chunk, |mut row, c| {
-                        row.push_bind(c.case_id.as_str())
-                            .push_bind(c.process)
-                            .push_bind(c.status)
-                            .push_bind(c.patient_id.as_str())
-                            .push_bind(c.updated_at)
-                            .push_bind(c.event_count)
-                            .push_bind(c.body.as_slice());
-                    });
-                    q.push(
-                        " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, patient_id = excluded.patient_id, \
-                         updated_at = excluded.updated_at, event_count = excluded.event_count, body = excluded.body",
-                    );
-                }
-                for chunk in writes.refs.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q).await?;
-                    q.push("INSERT INTO case_refs (source_system, case_ref, case_id) ");
-                    q.push_values(chunk, |mut row, (system, case_ref, case_id)| {
-                        row.push_bind(*system).push_bind(case_ref.as_str()).push_bind(case_id.as_str());
-                    });
-                    q.push(" ON CONFLICT DO NOTHING");
-                }
-                for chunk in writes.participants.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q).await?;
-                    q.push("INSERT INTO participants (case_id, hsa_id) ");
-                    q.push_values(chunk, |mut row, (case_id, hsa_id)| {
-                        row.push_bind(case_id.as_str()).push_bind(hsa_id.as_str());
-                    });
-                    q.push(" ON CONFLICT DO NOTHING");
-                }
-                for chunk in writes.events.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q).await?;
-                    q.push(
-                        "INSERT INTO events (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, \
-                         received_at, body) ",
-                    );
-                    q.push_values(chunk, |mut row, e| {
-                        row.push_bind(e.case_id.as_str())
-                            .push_bind(e.sequence)
-                            .push_bind(e.source_system)
-                            .push_bind(e.source_message_id.as_str())
-                            .push_bind(e.payload_type)
-                            .push_bind(e.occurred_at)
-                            .push_bind(now)
-                            .push_bind(e.body.as_slice());
-                    });
-                }
-                for chunk in writes.deliveries.chunks(ROWS) {
-                    Self::next_statement(tx, &mut q).await?;
-                    q.push(
-                        "INSERT INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, reason, created_at) ",
-                    );
-                    q.push_values(chunk, |mut row, d| {
-                        row.push_bind(d.message_id.as_str())
-                            .push_bind(d.case_id.as_str())
-                            .push_bind(d.sequence)
-                            .push_bind(d.recipient.as_str())
-                            .push_bind(d.system.as_str())
-                            .push_bind(d.kind)
-                            .push_bind(d.status)
-                            .push_bind(d.reason.as_str())
-                            .push_bind(now);
-                    });
-                    q.push(" ON CONFLICT DO NOTHING");
-                }
-                if holds_statement(&q) {
-                    q.build().execute(&mut **tx).await?;
                 }
                 Ok(())
             }
@@ -272,10 +174,8 @@ macro_rules! sql_store {
                     if let Some(recipient) = recipient {
                         q.push(" AND recipient = ").push_bind(recipient);
                     }
-                    q.push(" AND message_id IN ");
-                    q.push_tuples(chunk, |mut t, id| {
-                        t.push_bind(id.as_str());
-                    });
+                    q.push(" AND message_id ");
+                    Self::push_in(&mut q, chunk);
                     done += q.build().execute(&self.relaxed).await?.rows_affected();
                 }
                 Ok(done)
