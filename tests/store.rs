@@ -388,7 +388,7 @@ async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Back
     event.case_ref = "cosmic-case".into();
     store.submit(&event, &router).await.unwrap();
 
-    let window = store.outbox(10).await.unwrap();
+    let window = store.outbox(10, &[]).await.unwrap();
     assert!(
         window
             .iter()
@@ -396,6 +396,11 @@ async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Back
         "{window:?}"
     );
     assert!(window.iter().any(|d| d.system == "cosmic-link"));
+    // The rows the relay has in flight are left out.
+    let in_flight: Vec<i64> = window.iter().take(2).map(|d| d.id).collect();
+    let rest = store.outbox(10, &in_flight).await.unwrap();
+    assert_eq!(rest.len(), window.len() - in_flight.len(), "{rest:?}");
+    assert!(rest.iter().all(|d| !in_flight.contains(&d.id)));
 }
 
 both!(

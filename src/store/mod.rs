@@ -211,8 +211,7 @@ pub struct CaseFilter {
 
 /// The largest page `list_cases` returns.
 pub const MAX_PAGE_SIZE: usize = 500;
-/// The most rows one `outbox` read returns: the relay reads a round past
-/// the rows it still has in flight (up to 512, plus a round of 256).
+/// The most rows one `outbox` read returns.
 pub const MAX_OUTBOX_READ: usize = 1000;
 /// The page size when none is asked for.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -293,8 +292,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Pending deliveries to anyone but native units (they pull) and the
     /// portal (it is pushed to), in outbox order: what the relay
-    /// publishes next.
-    async fn outbox(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// publishes next. The rows `skip` names (the relay's, published and
+    /// awaiting their confirms) are left out by the database, so a read
+    /// under load does not carry them back again and again.
+    async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<Vec<Delivery>, StoreError>;
 
     /// Marks deliveries delivered (the broker confirmed them).
     async fn mark_delivered(&self, message_ids: &[String]) -> Result<u64, StoreError>;

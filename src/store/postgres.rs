@@ -107,6 +107,11 @@ impl PostgresStore {
         result
     }
 
+    /// Row ids as `OUTBOX` takes them: one array.
+    fn id_list(ids: &[i64]) -> Vec<i64> {
+        ids.to_vec()
+    }
+
     /// `= ANY($n)` with the values as one array: the statement's text is
     /// the same however many values there are, so it is prepared once
     /// (see `write_batch`).
@@ -190,6 +195,13 @@ impl PostgresStore {
         Ok(())
     }
 }
+
+/// The relay's read (`Store::outbox`): `$1` the rows to leave out, as one
+/// array (a hashed set in the plan), `$2` the limit.
+const OUTBOX: &str = "SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body \
+     FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence \
+     WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' \
+     AND d.id NOT IN (SELECT unnest($1::int8[])) ORDER BY d.id LIMIT $2";
 
 /// A batch's writes (see `write_batch`): `$1`–`$7` the cases, `$8`–`$10`
 /// the case refs, `$11`–`$12` the participants, `$13`–`$19` the events,

@@ -317,19 +317,15 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn outbox(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+            async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<Vec<Delivery>, StoreError> {
                 // Literal conditions, so that both databases use the partial
                 // index `deliveries_outbox` (migration 3): the relay's read
                 // costs the same however many deliveries were made before.
-                let rows = sqlx::query(
-                    "SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body \
-                     FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence \
-                     WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' \
-                     ORDER BY d.id LIMIT $1",
-                )
-                .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
-                .fetch_all(&self.pool)
-                .await?;
+                let rows = sqlx::query(OUTBOX)
+                    .bind(Self::id_list(skip))
+                    .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter().map(delivery_row).collect()
             }
 

@@ -33,6 +33,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// list` reading while `serve` writes).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The relay's read (`Store::outbox`): `$1` the rows to leave out, as a
+/// JSON array (one statement text however many there are), `$2` the limit.
+const OUTBOX: &str = "SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body \
+     FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence \
+     WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' \
+     AND d.id NOT IN (SELECT value FROM json_each($1)) ORDER BY d.id LIMIT $2";
+
 /// Rows per multi-row INSERT: nine columns at most, so a statement stays
 /// far below SQLite's 32,766 parameters.
 const ROWS: usize = 1000;
@@ -66,6 +73,20 @@ impl SqliteStore {
         _people: &[String],
     ) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Row ids as `OUTBOX` takes them: a JSON array.
+    fn id_list(ids: &[i64]) -> String {
+        let mut json = String::with_capacity(2 + ids.len() * 8);
+        json.push('[');
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&id.to_string());
+        }
+        json.push(']');
+        json
     }
 
     /// `IN (…)` with one parameter per value.

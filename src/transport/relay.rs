@@ -41,9 +41,7 @@ use crate::store::Delivery;
 const LEASE_RETRY: Duration = Duration::from_secs(1);
 /// Deliveries read from the outbox per round.
 const ROUND: usize = 256;
-/// Deliveries published and awaiting their confirms at once. With a round
-/// on top it stays inside the store's largest outbox read
-/// (`MAX_OUTBOX_READ`), since in-flight rows are still pending there.
+/// Deliveries published and awaiting their confirms at once.
 const MAX_IN_FLIGHT: usize = 512;
 /// How long the relay sleeps when nothing wakes it (a safety net: stored
 /// events wake it at once).
@@ -244,9 +242,10 @@ async fn publish_round(
 ) -> Result<Round, TransportError> {
     let store = gateway.store();
     // The outbox leaves out native units (they read through
-    // DeliveryService) and portal publications (pushed over HTTPS); the
-    // rows in flight come first in it, so the window is that much wider.
-    let batch = store.outbox(ROUND + in_flight.ids.len()).await?;
+    // DeliveryService), portal publications (pushed over HTTPS) and the
+    // rows in flight.
+    let skip: Vec<i64> = in_flight.ids.iter().copied().collect();
+    let batch = store.outbox(ROUND, &skip).await?;
     let mut ready = Vec::new();
     for d in in_case_order(batch, in_flight) {
         match render(&d) {
