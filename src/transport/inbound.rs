@@ -31,8 +31,11 @@ use crate::gateway::{Gateway, SubmitError};
 /// is unavailable.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Unacknowledged messages a consumer holds at once, and the largest batch
-/// committed together.
-const PREFETCH: u16 = 64;
+/// committed together. A batch is acknowledged only after its commit, so
+/// the batch being committed and the one gathering share this window:
+/// at 64 they averaged some 36 messages under load, and the commit (an
+/// fsync) per batch bounded the rate.
+const PREFETCH: u16 = 256;
 
 /// Runs the consumers until `stop` turns true, reconnecting with backoff.
 pub async fn run(
