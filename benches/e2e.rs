@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
@@ -301,8 +302,8 @@ async fn forward(connection: Arc<Connection>, from: String, to: Vec<String>, n: 
     while forwarded < n {
         let mut batch = vec![consumer.next().await.unwrap().unwrap()];
         while batch.len() < 64 {
-            match tokio::time::timeout(Duration::ZERO, consumer.next()).await {
-                Ok(Some(Ok(d))) => batch.push(d),
+            match consumer.next().now_or_never() {
+                Some(Some(Ok(d))) => batch.push(d),
                 _ => break,
             }
         }

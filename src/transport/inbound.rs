@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions,
@@ -114,13 +115,21 @@ async fn consume(
     quarantine: Channel,
     names: Names,
 ) -> Result<(), TransportError> {
+    // The acknowledgement of the last batch stored, still on its way: the
+    // next batch is gathered and stored meanwhile (the hand-over to
+    // lapin's connection costs about 0.2 ms), and it is awaited before any
+    // other acknowledgement, so they reach the broker in order.
+    let mut acking: Option<Acking> = None;
     while let Some(first) = consumer.next().await {
         // Group commit: whatever else has already arrived joins this batch
         // (one transaction, one fsync); nothing waits for more.
         let mut batch = vec![first?];
         while batch.len() < usize::from(PREFETCH) {
-            match tokio::time::timeout(Duration::ZERO, consumer.next()).await {
-                Ok(Some(next)) => batch.push(next?),
+            // Polled once, not under a zero timeout: tokio rounds a
+            // timer up to the next millisecond, and waiting for it cost
+            // every batch 0.8 ms (p50) to 4.5 ms (p99).
+            match consumer.next().now_or_never() {
+                Some(Some(next)) => batch.push(next?),
                 _ => break,
             }
         }
@@ -129,10 +138,18 @@ async fn consume(
         // The common case, all stored: one acknowledgement covers the batch
         // (deliveries on a channel are acknowledged up to a tag).
         if results.iter().all(Result::is_ok) {
-            let last = batch.last().expect("a batch has a first message");
-            last.ack(BasicAckOptions { multiple: true }).await?;
+            let acker = batch
+                .last()
+                .expect("a batch has a first message")
+                .acker
+                .clone();
+            finish(&mut acking).await?;
+            acking = Some(tokio::spawn(async move {
+                acker.ack(BasicAckOptions { multiple: true }).await
+            }));
             continue;
         }
+        finish(&mut acking).await?;
         for (delivery, result) in batch.iter().zip(results) {
             match result {
                 Ok(_) => {
@@ -166,6 +183,18 @@ async fn consume(
                 }
             }
         }
+    }
+    finish(&mut acking).await
+}
+
+/// An acknowledgement sent from a task of its own.
+type Acking = tokio::task::JoinHandle<Result<bool, lapin::Error>>;
+
+/// Waits for the acknowledgement on its way, if any.
+async fn finish(acking: &mut Option<Acking>) -> Result<(), TransportError> {
+    if let Some(ack) = acking.take() {
+        ack.await
+            .map_err(|_| TransportError::Closed("an acknowledgement task stopped"))??;
     }
     Ok(())
 }
