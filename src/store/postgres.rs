@@ -171,28 +171,34 @@ impl PostgresStore {
     }
 
     /// Nothing process-wide: PostgreSQL keeps writers apart (see
-    /// `lock_people`).
+    /// `begin_for_people`).
     async fn writer(&self) {}
 
-    /// Serialises the transactions that touch one person's cases, across
-    /// every gateway process sharing the database: one transaction-scoped
-    /// advisory lock per person, all taken in one statement and in key
-    /// order, so two batches that share people cannot deadlock.
-    async fn lock_people(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    /// Begins a batch's transaction holding the locks of the people it
+    /// touches: transactions that touch one person's cases are serialised
+    /// across every gateway process sharing the database, by one
+    /// transaction-scoped advisory lock per person, all taken in key
+    /// order, so two batches that share people cannot deadlock. The locks
+    /// go with `BEGIN` in one simple query, one round trip for both; the
+    /// keys are integers this process computed, written into the text.
+    async fn begin_for_people(
+        &self,
         people: &[String],
-    ) -> Result<(), StoreError> {
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         let mut keys: Vec<i32> = people.iter().map(|p| person_lock_key(p)).collect();
         keys.sort_unstable();
         keys.dedup();
+        let list = keys
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         // unnest yields the keys in array order, and each row takes its
         // lock as it is produced.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k")
-            .bind(PERSON_LOCK_CLASS)
-            .bind(&keys)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        let begin = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({PERSON_LOCK_CLASS}, k) FROM unnest('{{{list}}}'::int4[]) AS k"
+        );
+        Ok(self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await?)
     }
 }
 
@@ -323,4 +329,61 @@ mod nodelay {
 
     #[cfg(not(target_os = "linux"))]
     pub fn set_on_connections_to(_port: u16) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::PostgresStore;
+
+    /// A store in a schema of its own on the test database (the local
+    /// PostgreSQL that scripts/test starts).
+    async fn store() -> PostgresStore {
+        use sqlx::Connection;
+        let base = std::env::var("SAMGATE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut conn = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed by this test: {e}"));
+        let schema = format!("samgate_test_lock_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let joiner = if base.contains('?') { '&' } else { '?' };
+        PostgresStore::open(&format!("{base}{joiner}options=-c%20search_path%3D{schema}"))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_persons_transaction_waits_for_the_one_before_and_no_one_else_does() {
+        let store = Arc::new(store().await);
+        let esther = vec!["194102069046".to_string()];
+        let first = store.begin_for_people(&esther).await.unwrap();
+        // Someone else's batch goes ahead.
+        let other = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.begin_for_people(&["191212121212".to_string()]),
+        )
+        .await
+        .expect("another person's transaction does not wait")
+        .unwrap();
+        other.commit().await.unwrap();
+        // Esther's next batch waits until the first commits.
+        let second = {
+            let store = store.clone();
+            tokio::spawn(async move { store.begin_for_people(&esther).await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!second.is_finished(), "the second transaction did not wait");
+        first.commit().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("the second transaction goes on after the commit")
+            .unwrap()
+            .unwrap();
+    }
 }

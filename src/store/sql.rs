@@ -4,7 +4,8 @@
 //! parameters, `ON CONFLICT`); what differs (opening, migrations, how
 //! writers are kept apart, how a batch is written and how a list of values
 //! is bound) lives in `sqlite.rs` and `postgres.rs`, each of which
-//! provides `writer()`, `lock_people()`, `write_batch()` and `push_in()`.
+//! provides `writer()`, `begin_for_people()`, `write_batch()` and
+//! `push_in()`.
 
 /// Deliveries with their events, in outbox order; `$1` filters, `$2` limits.
 macro_rules! delivery_select {
@@ -67,7 +68,7 @@ where
 pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
-/// whose commits do not wait for the disk), `writer()`, `lock_people()`,
+/// whose commits do not wait for the disk), `writer()`, `begin_for_people()`,
 /// `write_batch()` and `push_in()` (the condition "is one of these
 /// values" after a column name).
 macro_rules! sql_store {
@@ -200,11 +201,10 @@ macro_rules! sql_store {
             ) -> Result<Vec<Result<Submitted, StoreError>>, StoreError> {
                 let needs = Needs::of(events);
                 let _writer = self.writer().await;
-                let mut tx = self.pool.begin().await?;
                 // One writer per person at a time: case creation, case
                 // linking and the one-open-outpatient-case rule all look at
                 // the person's cases.
-                Self::lock_people(&mut tx, &needs.people).await?;
+                let mut tx = self.begin_for_people(&needs.people).await?;
                 let mut batch = Batch::new(Self::read_known(&mut tx, &needs).await?);
                 let mut results = Vec::with_capacity(events.len());
                 for event in events {

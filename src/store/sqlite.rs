@@ -67,12 +67,13 @@ impl SqliteStore {
         self.write_lock.lock().await
     }
 
-    /// The write lock already serialises everything.
-    async fn lock_people(
-        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    /// Begins a batch's transaction; the write lock already keeps every
+    /// writer apart, people included.
+    async fn begin_for_people(
+        &self,
         _people: &[String],
-    ) -> Result<(), StoreError> {
-        Ok(())
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin().await?)
     }
 
     /// Row ids as `OUTBOX` takes them: a JSON array.
