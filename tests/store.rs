@@ -87,6 +87,35 @@ async fn a_duplicate_returns_the_first_result_and_stores_nothing_on(b: Backend) 
 }
 
 both!(
+    a_batch_larger_than_one_lookup_statement_finds_its_duplicates,
+    a_batch_larger_than_one_lookup_statement_finds_its_duplicates_on
+);
+
+/// The store looks up a batch's message ids and case refs a thousand
+/// values to a statement: 1,500 events take several, and a second
+/// submission of the same events is all duplicates of the first.
+async fn a_batch_larger_than_one_lookup_statement_finds_its_duplicates_on(b: Backend) {
+    let store = b.store.clone();
+    let engine = Engine::default();
+    let events: Vec<_> = (0..1500)
+        .map(|i| {
+            let mut e = canonical_example("admissionNotice");
+            e.source_message_id = format!("MSG-{i}");
+            e.case_ref = format!("REF-{i}");
+            e
+        })
+        .collect();
+    let first = store.submit_batch(&events, &engine).await.unwrap();
+    assert!(first.iter().all(|r| !r.as_ref().unwrap().duplicate));
+    let again = store.submit_batch(&events, &engine).await.unwrap();
+    for (a, b) in first.iter().zip(&again) {
+        let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+        assert!(b.duplicate);
+        assert_eq!((&b.case_id, b.sequence), (&a.case_id, a.sequence));
+    }
+}
+
+both!(
     the_projection_is_the_fold_of_the_stored_events,
     the_projection_is_the_fold_of_the_stored_events_on
 );
