@@ -353,9 +353,11 @@ mod tests {
             .await
             .unwrap();
         let joiner = if base.contains('?') { '&' } else { '?' };
-        PostgresStore::open(&format!("{base}{joiner}options=-c%20search_path%3D{schema}"))
-            .await
-            .unwrap()
+        PostgresStore::open(&format!(
+            "{base}{joiner}options=-c%20search_path%3D{schema}"
+        ))
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
