@@ -131,6 +131,8 @@ fn every_subcommand_has_help() {
         vec!["case", "list", "--help"],
         vec!["demo", "--help"],
         vec!["sip", "export", "--help"],
+        vec!["delivery", "list", "--help"],
+        vec!["delivery", "replay", "--help"],
     ] {
         let out = samgate().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}");
@@ -409,4 +411,116 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
+}
+
+/// Stores two admissions whose deliveries the directory of the day could
+/// not all make: Esther's to her primary-care unit, missing from it, and
+/// a person with protected identity's, whose Cosmic Link deliveries the
+/// policy quarantines. Returns (Esther's quarantined delivery, one refused
+/// by the policy).
+fn store_quarantined_deliveries(data_dir: &std::path::Path) -> (String, String) {
+    use samgate::engine::Engine;
+    use samgate::routing::{Directory, Router};
+    // Linköping's municipal units, without Esther's primary-care unit.
+    let directory = Directory::from_files([(
+        "ostergotland.toml".to_string(),
+        r#"
+county = "05"
+system = "cosmic-link"
+
+[[unit]]
+hsa_id = "SE2120000449-KHSL"
+name = "Linköpings kommun, hemsjukvård"
+kind = "MUNICIPAL_HEALTHCARE"
+municipality = "0580"
+
+[[unit]]
+hsa_id = "SE2120000449-BIST"
+name = "Linköpings kommun, biståndsenheten"
+kind = "SOCIAL_SERVICES"
+municipality = "0580"
+"#
+        .to_string(),
+    )])
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = samgate::store::open("", data_dir).await.unwrap();
+        let router = Router::new(Engine::default(), directory);
+        let esther = store
+            .submit(&canonical_example("admissionNotice"), &router)
+            .await
+            .unwrap();
+        let mut protected = canonical_example("admissionNotice");
+        protected.source_message_id = "MSG-PROTECTED".into();
+        protected.case_ref = "SV-PROTECTED".into();
+        protected.patient.as_mut().unwrap().protected_identity = true;
+        let protected = store.submit(&protected, &router).await.unwrap();
+        let quarantined = |case_id: String, recipient: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .case_deliveries(&case_id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|d| d.recipient == recipient)
+                    .unwrap()
+                    .message_id
+            }
+        };
+        let found = (
+            quarantined(esther.case_id, "SE2321000040-V2K1").await,
+            quarantined(protected.case_id, "SE2120000449-BIST").await,
+        );
+        store.close().await;
+        found
+    })
+}
+
+#[test]
+fn quarantined_deliveries_are_listed_and_replayed_unless_the_policy_forbids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (missing_unit, protected) = store_quarantined_deliveries(dir.path());
+    let list = || {
+        let out = samgate()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["delivery", "list"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = list();
+    // Esther's primary-care unit, and the protected person's three.
+    assert_eq!(before.lines().count(), 4, "{before}");
+    assert!(before.contains(&missing_unit) && before.contains(&protected));
+    assert!(before.contains("unknown-recipient") && before.contains("protected-identity-policy"));
+    // Nobody's identity number or name is listed.
+    assert!(!before.contains("194102069046") && !before.contains("Esther"));
+
+    // The built-in directory has the unit now: the delivery goes again.
+    let out = samgate()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["delivery", "replay", &missing_unit])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("through cosmic-link"));
+
+    // A protected identity's delivery to Cosmic Link never does.
+    let out = samgate()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["delivery", "replay", &protected])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("protected-identity-policy"));
+
+    let after = list();
+    assert_eq!(after.lines().count(), 3, "{after}");
+    assert!(!after.contains(&missing_unit));
 }

@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 mod case;
+mod delivery;
 mod demo;
 mod output;
 mod serve;
@@ -58,6 +59,9 @@ pub enum Command {
     /// SIP documents for the citizen portal.
     #[command(subcommand)]
     Sip(sip::SipCommand),
+    /// Quarantined deliveries: list them, make them again.
+    #[command(subcommand)]
+    Delivery(delivery::DeliveryCommand),
     /// Translate one message between dialects and canonical JSON.
     Translate(translate::TranslateArgs),
     /// Check dialect files; one line per file.
@@ -76,7 +80,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
     // show only what went wrong.
     if matches!(
         cli.command,
-        Command::Demo(_) | Command::Case(_) | Command::Sip(_)
+        Command::Demo(_) | Command::Case(_) | Command::Sip(_) | Command::Delivery(_)
     ) {
         config.log.level = "warn".into();
     }
@@ -87,6 +91,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
         Command::Case(command) => rt.block_on(case::run(cli, config, command)),
         Command::Demo(args) => rt.block_on(demo::run(cli, config, args)),
         Command::Sip(command) => rt.block_on(sip::run(cli, config, command)),
+        Command::Delivery(command) => rt.block_on(delivery::run(cli, config, command)),
         Command::Translate(_) | Command::Validate(_) => unreachable!("synchronous commands"),
     }
 }

@@ -8,9 +8,11 @@
 //! transaction as the event (the outbox).
 
 mod directory;
+mod replay;
 mod rules;
 
 pub use directory::{Directory, DirectoryError, System, Unit, default_queue};
+pub use replay::{ReplayRefused, replay_system};
 pub use rules::{QUARANTINE_PROTECTED_IDENTITY, QUARANTINE_UNKNOWN_RECIPIENT, route};
 
 use std::sync::{Arc, RwLock};

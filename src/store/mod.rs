@@ -290,6 +290,19 @@ pub trait Store: Send + Sync + 'static {
     /// Quarantines a pending delivery that cannot be made.
     async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError>;
 
+    /// Quarantined deliveries in outbox order, those past row `after`, at
+    /// most `limit` (a page; the last row's id is the next page's
+    /// `after`).
+    async fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// One delivery, by its message id.
+    async fn delivery(&self, message_id: &str) -> Result<Option<Delivery>, StoreError>;
+
+    /// Makes a quarantined delivery pending again, to be made through
+    /// `system`; false when it is not quarantined (no such delivery,
+    /// already replayed, or delivered).
+    async fn requeue_delivery(&self, message_id: &str, system: &str) -> Result<bool, StoreError>;
+
     /// Pending deliveries to anyone but native units (they pull) and the
     /// portal (it is pushed to), in outbox order: what the relay
     /// publishes next. The rows `skip` names (the relay's, published and

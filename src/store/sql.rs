@@ -317,6 +317,37 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+                let rows = sqlx::query(delivery_select!("d.status = 'quarantined' AND d.id > $1"))
+                    .bind(after)
+                    .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(delivery_row).collect()
+            }
+
+            async fn delivery(&self, message_id: &str) -> Result<Option<Delivery>, StoreError> {
+                let row = sqlx::query(delivery_select!("d.message_id = $1"))
+                    .bind(message_id)
+                    .bind(1_i64)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(delivery_row).transpose()
+            }
+
+            async fn requeue_delivery(&self, message_id: &str, system: &str) -> Result<bool, StoreError> {
+                let _writer = self.writer().await;
+                let done = sqlx::query(
+                    "UPDATE deliveries SET status = 'pending', system = $1, reason = '' \
+                     WHERE message_id = $2 AND status = 'quarantined'",
+                )
+                .bind(system)
+                .bind(message_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<Vec<Delivery>, StoreError> {
                 // Literal conditions, so that both databases use the partial
                 // index `deliveries_outbox` (migration 3): the relay's read
