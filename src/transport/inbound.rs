@@ -47,7 +47,7 @@ pub async fn run(
 ) {
     let mut backoff = FIRST_BACKOFF;
     while !*stop.borrow() {
-        match session(&gateway, &url, &names, &mut stop).await {
+        match session(&gateway, &url, &names, &mut stop, &mut backoff).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!("inbound: {e}; reconnecting in {backoff:?}");
@@ -63,6 +63,7 @@ async fn session(
     url: &str,
     names: &Names,
     stop: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
 ) -> Result<(), TransportError> {
     let connection = connect(url).await?;
     let quarantine = connection.create_channel().await?;
@@ -92,6 +93,9 @@ async fn session(
         ));
     }
     tracing::info!("inbound consumers connected");
+    // The next failure, however much later, starts again from the
+    // shortest wait.
+    *backoff = FIRST_BACKOFF;
     tokio::select! {
         _ = stop.changed() => {
             let _ = connection.close(200, "samgate shutting down".into()).await;
