@@ -11,7 +11,7 @@ use samgate_adapter_core::{DecodeError, Warning};
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::StoredEvent;
 use samgate_proto::validate::{FieldError, check_event, payload_name};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::dialects::DialectName;
 use crate::engine::RuleViolation;
@@ -64,6 +64,9 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     router: Router,
     stored: broadcast::Sender<StoredEvent>,
+    /// Counts stored events: what the outbox readers wait on. A watch, not
+    /// the feed above, so waking them clones no event.
+    stored_count: watch::Sender<u64>,
 }
 
 impl Gateway {
@@ -73,6 +76,7 @@ impl Gateway {
             store,
             router,
             stored,
+            stored_count: watch::Sender::new(0),
         }
     }
 
@@ -87,6 +91,13 @@ impl Gateway {
     /// Events as they are stored, for `WatchCase`.
     pub fn subscribe(&self) -> broadcast::Receiver<StoredEvent> {
         self.stored.subscribe()
+    }
+
+    /// Changes each time events are stored: the relay's wake-up. Marking
+    /// it seen before a read of the outbox means any change after is
+    /// stored after that read began.
+    pub fn stored_changes(&self) -> watch::Receiver<u64> {
+        self.stored_count.subscribe()
     }
 
     /// Checks, folds and stores a canonical event.
@@ -183,6 +194,7 @@ impl Gateway {
             "event stored"
         );
         if !s.duplicate {
+            self.stored_count.send_modify(|n| *n += 1);
             let _ = self.stored.send(StoredEvent {
                 case_id: s.case_id.clone(),
                 sequence: s.sequence,

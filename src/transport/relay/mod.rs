@@ -30,8 +30,7 @@ use std::time::{Duration, Instant};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, PublisherConfirm};
-use samgate_proto::v1::StoredEvent;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 mod settler;
 mod window;
@@ -107,7 +106,7 @@ async fn session(
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    let mut wake = gateway.subscribe();
+    let mut wake = gateway.stored_changes();
     let (rounds, settle_rounds) = mpsc::unbounded_channel();
     let (reports, mut settled) = mpsc::unbounded_channel();
     let mut settler = tokio::spawn(settler(gateway.clone(), settle_rounds, reports));
@@ -136,7 +135,7 @@ async fn session(
         }
         if in_flight.unconfirmed.len() < MAX_IN_FLIGHT {
             // Every event stored so far is in the read that follows.
-            drain(&mut wake);
+            wake.borrow_and_update();
             let (round, more) = publish_round(gateway, &channel, names, &mut in_flight).await?;
             if !round.is_empty() && rounds.send(round).is_err() {
                 break Err(TransportError::Closed("the relay's settler stopped"));
@@ -150,7 +149,7 @@ async fn session(
             }
         }
         tokio::select! {
-            _ = wake.recv() => {}
+            Ok(()) = wake.changed() => {}
             Some(done) = settled.recv() => in_flight.report(done, stop, backoff).await,
             ended = &mut settler => {
                 break match ended {
@@ -176,16 +175,6 @@ async fn session(
     }
     let _ = connection.close(200, "samgate shutting down".into()).await;
     ended
-}
-
-/// Empties the wake-up feed without waiting.
-fn drain(wake: &mut broadcast::Receiver<StoredEvent>) {
-    loop {
-        match wake.try_recv() {
-            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
-            Err(_) => return,
-        }
-    }
 }
 
 /// A published round: each delivery with its pending confirm.
