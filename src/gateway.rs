@@ -93,7 +93,8 @@ impl Gateway {
         self.stored.subscribe()
     }
 
-    /// Changes each time events are stored: the relay's wake-up. Marking
+    /// Changes each time events are stored: the wake-up of the relay and
+    /// of `DeliveryService` streams. Marking
     /// it seen before a read of the outbox means any change after is
     /// stored after that read began.
     pub fn stored_changes(&self) -> watch::Receiver<u64> {

@@ -91,13 +91,15 @@ impl DeliveryService for DeliveryApi {
         let r = request.into_inner();
         recipient(&r.recipient_hsa_id)?;
         let gateway = self.gateway.clone();
-        let mut wake = gateway.subscribe();
+        let mut wake = gateway.stored_changes();
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             // Each pending delivery once per stream; unacknowledged ones
             // come again on the next stream.
             let mut sent: HashSet<String> = HashSet::new();
             loop {
+                // What is stored after this is a change to wake on.
+                wake.borrow_and_update();
                 match gateway
                     .pull(&r.recipient_hsa_id, r.max.max(0) as usize)
                     .await
@@ -117,7 +119,7 @@ impl DeliveryService for DeliveryApi {
                     }
                 }
                 tokio::select! {
-                    _ = wake.recv() => {}
+                    Ok(()) = wake.changed() => {}
                     () = tokio::time::sleep(SUBSCRIBE_POLL) => {}
                     () = tx.closed() => return,
                 }
