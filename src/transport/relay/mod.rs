@@ -21,8 +21,10 @@
 //!   overtakes an earlier one, even when the earlier one is refused.
 //! - Units on the native interface are left to `DeliveryService`.
 //! - One relay at a time: with several processes on one PostgreSQL, the
-//!   others wait for the lease (`Store::relay_lease`), so no delivery is
-//!   published twice by two relays and no case is reordered between them.
+//!   others wait for the lease (`Store::relay_lease`), so two relays do
+//!   not publish side by side, save for up to [`LEASE_CHECK`] after a
+//!   relay's lease connection is lost (duplicates under the same message
+//!   ids, which consumers drop).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
