@@ -13,7 +13,7 @@
 //!   stored; a settler task beside it (`settler`) waits for the broker's
 //!   confirms and marks what was confirmed, so neither the broker's
 //!   confirm nor the store's mark holds up the next publish (up to
-//!   [`MAX_IN_FLIGHT`] deliveries awaiting confirms). What is published
+//!   `MAX_IN_FLIGHT` deliveries awaiting confirms). What is published
 //!   and not yet marked is the loop's window (`window`).
 //! - Per-case order: of each case, only the deliveries of its earliest
 //!   pending event are published in a round, and not while an earlier
@@ -22,7 +22,7 @@
 //! - Units on the native interface are left to `DeliveryService`.
 //! - One relay at a time: with several processes on one PostgreSQL, the
 //!   others wait for the lease (`Store::relay_lease`), so two relays do
-//!   not publish side by side, save for up to [`LEASE_CHECK`] after a
+//!   not publish side by side, save for up to `LEASE_CHECK` after a
 //!   relay's lease connection is lost (duplicates under the same message
 //!   ids, which consumers drop).
 
