@@ -108,15 +108,15 @@ impl PostgresStore {
     }
 
     /// Row ids as `OUTBOX` takes them: one array.
-    fn id_list(ids: &[i64]) -> Vec<i64> {
-        ids.to_vec()
+    fn id_list(ids: &[i64]) -> &[i64] {
+        ids
     }
 
     /// `= ANY($n)` with the values as one array: the statement's text is
     /// the same however many values there are, so it is prepared once
     /// (see `write_batch`).
     fn push_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, values: &[String]) {
-        q.push("= ANY(").push_bind(values.to_vec()).push(")");
+        q.push("= ANY(").push_bind(values).push(")");
     }
 
     /// Writes a folded batch in one statement and one round trip: each

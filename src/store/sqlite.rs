@@ -78,16 +78,7 @@ impl SqliteStore {
 
     /// Row ids as `OUTBOX` takes them: a JSON array.
     fn id_list(ids: &[i64]) -> String {
-        let mut json = String::with_capacity(2 + ids.len() * 8);
-        json.push('[');
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&id.to_string());
-        }
-        json.push(']');
-        json
+        serde_json::to_string(ids).expect("a list of integers is JSON")
     }
 
     /// `IN (…)` with one parameter per value.

@@ -216,12 +216,7 @@ async fn publish_round(
     // The outbox leaves out native units (they read through
     // DeliveryService), portal publications (pushed over HTTPS) and the
     // rows in flight.
-    let skip: Vec<i64> = in_flight
-        .unconfirmed
-        .iter()
-        .chain(&in_flight.unmarked)
-        .copied()
-        .collect();
+    let skip = in_flight.rows();
     let batch = store.outbox(ROUND, &skip).await?;
     let more = batch.len() == ROUND;
     let mut ready = Vec::new();

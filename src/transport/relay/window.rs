@@ -25,8 +25,14 @@ pub(super) struct InFlight {
 }
 
 impl InFlight {
-    pub(super) fn contains(&self, id: i64) -> bool {
-        self.unconfirmed.contains(&id) || self.unmarked.contains(&id)
+    /// The rows the store still holds pending that the relay has
+    /// published: what its reads leave out.
+    pub(super) fn rows(&self) -> Vec<i64> {
+        self.unconfirmed
+            .iter()
+            .chain(&self.unmarked)
+            .copied()
+            .collect()
     }
 
     /// Takes in what the settler reports. When the broker refused any,
@@ -66,12 +72,12 @@ impl InFlight {
 }
 
 /// Of each case with nothing in flight, the deliveries of its earliest
-/// pending event.
+/// pending event. The read left out the rows in flight (`InFlight::rows`).
 pub(super) fn in_case_order(batch: Vec<Delivery>, in_flight: &InFlight) -> Vec<Delivery> {
     let mut first: HashMap<String, i64> = HashMap::new();
     batch
         .into_iter()
-        .filter(|d| !in_flight.contains(d.id) && !in_flight.cases.contains(&d.case_id))
+        .filter(|d| !in_flight.cases.contains(&d.case_id))
         .filter(|d| *first.entry(d.case_id.clone()).or_insert(d.sequence) == d.sequence)
         .collect()
 }
