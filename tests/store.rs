@@ -417,7 +417,9 @@ async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Back
     event.case_ref = "cosmic-case".into();
     store.submit(&event, &router).await.unwrap();
 
-    let window = store.outbox(10, &[]).await.unwrap();
+    let read = store.outbox(10, &[]).await.unwrap();
+    let window = read.deliveries;
+    assert!(read.top >= window.iter().map(|d| d.id).max().unwrap());
     assert!(
         window
             .iter()
@@ -427,9 +429,48 @@ async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Back
     assert!(window.iter().any(|d| d.system == "cosmic-link"));
     // The rows the relay has in flight are left out.
     let in_flight: Vec<i64> = window.iter().take(2).map(|d| d.id).collect();
-    let rest = store.outbox(10, &in_flight).await.unwrap();
+    let rest = store.outbox(10, &in_flight).await.unwrap().deliveries;
     assert_eq!(rest.len(), window.len() - in_flight.len(), "{rest:?}");
     assert!(rest.iter().all(|d| !in_flight.contains(&d.id)));
+    // A read that finds nothing still tells how far it looked.
+    let all: Vec<i64> = window.iter().map(|d| d.id).collect();
+    let none = store.outbox(10, &all).await.unwrap();
+    assert!(window.len() < 10, "the example routes fewer than 10");
+    assert!(none.deliveries.is_empty(), "{none:?}");
+    assert_eq!(none.top, read.top);
+}
+
+/// On SQLite the relay is handed what each batch commits instead of
+/// reading it back: exactly the rows a read would give, with their ids, in
+/// outbox order. PostgreSQL, whose ids do not follow commit order, has no
+/// feed.
+#[tokio::test]
+async fn the_sqlite_store_feeds_the_relay_what_a_read_would_give() {
+    let b = sqlite().await;
+    let router =
+        samgate::routing::Router::new(Engine::default(), samgate::routing::Directory::builtin())
+            .publishing_plans(true);
+    let mut feed = b
+        .store
+        .follow_outbox()
+        .await
+        .expect("SQLite feeds the relay");
+    let mut admission = canonical_example("admissionNotice");
+    admission.source_message_id = "fed".into();
+    let events = vec![admission, canonical_example("sipPlan")];
+    let results = b.store.submit_batch(&events, &router).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut fed = Vec::new();
+    while let Some(d) = feed.try_recv() {
+        fed.push(d);
+    }
+    assert!(!feed.take_lost());
+    let read = b.store.outbox(100, &[]).await.unwrap().deliveries;
+    assert!(!fed.is_empty());
+    assert_eq!(fed, read, "neither the portal's nor native units' rows");
+
+    let pg = postgres().await;
+    assert!(pg.store.follow_outbox().await.is_none());
 }
 
 both!(

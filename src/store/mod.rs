@@ -10,6 +10,7 @@
 //! rule violation refuses its event alone: nothing of it is stored.
 
 mod batch;
+mod feed;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -23,6 +24,7 @@ use samgate_proto::v1::{Case, CaseStatus, StoredEvent};
 
 use crate::engine::{Engine, Facts, RuleViolation};
 
+pub use feed::{FeedReceiver, OutboxFeed};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -185,6 +187,28 @@ pub struct Delivery {
     pub event: CaseEvent,
 }
 
+impl Delivery {
+    /// Whether the outbox relay publishes it: pending, and for neither a
+    /// native unit (they read through `DeliveryService`) nor the portal
+    /// (publications are pushed over HTTPS). The same as the stores'
+    /// outbox read.
+    pub fn goes_through_relay(&self) -> bool {
+        self.status == DeliveryStatus::Pending
+            && self.kind != DeliveryKind::Publication
+            && self.system != "native"
+    }
+}
+
+/// One read of the outbox (`Store::outbox`).
+#[derive(Debug, Clone, Default)]
+pub struct OutboxRead {
+    /// Pending deliveries in outbox order, as many as asked for at most.
+    pub deliveries: Vec<Delivery>,
+    /// The highest delivery row id when the read was made (0 when there
+    /// is none): every row up to it was there to be read.
+    pub top: i64,
+}
+
 /// The namespace of delivery message ids (UUIDv5).
 pub const DELIVERY_ID_NAMESPACE: uuid::Uuid =
     uuid::Uuid::from_u128(0x6d1f_3c4e_2a9b_5e70_8c11_53a6_7a2e_0b91);
@@ -308,7 +332,14 @@ pub trait Store: Send + Sync + 'static {
     /// publishes next. The rows `skip` names (the relay's, published and
     /// awaiting their confirms) are left out by the database, so a read
     /// under load does not carry them back again and again.
-    async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<Vec<Delivery>, StoreError>;
+    async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<OutboxRead, StoreError>;
+
+    /// Deliveries the relay may publish, handed over as they are committed
+    /// (see `feed`); `None` when the backend does not give out row ids in
+    /// commit order, and the relay reads the outbox instead. Every batch
+    /// commits either before this returns (a read made after it sees the
+    /// batch) or is fed whole.
+    async fn follow_outbox(&self) -> Option<FeedReceiver>;
 
     /// Marks deliveries delivered (the broker confirmed them).
     async fn mark_delivered(&self, message_ids: &[String]) -> Result<u64, StoreError>;

@@ -25,6 +25,7 @@ use samgate_proto::CaseEvent;
 use samgate_proto::v1::Case;
 use sqlx::Row;
 
+pub(crate) use super::feed::{FeedReceiver, OutboxFeed};
 use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError};
 
 pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
@@ -69,7 +70,7 @@ pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
 /// whose commits do not wait for the disk), `writer()`, `begin_for_people()`,
-/// `write_batch()` and `push_in()` (the condition "is one of these
+/// `write_batch()`, `feed()` (its outbox feed, if it has one) and `push_in()` (the condition "is one of these
 /// values" after a column name).
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
@@ -215,8 +216,14 @@ macro_rules! sql_store {
                         ok => results.push(ok),
                     }
                 }
-                Self::write_batch(&mut tx, &batch.into_writes()).await?;
+                let writes = batch.into_writes();
+                let feed = self.feed().filter(|f| f.followed());
+                let written = Self::write_batch(&mut tx, &writes, feed.is_some()).await?;
                 tx.commit().await?;
+                // Still under the write lock: fed in commit order.
+                if let Some(feed) = feed {
+                    feed.send(super::feed::committed(written, &writes.deliveries, events, &results));
+                }
                 Ok(results)
             }
 
@@ -348,7 +355,7 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<Vec<Delivery>, StoreError> {
+            async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<OutboxRead, StoreError> {
                 // Literal conditions, so that both databases use the partial
                 // index `deliveries_outbox` (migration 3): the relay's read
                 // costs the same however many deliveries were made before.
@@ -357,7 +364,24 @@ macro_rules! sql_store {
                     .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter().map(delivery_row).collect()
+                let mut read = OutboxRead {
+                    top: rows.first().map_or(Ok(0), |r| r.try_get(10))?,
+                    deliveries: Vec::with_capacity(rows.len()),
+                };
+                for row in &rows {
+                    // The one row without a delivery when none is pending.
+                    if row.try_get::<Option<i64>, _>(0)?.is_some() {
+                        read.deliveries.push(delivery_row(row)?);
+                    }
+                }
+                Ok(read)
+            }
+
+            async fn follow_outbox(&self) -> Option<FeedReceiver> {
+                // Under the write lock: a batch that began before this, when
+                // nobody followed, is committed by the time it returns.
+                let _writer = self.writer().await;
+                self.feed().map(OutboxFeed::follow)
             }
 
             async fn mark_delivered(&self, message_ids: &[String]) -> Result<u64, StoreError> {

@@ -16,10 +16,12 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 use super::batch::{Batch, Known, KnownCase, Needs, Writes};
-use super::sql::{IN_LIST, decode_case, delivery_row, delivery_select, unix_now};
+use super::sql::{
+    FeedReceiver, IN_LIST, OutboxFeed, decode_case, delivery_row, delivery_select, unix_now,
+};
 use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE, RelayLease,
-    Store, StoreError, Submitted,
+    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OutboxRead,
+    RelayLease, Store, StoreError, Submitted,
 };
 
 /// Embedded migrations, applied in order once each.
@@ -35,10 +37,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The relay's read (`Store::outbox`): `$1` the rows to leave out, as a
 /// JSON array (one statement text however many there are), `$2` the limit.
-const OUTBOX: &str = "SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body \
+/// With the rows comes `top`, the highest row id in the same snapshot
+/// (one row of it alone when nothing is pending): the relay's proof of
+/// what the read covered (`transport::relay::backlog`).
+const OUTBOX: &str = "SELECT r.id, r.message_id, r.case_id, r.sequence, r.recipient, r.system, r.kind, r.status, r.reason, r.body, t.top \
+     FROM (SELECT coalesce(max(id), 0) AS top FROM deliveries) t LEFT JOIN \
+     (SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body \
      FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence \
      WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' \
-     AND d.id NOT IN (SELECT value FROM json_each($1)) ORDER BY d.id LIMIT $2";
+     AND d.id NOT IN (SELECT value FROM json_each($1)) ORDER BY d.id LIMIT $2) r ON 1 = 1 ORDER BY r.id";
 
 /// Rows per multi-row INSERT: nine columns at most, so a statement stays
 /// far below SQLite's 32,766 parameters.
@@ -58,6 +65,9 @@ pub struct SqliteStore {
     /// next `FULL` commit, which syncs the whole log.
     relaxed: SqlitePool,
     write_lock: Mutex<()>,
+    /// Committed deliveries for the relay: SQLite gives out row ids in
+    /// commit order (one writer), which the feed needs.
+    feed: OutboxFeed,
 }
 
 impl SqliteStore {
@@ -65,6 +75,10 @@ impl SqliteStore {
     /// read-fold-write free of races.
     async fn writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.write_lock.lock().await
+    }
+
+    fn feed(&self) -> Option<&OutboxFeed> {
+        Some(&self.feed)
     }
 
     /// Begins a batch's transaction; the write lock already keeps every
@@ -94,10 +108,14 @@ impl SqliteStore {
     /// they go to the connection's thread together: one hand-over for the
     /// batch instead of one per table (each costs about 0.25 ms under
     /// load).
+    ///
+    /// With `want_ids`, returns the (row id, message id) of each delivery
+    /// row inserted, for the outbox feed.
     async fn write_batch(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         writes: &Writes,
-    ) -> Result<(), StoreError> {
+        want_ids: bool,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         let now = unix_now();
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
         let separate = |q: &mut sqlx::QueryBuilder<sqlx::Sqlite>| {
@@ -176,11 +194,19 @@ impl SqliteStore {
                     .push_bind(now);
             });
             q.push(" ON CONFLICT DO NOTHING");
+            if want_ids {
+                q.push(" RETURNING id, message_id");
+            }
         }
-        if holds_statement(&q) {
+        if !holds_statement(&q) {
+            return Ok(Vec::new());
+        }
+        if !want_ids {
             q.build().execute(&mut **tx).await?;
+            return Ok(Vec::new());
         }
-        Ok(())
+        let rows = q.build().fetch_all(&mut **tx).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -208,6 +234,7 @@ impl SqliteStore {
             pool,
             relaxed,
             write_lock: Mutex::new(()),
+            feed: OutboxFeed::default(),
         };
         store.migrate().await?;
         Ok(store)

@@ -9,14 +9,16 @@
 //!   is retried with backoff. A returned (unroutable) message is quarantined:
 //!   no queue is bound for that recipient.
 //! - Pipelined: publishing and settling run side by side. The publishing
-//!   loop (here) reads and publishes a round as soon as events are
-//!   stored; a settler task beside it (`settler`) waits for the broker's
-//!   confirms and marks what was confirmed, so neither the broker's
-//!   confirm nor the store's mark holds up the next publish (up to
+//!   loop (here) publishes a round as soon as events are stored, from its
+//!   backlog (`backlog`: what the store fed it on commit, or what it read
+//!   from the outbox); a settler task beside it (`settler`) waits for the
+//!   broker's confirms and marks what was confirmed, so neither the
+//!   broker's confirm nor the store's mark holds up the next publish (up to
 //!   `MAX_IN_FLIGHT` deliveries awaiting confirms). What is published
 //!   and not yet marked is the loop's window (`window`).
 //! - Per-case order: of each case, only the deliveries of its earliest
-//!   pending event are published in a round, and not while an earlier
+//!   pending event are published in a round (the backlog publishes
+//!   nothing past a row it has not seen), and not while an earlier
 //!   delivery of the case awaits its confirm, so a later event never
 //!   overtakes an earlier one, even when the earlier one is refused.
 //! - Units on the native interface are left to `DeliveryService`.
@@ -34,6 +36,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::sync::{mpsc, watch};
 
+mod backlog;
 mod settler;
 mod window;
 
@@ -41,8 +44,9 @@ use super::topology::Names;
 use super::{FIRST_BACKOFF, TransportError, connect, next_backoff, pause};
 use crate::gateway::{Gateway, Rendered, render};
 use crate::store::Delivery;
-use settler::settler;
-use window::{InFlight, in_case_order};
+use backlog::Backlog;
+use settler::{Report, settler};
+use window::InFlight;
 
 /// How often a standby process asks for the relay lease.
 const LEASE_RETRY: Duration = Duration::from_secs(1);
@@ -58,9 +62,11 @@ const ROUND: usize = 256;
 const MAX_IN_FLIGHT: usize = 512;
 /// How long a stopping relay waits for the confirms and marks in hand.
 const FINAL_SETTLE: Duration = Duration::from_secs(5);
-/// How long the relay sleeps when nothing wakes it (a safety net: stored
-/// events wake it at once).
-const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How often the relay reads the outbox even when nothing asks it to: a
+/// safety net for rows no wake-up or feed told it of (a delivery replayed
+/// by `samgate delivery replay` in another process, or written by another
+/// process on PostgreSQL).
+const SAFETY_POLL: Duration = Duration::from_millis(500);
 
 /// Runs until `stop` turns true, reconnecting with backoff.
 pub async fn run(
@@ -109,16 +115,20 @@ async fn session(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let mut wake = gateway.stored_changes();
+    // Subscribed before the first read, so that nothing committed after
+    // that read's snapshot can be missed by both.
+    let mut backlog = Backlog::new(gateway.store().follow_outbox().await);
     let (rounds, settle_rounds) = mpsc::unbounded_channel();
     let (reports, mut settled) = mpsc::unbounded_channel();
     let mut settler = tokio::spawn(settler(gateway.clone(), settle_rounds, reports));
     let mut in_flight = InFlight::default();
     let mut lease_checked = Instant::now();
+    let mut next_poll = Instant::now() + SAFETY_POLL;
     tracing::info!("relay connected");
     let ended = loop {
         // What the settler has recorded leaves the window first.
         while let Ok(done) = settled.try_recv() {
-            in_flight.report(done, stop, backoff).await;
+            take_report(&mut in_flight, &mut backlog, done, stop, backoff).await;
         }
         if *stop.borrow() {
             break Ok(());
@@ -135,31 +145,41 @@ async fn session(
             super::topology::declare_actors(&channel, names, &gateway.router().directory()).await?;
             declared = generation;
         }
+        if Instant::now() >= next_poll {
+            backlog.ask_read(false);
+            next_poll = Instant::now() + SAFETY_POLL;
+        }
+        backlog.take_fed();
         if in_flight.unconfirmed.len() < MAX_IN_FLIGHT {
-            // Every event stored so far is in the read that follows.
-            wake.borrow_and_update();
-            let (round, more) = publish_round(gateway, &channel, names, &mut in_flight).await?;
+            if backlog.read_due() {
+                // Every event stored so far is in the read that follows.
+                wake.borrow_and_update();
+                let skip: Vec<i64> = in_flight.rows().into_iter().chain(backlog.held()).collect();
+                backlog.take_read(gateway.store().outbox(ROUND, &skip).await?, ROUND);
+            }
+            let chosen = backlog.round(&in_flight, ROUND);
+            let full = chosen.len() == ROUND;
+            let round = publish_round(gateway, &channel, names, &mut in_flight, chosen).await?;
             if !round.is_empty() && rounds.send(round).is_err() {
                 break Err(TransportError::Closed("the relay's settler stopped"));
             }
-            // A read that did not fill a round took everything stored
-            // before it; what is stored later wakes the relay, and what it
-            // held back is read again when its case settles. Reading again
-            // at once found nothing, most times, and cost a read.
-            if more {
+            if full || backlog.read_due() {
                 continue;
             }
         }
         tokio::select! {
-            Ok(()) = wake.changed() => {}
-            Some(done) = settled.recv() => in_flight.report(done, stop, backoff).await,
+            Ok(()) = wake.changed() => backlog.ask_read(true),
+            () = backlog.next_fed() => {}
+            Some(done) = settled.recv() => {
+                take_report(&mut in_flight, &mut backlog, done, stop, backoff).await;
+            }
             ended = &mut settler => {
                 break match ended {
                     Ok(Err(e)) => Err(e),
                     _ => Err(TransportError::Closed("the relay's settler stopped")),
                 };
             }
-            () = tokio::time::sleep(IDLE_POLL) => {}
+            () = tokio::time::sleep_until(next_poll.into()) => {}
             _ = stop.changed() => {}
         }
     };
@@ -203,24 +223,33 @@ fn properties(d: &Delivery, message_type: &str, content_type: &str) -> BasicProp
         .with_headers(headers)
 }
 
-/// Reads the outbox past what is in flight and publishes it as one round;
-/// returns the round (empty when there was nothing to publish) and whether
-/// the read was full, so more may be waiting.
+/// Takes in a settler's report; rows the broker did not take leave a gap
+/// the backlog must read again before it publishes past it.
+async fn take_report(
+    in_flight: &mut InFlight,
+    backlog: &mut Backlog,
+    report: Report,
+    stop: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+) {
+    if let Some(first) = in_flight.report(report, stop, backoff).await {
+        backlog.forget_from(first);
+    }
+}
+
+/// Renders the deliveries a round chose and publishes them; returns the
+/// round (empty when there was nothing to publish). A delivery that cannot
+/// be rendered is quarantined with the reason.
 async fn publish_round(
     gateway: &Gateway,
     channel: &Channel,
     names: &Names,
     in_flight: &mut InFlight,
-) -> Result<(Round, bool), TransportError> {
+    chosen: Vec<Delivery>,
+) -> Result<Round, TransportError> {
     let store = gateway.store();
-    // The outbox leaves out native units (they read through
-    // DeliveryService), portal publications (pushed over HTTPS) and the
-    // rows in flight.
-    let skip = in_flight.rows();
-    let batch = store.outbox(ROUND, &skip).await?;
-    let more = batch.len() == ROUND;
-    let mut ready = Vec::new();
-    for d in in_case_order(batch, in_flight) {
+    let mut ready = Vec::with_capacity(chosen.len());
+    for d in chosen {
         match render(&d) {
             Ok(rendered) => ready.push(rendered),
             Err(reason) => {
@@ -230,7 +259,7 @@ async fn publish_round(
         }
     }
     if ready.is_empty() {
-        return Ok((Vec::new(), more));
+        return Ok(Vec::new());
     }
     // All of the round's messages go out together: a publish hands its
     // frames to the connection as soon as it is first polled, so joining
@@ -253,5 +282,5 @@ async fn publish_round(
         in_flight.unconfirmed.insert(r.delivery.id);
         in_flight.cases.insert(r.delivery.case_id.clone());
     }
-    Ok((ready.into_iter().zip(confirms).collect(), more))
+    Ok(ready.into_iter().zip(confirms).collect())
 }

@@ -1,14 +1,13 @@
 //! The relay's window: which published deliveries the store still holds
-//! pending (so reads leave them out), which cases wait for a confirm, and
-//! the choice of what a round may publish without breaking a case's order.
+//! pending (so reads leave them out), and which cases wait for a confirm
+//! (a round publishes nothing more of them: `backlog`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::settler::Report;
-use crate::store::Delivery;
 use crate::transport::{FIRST_BACKOFF, next_backoff, pause};
 
 /// The relay's published deliveries that the store still holds pending,
@@ -35,23 +34,26 @@ impl InFlight {
             .collect()
     }
 
-    /// Takes in what the settler reports. When the broker refused any,
-    /// waits (with growing backoff) before they are tried again.
+    /// Takes in what the settler reports; returns the lowest row the
+    /// broker did not take, if any (pending again, or quarantined). When
+    /// the broker refused any, waits (with growing backoff) before they are
+    /// tried again.
     pub(super) async fn report(
         &mut self,
         report: Report,
         stop: &mut watch::Receiver<bool>,
         backoff: &mut Duration,
-    ) {
+    ) -> Option<i64> {
         let done = match report {
             Report::Marked(ids) => {
                 for id in ids {
                     self.unmarked.remove(&id);
                 }
-                return;
+                return None;
             }
             Report::Settled(done) => done,
         };
+        let first_released = done.released.iter().min().copied();
         for case_id in done.cases {
             self.cases.remove(&case_id);
         }
@@ -68,61 +70,6 @@ impl InFlight {
         } else {
             *backoff = FIRST_BACKOFF;
         }
-    }
-}
-
-/// Of each case with nothing in flight, the deliveries of its earliest
-/// pending event. The read left out the rows in flight (`InFlight::rows`).
-pub(super) fn in_case_order(batch: Vec<Delivery>, in_flight: &InFlight) -> Vec<Delivery> {
-    let mut first: HashMap<String, i64> = HashMap::new();
-    batch
-        .into_iter()
-        .filter(|d| !in_flight.cases.contains(&d.case_id))
-        .filter(|d| *first.entry(d.case_id.clone()).or_insert(d.sequence) == d.sequence)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{DeliveryKind, DeliveryStatus};
-
-    fn delivery(id: i64, case_id: &str, sequence: i64) -> Delivery {
-        Delivery {
-            id,
-            message_id: format!("m{id}"),
-            case_id: case_id.into(),
-            sequence,
-            recipient: "SE2120000449-KHSL".into(),
-            system: "cosmic-link".into(),
-            kind: DeliveryKind::Event,
-            status: DeliveryStatus::Pending,
-            reason: String::new(),
-            event: Default::default(),
-        }
-    }
-
-    #[test]
-    fn a_round_takes_each_idle_cases_earliest_event_and_nothing_in_flight() {
-        let mut in_flight = InFlight::default();
-        // Case b's first event is awaiting its confirm (row 3, still
-        // pending in the store).
-        in_flight.unconfirmed.insert(3);
-        in_flight.cases.insert("b".into());
-        let batch = vec![
-            delivery(1, "a", 1),
-            delivery(2, "a", 1),
-            delivery(3, "b", 1),
-            delivery(4, "a", 2),
-            delivery(5, "b", 2),
-            delivery(6, "c", 4),
-        ];
-        let ids: Vec<i64> = in_case_order(batch, &in_flight)
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        // a's first event (both recipients), c; not a's second event, and
-        // nothing of b until its first event is settled.
-        assert_eq!(ids, vec![1, 2, 6]);
+        first_released
     }
 }
