@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, connect, next_backoff, pause};
+use super::{FIRST_BACKOFF, TransportError, connect};
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
 
@@ -39,23 +39,11 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 const PREFETCH: u16 = 256;
 
 /// Runs the consumers until `stop` turns true, reconnecting with backoff.
-pub async fn run(
-    gateway: Arc<Gateway>,
-    url: String,
-    names: Names,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut backoff = FIRST_BACKOFF;
-    while !*stop.borrow() {
-        match session(&gateway, &url, &names, &mut stop, &mut backoff).await {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::warn!("inbound: {e}; reconnecting in {backoff:?}");
-                pause(&mut stop, backoff).await;
-                backoff = next_backoff(backoff);
-            }
-        }
-    }
+pub async fn run(gateway: Arc<Gateway>, url: String, names: Names, stop: watch::Receiver<bool>) {
+    super::reconnecting("inbound", gateway, url, names, stop, |g, u, n, s, b| {
+        Box::pin(session(g, u, n, s, b))
+    })
+    .await;
 }
 
 async fn session(

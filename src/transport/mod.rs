@@ -43,6 +43,42 @@ pub async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, backoff: Durat
     }
 }
 
+/// One connected run of a transport: returns `Ok` on a clean stop, an
+/// error when the connection is lost. It may reset the backoff once it is
+/// connected.
+pub(crate) type Session =
+    for<'a> fn(
+        &'a std::sync::Arc<crate::gateway::Gateway>,
+        &'a str,
+        &'a topology::Names,
+        &'a mut tokio::sync::watch::Receiver<bool>,
+        &'a mut Duration,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), TransportError>>;
+
+/// Runs `session` until `stop` turns true, starting it again after each
+/// lost connection with a growing wait: the loop of both the relay and
+/// the inbound consumers. `what` names it in the log.
+pub(crate) async fn reconnecting(
+    what: &'static str,
+    gateway: std::sync::Arc<crate::gateway::Gateway>,
+    url: String,
+    names: topology::Names,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    session: Session,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    while !*stop.borrow() {
+        match session(&gateway, &url, &names, &mut stop, &mut backoff).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!("{what}: {e}; reconnecting in {backoff:?}");
+                pause(&mut stop, backoff).await;
+                backoff = next_backoff(backoff);
+            }
+        }
+    }
+}
+
 /// The next wait after `current`.
 pub fn next_backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_BACKOFF)

@@ -41,7 +41,7 @@ mod settler;
 mod window;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, connect, next_backoff, pause};
+use super::{TransportError, connect};
 use crate::gateway::{Gateway, Rendered, render};
 use crate::store::Delivery;
 use backlog::Backlog;
@@ -69,23 +69,11 @@ const FINAL_SETTLE: Duration = Duration::from_secs(5);
 const SAFETY_POLL: Duration = Duration::from_millis(500);
 
 /// Runs until `stop` turns true, reconnecting with backoff.
-pub async fn run(
-    gateway: Arc<Gateway>,
-    url: String,
-    names: Names,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut backoff = FIRST_BACKOFF;
-    while !*stop.borrow() {
-        match session(&gateway, &url, &names, &mut stop, &mut backoff).await {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::warn!("relay: {e}; reconnecting in {backoff:?}");
-                pause(&mut stop, backoff).await;
-                backoff = next_backoff(backoff);
-            }
-        }
-    }
+pub async fn run(gateway: Arc<Gateway>, url: String, names: Names, stop: watch::Receiver<bool>) {
+    super::reconnecting("relay", gateway, url, names, stop, |g, u, n, s, b| {
+        Box::pin(session(g, u, n, s, b))
+    })
+    .await;
 }
 
 async fn session(
