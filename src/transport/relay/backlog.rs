@@ -323,4 +323,24 @@ mod tests {
         // Case x's first event and case a's, not a's second.
         assert_eq!(ids(backlog.round(&in_flight, 10_000)), vec![1, lost]);
     }
+
+    #[test]
+    fn a_full_backlog_reads_no_more_and_publishes_nothing_it_let_go() {
+        let mut in_flight = InFlight::default();
+        let mut backlog = Backlog::new(None);
+        // One case's events fill it: only the first may go.
+        let rows: Vec<Delivery> = (1..=CAPACITY as i64 + 2)
+            .map(|i| delivery(i, "a", i))
+            .collect();
+        backlog.take_read(read(rows, CAPACITY as i64 + 2), CAPACITY + 10);
+        // The highest rows were let go, to be read again later.
+        assert_eq!(backlog.waiting.len(), CAPACITY);
+        assert_eq!(backlog.known_to, CAPACITY as i64);
+        assert!(!backlog.read_due(), "no room: reading now would spin");
+        assert_eq!(ids(backlog.round(&in_flight, 10)), vec![1]);
+        in_flight.cases.insert("a".into());
+        assert!(backlog.round(&in_flight, 10).is_empty());
+        // Room again: the read asked for when rows were let go is due.
+        assert!(backlog.read_due());
+    }
 }
