@@ -110,7 +110,8 @@ impl Gateway {
         }
         match self.store.submit(&event, &self.router).await {
             Ok(s) => {
-                self.stored_event(&s, event);
+                let stored = self.stored_event(&s, event);
+                self.count_stored(u64::from(stored));
                 Ok(s)
             }
             Err(e) => {
@@ -159,13 +160,16 @@ impl Gateway {
         if !events.is_empty() {
             match self.store.submit_batch(&events, &self.router).await {
                 Ok(stored) => {
+                    let mut new = 0;
                     for ((slot, event), result) in slots.iter().zip(events).zip(stored) {
                         let result = result.map_err(SubmitError::from);
                         if let Ok(s) = &result {
-                            self.stored_event(s, event);
+                            new += u64::from(self.stored_event(s, event));
                         }
                         results[*slot] = Some(result);
                     }
+                    // Once for the batch: the outbox readers read it whole.
+                    self.count_stored(new);
                 }
                 Err(e) => {
                     tracing::error!("batch not stored: {e}");
@@ -183,8 +187,9 @@ impl Gateway {
             .collect()
     }
 
-    /// Logs a stored event and tells watchers.
-    fn stored_event(&self, s: &Submitted, event: CaseEvent) {
+    /// Logs a stored event and tells `WatchCase` watchers; true when it is
+    /// new (not a duplicate), for `count_stored`.
+    fn stored_event(&self, s: &Submitted, event: CaseEvent) -> bool {
         let kind = event.payload.as_ref().map_or("none", payload_name);
         tracing::info!(
             case_id = %s.case_id,
@@ -194,13 +199,21 @@ impl Gateway {
             duplicate = s.duplicate,
             "event stored"
         );
-        if !s.duplicate {
-            self.stored_count.send_modify(|n| *n += 1);
-            let _ = self.stored.send(StoredEvent {
-                case_id: s.case_id.clone(),
-                sequence: s.sequence,
-                event: Some(event),
-            });
+        if s.duplicate {
+            return false;
+        }
+        let _ = self.stored.send(StoredEvent {
+            case_id: s.case_id.clone(),
+            sequence: s.sequence,
+            event: Some(event),
+        });
+        true
+    }
+
+    /// Wakes the outbox readers when anything new was stored.
+    fn count_stored(&self, new: u64) {
+        if new > 0 {
+            self.stored_count.send_modify(|n| *n += new);
         }
     }
 

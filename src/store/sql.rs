@@ -20,12 +20,32 @@ macro_rules! delivery_select {
 }
 pub(crate) use delivery_select;
 
+/// The relay's read (`Store::outbox`), with the backend's way of leaving
+/// out the rows `$1` names; `$2` limits. With the rows comes `top`, the
+/// highest row id in the same snapshot (one row of it alone when nothing
+/// is pending): the relay's proof of what the read covered
+/// (`transport::relay::backlog`). Literal conditions, so that both
+/// databases use the partial index `deliveries_outbox` (migration 3).
+macro_rules! outbox_select {
+    ($skip:literal) => {
+        concat!(
+            "SELECT r.id, r.message_id, r.case_id, r.sequence, r.recipient, r.system, r.kind, r.status, r.reason, r.body, t.top ",
+            "FROM (SELECT coalesce(max(id), 0) AS top FROM deliveries) t LEFT JOIN ",
+            "(SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body ",
+            "FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence ",
+            "WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' AND ",
+            $skip,
+            " ORDER BY d.id LIMIT $2) r ON 1 = 1 ORDER BY r.id"
+        )
+    };
+}
+pub(crate) use outbox_select;
+
 use prost::Message;
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::Case;
 use sqlx::Row;
 
-pub(crate) use super::feed::{FeedReceiver, OutboxFeed};
 use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError};
 
 pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
@@ -70,8 +90,9 @@ pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
 /// whose commits do not wait for the disk), `writer()`, `begin_for_people()`,
-/// `write_batch()`, `feed()` (its outbox feed, if it has one) and `push_in()` (the condition "is one of these
-/// values" after a column name).
+/// `write_batch()`, `feed()` (its outbox feed, if it has one) and
+/// `push_in()` (the condition "is one of these values" after a column
+/// name).
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
 
@@ -356,9 +377,8 @@ macro_rules! sql_store {
             }
 
             async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<OutboxRead, StoreError> {
-                // Literal conditions, so that both databases use the partial
-                // index `deliveries_outbox` (migration 3): the relay's read
-                // costs the same however many deliveries were made before.
+                // The partial index keeps the read's cost the same however
+                // many deliveries were made before (`outbox_select!`).
                 let rows = sqlx::query(OUTBOX)
                     .bind(Self::id_list(skip))
                     .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)

@@ -16,12 +16,10 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 use super::batch::{Batch, Known, KnownCase, Needs, Writes};
-use super::sql::{
-    FeedReceiver, IN_LIST, OutboxFeed, decode_case, delivery_row, delivery_select, unix_now,
-};
+use super::sql::{IN_LIST, decode_case, delivery_row, delivery_select, outbox_select, unix_now};
 use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OutboxRead,
-    RelayLease, Store, StoreError, Submitted,
+    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, FeedReceiver, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE,
+    OutboxFeed, OutboxRead, RelayLease, Store, StoreError, Submitted,
 };
 
 /// Embedded migrations, applied in order once each.
@@ -35,17 +33,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// list` reading while `serve` writes).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The relay's read (`Store::outbox`): `$1` the rows to leave out, as a
-/// JSON array (one statement text however many there are), `$2` the limit.
-/// With the rows comes `top`, the highest row id in the same snapshot
-/// (one row of it alone when nothing is pending): the relay's proof of
-/// what the read covered (`transport::relay::backlog`).
-const OUTBOX: &str = "SELECT r.id, r.message_id, r.case_id, r.sequence, r.recipient, r.system, r.kind, r.status, r.reason, r.body, t.top \
-     FROM (SELECT coalesce(max(id), 0) AS top FROM deliveries) t LEFT JOIN \
-     (SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body \
-     FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence \
-     WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' \
-     AND d.id NOT IN (SELECT value FROM json_each($1)) ORDER BY d.id LIMIT $2) r ON 1 = 1 ORDER BY r.id";
+/// The relay's read (`Store::outbox`): the rows to leave out as a JSON
+/// array, one statement text however many there are.
+const OUTBOX: &str = outbox_select!("d.id NOT IN (SELECT value FROM json_each($1))");
 
 /// Rows per multi-row INSERT: nine columns at most, so a statement stays
 /// far below SQLite's 32,766 parameters.

@@ -38,15 +38,9 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 /// fsync) per batch bounded the rate.
 const PREFETCH: u16 = 256;
 
-/// Runs the consumers until `stop` turns true, reconnecting with backoff.
-pub async fn run(gateway: Arc<Gateway>, url: String, names: Names, stop: watch::Receiver<bool>) {
-    super::reconnecting("inbound", gateway, url, names, stop, |g, u, n, s, b| {
-        Box::pin(session(g, u, n, s, b))
-    })
-    .await;
-}
-
-async fn session(
+/// One connected run of the consumers (`super::reconnecting` starts them
+/// again after a lost connection).
+pub(super) async fn session(
     gateway: &Arc<Gateway>,
     url: &str,
     names: &Names,

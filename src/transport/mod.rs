@@ -46,19 +46,18 @@ pub async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, backoff: Durat
 /// One connected run of a transport: returns `Ok` on a clean stop, an
 /// error when the connection is lost. It may reset the backoff once it is
 /// connected.
-pub(crate) type Session =
-    for<'a> fn(
-        &'a std::sync::Arc<crate::gateway::Gateway>,
-        &'a str,
-        &'a topology::Names,
-        &'a mut tokio::sync::watch::Receiver<bool>,
-        &'a mut Duration,
-    ) -> futures_util::future::BoxFuture<'a, Result<(), TransportError>>;
+type Session = for<'a> fn(
+    &'a std::sync::Arc<crate::gateway::Gateway>,
+    &'a str,
+    &'a topology::Names,
+    &'a mut tokio::sync::watch::Receiver<bool>,
+    &'a mut Duration,
+) -> futures_util::future::BoxFuture<'a, Result<(), TransportError>>;
 
 /// Runs `session` until `stop` turns true, starting it again after each
 /// lost connection with a growing wait: the loop of both the relay and
 /// the inbound consumers. `what` names it in the log.
-pub(crate) async fn reconnecting(
+async fn reconnecting(
     what: &'static str,
     gateway: std::sync::Arc<crate::gateway::Gateway>,
     url: String,
@@ -112,12 +111,21 @@ pub fn start(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let names = topology::Names::new(&config.prefix);
     vec![
-        tokio::spawn(relay::run(
+        tokio::spawn(reconnecting(
+            "relay",
             gateway.clone(),
             config.url.clone(),
             names.clone(),
             stop.clone(),
+            |g, u, n, s, b| Box::pin(relay::session(g, u, n, s, b)),
         )),
-        tokio::spawn(inbound::run(gateway, config.url.clone(), names, stop)),
+        tokio::spawn(reconnecting(
+            "inbound",
+            gateway,
+            config.url.clone(),
+            names,
+            stop,
+            |g, u, n, s, b| Box::pin(inbound::session(g, u, n, s, b)),
+        )),
     ]
 }

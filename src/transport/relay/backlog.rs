@@ -168,8 +168,8 @@ impl Backlog {
     /// of each case with nothing in flight, the deliveries of its earliest
     /// pending event, as far as the backlog is known to be whole.
     pub(super) fn round(&mut self, in_flight: &InFlight, max: usize) -> Vec<Delivery> {
-        // Before anything fed is acted on: did the feed lose a row ahead
-        // of it?
+        // A row lost with nothing fed after it: read it now, not at the
+        // safety poll (rows fed after a loss find it in `fed`).
         self.check_lost();
         let horizon = if self.complete {
             i64::MAX

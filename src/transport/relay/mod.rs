@@ -68,15 +68,9 @@ const FINAL_SETTLE: Duration = Duration::from_secs(5);
 /// process on PostgreSQL).
 const SAFETY_POLL: Duration = Duration::from_millis(500);
 
-/// Runs until `stop` turns true, reconnecting with backoff.
-pub async fn run(gateway: Arc<Gateway>, url: String, names: Names, stop: watch::Receiver<bool>) {
-    super::reconnecting("relay", gateway, url, names, stop, |g, u, n, s, b| {
-        Box::pin(session(g, u, n, s, b))
-    })
-    .await;
-}
-
-async fn session(
+/// One connected run of the relay (`super::reconnecting` starts it
+/// again after a lost connection).
+pub(super) async fn session(
     gateway: &Arc<Gateway>,
     url: &str,
     names: &Names,
@@ -142,7 +136,7 @@ async fn session(
             if backlog.read_due() {
                 // Every event stored so far is in the read that follows.
                 wake.borrow_and_update();
-                let skip: Vec<i64> = in_flight.rows().into_iter().chain(backlog.held()).collect();
+                let skip: Vec<i64> = in_flight.rows().chain(backlog.held()).collect();
                 backlog.take_read(gateway.store().outbox(ROUND, &skip).await?, ROUND);
             }
             let chosen = backlog.round(&in_flight, ROUND);

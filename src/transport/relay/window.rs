@@ -26,12 +26,8 @@ pub(super) struct InFlight {
 impl InFlight {
     /// The rows the store still holds pending that the relay has
     /// published: what its reads leave out.
-    pub(super) fn rows(&self) -> Vec<i64> {
-        self.unconfirmed
-            .iter()
-            .chain(&self.unmarked)
-            .copied()
-            .collect()
+    pub(super) fn rows(&self) -> impl Iterator<Item = i64> + '_ {
+        self.unconfirmed.iter().chain(&self.unmarked).copied()
     }
 
     /// Takes in what the settler reports; returns the lowest row the
