@@ -33,6 +33,21 @@ fn prefix() -> String {
     format!("samgate-test-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// The built-in directory's topology declared under a fresh prefix, with
+/// the transport config that uses it.
+async fn declared(channel: &Channel) -> (Directory, AmqpConfig, Names) {
+    let directory = Directory::builtin();
+    let config = AmqpConfig {
+        url: amqp_url(),
+        prefix: prefix(),
+    };
+    let names = Names::new(&config.prefix);
+    samgate::transport::topology::declare(channel, &names, &directory)
+        .await
+        .unwrap();
+    (directory, config, names)
+}
+
 /// A gateway on the embedded store with its transports running under a
 /// fresh prefix, the topology declared first so nothing published before
 /// it connects is lost.
@@ -49,19 +64,11 @@ struct Running {
 async fn running(channel: &Channel) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let store = samgate::store::open("", dir.path()).await.unwrap();
-    let directory = Directory::builtin();
+    let (directory, config, names) = declared(channel).await;
     let gateway = Arc::new(Gateway::new(
         store.clone(),
         Router::new(Engine::default(), directory.clone()),
     ));
-    let config = AmqpConfig {
-        url: amqp_url(),
-        prefix: prefix(),
-    };
-    let names = Names::new(&config.prefix);
-    samgate::transport::topology::declare(channel, &names, &directory)
-        .await
-        .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let tasks = start(gateway.clone(), &config, stopped);
     Running {
@@ -277,15 +284,7 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
     const EVENTS: usize = 10;
     let connection = broker().await;
     let channel = connection.create_channel().await.unwrap();
-    let directory = Directory::builtin();
-    let config = AmqpConfig {
-        url: amqp_url(),
-        prefix: prefix(),
-    };
-    let names = Names::new(&config.prefix);
-    samgate::transport::topology::declare(&channel, &names, &directory)
-        .await
-        .unwrap();
+    let (directory, config, names) = declared(&channel).await;
     let url = postgres_schema_url().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -369,6 +368,83 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
             .is_err()
     );
     assert_eq!(total, CASES * EVENTS);
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    clean_amqp(&channel, &names, &directory).await;
+}
+
+/// A store that refuses writes fails the whole batch: its messages go back
+/// to their queue (after one wait for the batch, not one per message) and
+/// are stored once the store takes writes again. Nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_a_failing_store_cannot_take_go_back_to_their_queue() {
+    use sqlx::Connection;
+    use std::collections::HashSet;
+
+    const CASES: usize = 20;
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let (directory, config, names) = declared(&channel).await;
+    let url = postgres_schema_url().await;
+    let store = samgate::store::open(&url, std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    // Every new event breaks a constraint until it is dropped again.
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("ALTER TABLE events ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Router::new(Engine::default(), directory.clone()),
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = start(gateway, &config, stopped);
+    let inbound = names.inbound(DialectName::Lifecare);
+    publish_stream(&channel, inbound.as_str(), "DOWN", CASES, 1).await;
+
+    // Tried and returned, more than once, and nothing stored meanwhile.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+
+    sqlx::query("ALTER TABLE events DROP CONSTRAINT refuse_all")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let queue = names.outbound("SE2120000449-KHSL");
+    let mut consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "back".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut seen = HashSet::new();
+    while seen.len() < CASES {
+        // One wait per batch: a wait per message would hold a batch of
+        // twenty for twenty seconds.
+        let d = tokio::time::timeout(Duration::from_secs(8), consumer.next())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {} of {CASES}", seen.len()))
+            .unwrap()
+            .unwrap();
+        seen.insert(d.properties.message_id().as_ref().unwrap().to_string());
+        d.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(stored, CASES as i64);
     stop.send(true).unwrap();
     for t in tasks {
         t.await.unwrap();
