@@ -384,6 +384,49 @@ async fn a_batch_commits_together_and_refuses_only_the_broken_event_on(b: Backen
 }
 
 both!(
+    a_batch_the_database_refuses_leaves_nothing_behind,
+    a_batch_the_database_refuses_leaves_nothing_behind_on
+);
+
+/// A batch whose writes the database refuses is rolled back whole (its
+/// case row, written before the refused event, too), and the connection
+/// it ran on goes back to the pool with no transaction open: on SQLite the
+/// batch begins and commits inside its own statements, so a transaction
+/// left open there would hold the write lock against every later batch.
+async fn a_batch_the_database_refuses_leaves_nothing_behind_on(b: Backend) {
+    let (refuse, allow) = if b.reopen.starts_with("sqlite") {
+        (
+            "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            "DROP TRIGGER refuse",
+        )
+    } else {
+        (
+            "ALTER TABLE events ADD CONSTRAINT refuse_all CHECK (false) NOT VALID",
+            "ALTER TABLE events DROP CONSTRAINT refuse_all",
+        )
+    };
+    let engine = Engine::default();
+    let events = [canonical_example("admissionNotice")];
+    execute_raw(&b.reopen, refuse).await.unwrap();
+    // More times than the pool has connections.
+    for _ in 0..6 {
+        assert!(b.store.submit_batch(&events, &engine).await.is_err());
+    }
+    let (cases, _) = b
+        .store
+        .list_cases(&Default::default(), 0, None)
+        .await
+        .unwrap();
+    assert!(cases.is_empty(), "{cases:?}");
+    execute_raw(&b.reopen, allow).await.unwrap();
+    let results = b.store.submit_batch(&events, &engine).await.unwrap();
+    let stored = results[0].as_ref().unwrap();
+    assert!(!stored.duplicate);
+    assert_eq!(stored.sequence, 1);
+    assert_eq!(b.store.events(&stored.case_id, 1).await.unwrap().len(), 1);
+}
+
+both!(
     the_relays_outbox_holds_neither_native_nor_portal_deliveries,
     the_relays_outbox_holds_neither_native_nor_portal_deliveries_on
 );

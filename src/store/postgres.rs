@@ -13,7 +13,7 @@ use samgate_proto::v1::{CareProcess, Case, CaseStatus, StoredEvent};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
-use super::batch::{Batch, Known, KnownCase, Needs, Writes};
+use super::batch::{Batch, Known, Needs, Writes};
 use super::sql::{IN_LIST, decode_case, delivery_row, delivery_select, outbox_select, unix_now};
 use super::{
     CaseFilter, DEFAULT_PAGE_SIZE, Delivery, FeedReceiver, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE,
@@ -117,6 +117,30 @@ impl PostgresStore {
     /// (see `write_batch`).
     fn push_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, values: &[String]) {
         q.push("= ANY(").push_bind(values).push(")");
+    }
+
+    /// Begins a batch's transaction, holding its people's locks
+    /// (`begin_for_people`), and reads what it needs: two round trips.
+    async fn begin_and_read(
+        &self,
+        needs: &Needs,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, Known), StoreError> {
+        // The locks must be held before the read's snapshot is taken (one
+        // per statement here), so they cannot share its statement.
+        let mut tx = self.begin_for_people(&needs.people).await?;
+        let known = Self::read_known(&mut tx, needs, "").await?;
+        Ok((tx, known))
+    }
+
+    /// Writes a folded batch and commits it: two round trips.
+    async fn write_and_commit(
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        writes: &Writes,
+        want_ids: bool,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let written = Self::write_batch(&mut tx, writes, want_ids).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// Writes a folded batch in one statement and one round trip: each

@@ -4,7 +4,7 @@
 //! parameters, `ON CONFLICT`); what differs (opening, migrations, how
 //! writers are kept apart, how a batch is written and how a list of values
 //! is bound) lives in `sqlite.rs` and `postgres.rs`, each of which
-//! provides `writer()`, `begin_for_people()`, `write_batch()` and
+//! provides `writer()`, `begin_and_read()`, `write_and_commit()` and
 //! `push_in()`.
 
 /// Deliveries with their events, in outbox order; `$1` filters, `$2` limits.
@@ -46,6 +46,7 @@ use samgate_proto::CaseEvent;
 use samgate_proto::v1::Case;
 use sqlx::Row;
 
+use super::batch::{Known, KnownCase};
 use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError};
 
 pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
@@ -84,93 +85,141 @@ where
     })
 }
 
+/// The branches of a batch's read (`read_known` in [`sql_store!`]), each
+/// ending where its list of values goes. Every branch has the same seven
+/// columns: what the row answers (0 a stored message, 1 a case ref, 2 an
+/// open outpatient case), source system, message id or case ref, case id,
+/// sequence, patient id and case body; the casts give PostgreSQL the
+/// types of the columns a branch leaves empty.
+pub(crate) const KNOWN_SEEN: &str = "SELECT 0, e.source_system, e.source_message_id, e.case_id, e.sequence, c.patient_id, c.body \
+     FROM events e JOIN cases c ON c.case_id = e.case_id WHERE e.source_system = ";
+pub(crate) const KNOWN_REFS: &str = "SELECT 1, r.source_system, r.case_ref, c.case_id, CAST(NULL AS BIGINT), c.patient_id, c.body \
+     FROM case_refs r JOIN cases c ON c.case_id = r.case_id WHERE r.case_ref ";
+pub(crate) const KNOWN_OUTPATIENT_CASES: &str = "SELECT 2, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), case_id, CAST(NULL AS BIGINT), patient_id, body \
+     FROM cases WHERE process = ";
+
+/// The `round`th thousand values of `list` (see `IN_LIST`).
+pub(crate) fn chunk(list: &[String], round: usize) -> Option<&[String]> {
+    list.chunks(IN_LIST).nth(round)
+}
+
+/// Adds a row of a batch's read to `known`, each case decoded once.
+pub(crate) fn take_known_row<R>(row: &R, known: &mut Known) -> Result<(), StoreError>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let case_id: String = row.try_get(3)?;
+    match row.try_get::<i32, _>(0)? {
+        0 => {
+            let key = (row.try_get(1)?, row.try_get(2)?);
+            known.seen.insert(key, (case_id.clone(), row.try_get(4)?));
+        }
+        1 => known
+            .refs
+            .push((row.try_get(1)?, row.try_get(2)?, case_id.clone())),
+        _ => {}
+    }
+    if !known.cases.contains_key(&case_id) {
+        let case = decode_case(row.try_get::<&[u8], _>(6)?)?;
+        let patient_id = row.try_get(5)?;
+        known.cases.insert(
+            case_id.clone(),
+            KnownCase {
+                case_id,
+                patient_id,
+                case,
+            },
+        );
+    }
+    Ok(())
+}
+
 /// Values per `IN (…)` list (SQLite binds each as a parameter): far below
 /// SQLite's 32,766 parameters.
 pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
-/// whose commits do not wait for the disk), `writer()`, `begin_for_people()`,
-/// `write_batch()`, `feed()` (its outbox feed, if it has one) and
+/// whose commits do not wait for the disk), `writer()`, `begin_and_read()`
+/// (a batch's transaction begun, with what it needs read by `read_known`),
+/// `write_and_commit()`, `feed()` (its outbox feed, if it has one) and
 /// `push_in()` (the condition "is one of these values" after a column
 /// name).
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
 
         impl $store {
-            /// Reads what a batch needs, a few statements for the whole
-            /// batch (see `batch`).
+            /// Reads what a batch needs (see `batch`) in one statement, a
+            /// `UNION ALL` whose first column says what each row answers:
+            /// one hand-over however many kinds of question the batch asks.
+            /// `prefix` goes in front of it in the same call (SQLite's
+            /// `BEGIN`). Lists longer than `IN_LIST` take one statement per
+            /// thousand values.
             async fn read_known(
-                tx: &mut sqlx::Transaction<'_, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 needs: &Needs,
+                prefix: &str,
             ) -> Result<Known, StoreError> {
                 let mut known = Known::default();
-                for (system, ids) in &needs.message_ids {
-                    for chunk in ids.chunks(IN_LIST) {
-                        let mut q = sqlx::QueryBuilder::<$db>::new(
-                            "SELECT source_message_id, case_id, sequence FROM events WHERE source_system = ",
-                        );
-                        q.push_bind(*system).push(" AND source_message_id ");
-                        Self::push_in(&mut q, chunk);
-                        for row in q.build().fetch_all(&mut **tx).await? {
-                            known.seen.insert((*system, row.get(0)), (row.get(1), row.get(2)));
+                let rounds = needs
+                    .message_ids
+                    .iter()
+                    .map(|(_, ids)| ids.len())
+                    .chain([needs.case_refs.len(), needs.outpatients.len()])
+                    .map(|n| n.div_ceil(IN_LIST))
+                    .max()
+                    .unwrap_or(0)
+                    .max(1);
+                for round in 0..rounds {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(if round == 0 { prefix } else { "" });
+                    let mut parts = 0;
+                    let mut union = |q: &mut sqlx::QueryBuilder<$db>| {
+                        if parts > 0 {
+                            q.push(" UNION ALL ");
+                        }
+                        parts += 1;
+                    };
+                    // Messages stored before (a redelivery), with their cases.
+                    for (system, ids) in &needs.message_ids {
+                        if let Some(ids) = super::sql::chunk(ids, round) {
+                            union(&mut q);
+                            q.push(super::sql::KNOWN_SEEN).push_bind(*system).push(" AND e.source_message_id ");
+                            Self::push_in(&mut q, ids);
                         }
                     }
-                }
-                for chunk in needs.case_refs.chunks(IN_LIST) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT r.source_system, r.case_ref, c.case_id, c.patient_id, c.body \
-                         FROM case_refs r JOIN cases c ON c.case_id = r.case_id WHERE r.case_ref ",
-                    );
-                    Self::push_in(&mut q, chunk);
-                    for row in q.build().fetch_all(&mut **tx).await? {
-                        let case_id: String = row.get(2);
-                        known.refs.push((row.get(0), row.get(1), case_id.clone()));
-                        if !known.cases.contains_key(&case_id) {
-                            let body: Vec<u8> = row.get(4);
-                            known.cases.insert(case_id.clone(), KnownCase { case_id, patient_id: row.get(3), case: decode_case(&body)? });
-                        }
+                    if let Some(refs) = super::sql::chunk(&needs.case_refs, round) {
+                        union(&mut q);
+                        q.push(super::sql::KNOWN_REFS);
+                        Self::push_in(&mut q, refs);
                     }
-                }
-                // Only the outpatient rules ask about the person's other cases.
-                for chunk in needs.outpatients.chunks(IN_LIST) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT case_id, patient_id, body FROM cases WHERE process = ");
-                    q.push_bind(CareProcess::Outpatient as i32)
-                        .push(" AND status <> ")
-                        .push_bind(CaseStatus::Closed as i32)
-                        .push(" AND patient_id ");
-                    Self::push_in(&mut q, chunk);
-                    Self::read_cases(tx, q, &mut known).await?;
-                }
-                // A duplicate answers with its case as it stands.
-                let missing: Vec<String> = known
-                    .seen
-                    .values()
-                    .map(|(id, _)| id)
-                    .filter(|id| !known.cases.contains_key(*id))
-                    .cloned()
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                for chunk in missing.chunks(IN_LIST) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT case_id, patient_id, body FROM cases WHERE case_id ");
-                    Self::push_in(&mut q, chunk);
-                    Self::read_cases(tx, q, &mut known).await?;
+                    // Only the outpatient rules ask about the person's other cases.
+                    if let Some(people) = super::sql::chunk(&needs.outpatients, round) {
+                        union(&mut q);
+                        q.push(super::sql::KNOWN_OUTPATIENT_CASES)
+                            .push_bind(CareProcess::Outpatient as i32)
+                            .push(" AND status <> ")
+                            .push_bind(CaseStatus::Closed as i32)
+                            .push(" AND patient_id ");
+                        Self::push_in(&mut q, people);
+                    }
+                    if parts == 0 {
+                        // Nothing to ask: the prefix alone, if any.
+                        if !q.sql().as_str().is_empty() {
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(q.sql().as_str().to_owned()))
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        continue;
+                    }
+                    for row in q.build().fetch_all(&mut *conn).await? {
+                        super::sql::take_known_row(&row, &mut known)?;
+                    }
                 }
                 Ok(known)
-            }
-
-            /// Adds the (case_id, patient_id, body) rows of `q` to `known`.
-            async fn read_cases(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                mut q: sqlx::QueryBuilder<$db>,
-                known: &mut Known,
-            ) -> Result<(), StoreError> {
-                for row in q.build().fetch_all(&mut **tx).await? {
-                    let case_id: String = row.get(0);
-                    let body: Vec<u8> = row.get(2);
-                    known.cases.insert(case_id.clone(), KnownCase { case_id, patient_id: row.get(1), case: decode_case(&body)? });
-                }
-                Ok(())
             }
         }
         impl $store {
@@ -226,8 +275,8 @@ macro_rules! sql_store {
                 // One writer per person at a time: case creation, case
                 // linking and the one-open-outpatient-case rule all look at
                 // the person's cases.
-                let mut tx = self.begin_for_people(&needs.people).await?;
-                let mut batch = Batch::new(Self::read_known(&mut tx, &needs).await?);
+                let (tx, known) = self.begin_and_read(&needs).await?;
+                let mut batch = Batch::new(known);
                 let mut results = Vec::with_capacity(events.len());
                 for event in events {
                     // A broken rule refuses this event alone.
@@ -239,8 +288,7 @@ macro_rules! sql_store {
                 }
                 let writes = batch.into_writes();
                 let feed = self.feed().filter(|f| f.followed());
-                let written = Self::write_batch(&mut tx, &writes, feed.is_some()).await?;
-                tx.commit().await?;
+                let written = Self::write_and_commit(tx, &writes, feed.is_some()).await?;
                 // Still under the write lock: fed in commit order.
                 if let Some(feed) = feed {
                     feed.send(super::feed::committed(written, &writes.deliveries, events, &results));
