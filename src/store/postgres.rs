@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
     (2, include_str!("migrations/postgres/0002_outbox.sql")),
     (3, include_str!("migrations/postgres/0003_outbox_index.sql")),
+    (
+        4,
+        include_str!("migrations/postgres/0004_lock_and_read.sql"),
+    ),
 ];
 
 /// Connections per gateway process.
@@ -119,28 +123,69 @@ impl PostgresStore {
         q.push("= ANY(").push_bind(values).push(")");
     }
 
-    /// Begins a batch's transaction, holding its people's locks
-    /// (`begin_for_people`), and reads what it needs: two round trips.
-    async fn begin_and_read(
-        &self,
-        needs: &Needs,
-    ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, Known), StoreError> {
-        // The locks must be held before the read's snapshot is taken (one
-        // per statement here), so they cannot share its statement.
-        let mut tx = self.begin_for_people(&needs.people).await?;
-        let known = Self::read_known(&mut tx, needs, "").await?;
-        Ok((tx, known))
+    /// Takes the locks of the people a batch touches and reads what it
+    /// needs, in one round trip (`samgate_lock_and_read`, migration 4).
+    ///
+    /// The locks keep batches that touch one person's cases apart across
+    /// every gateway process sharing the database: one advisory lock per
+    /// person, all taken in key order, so two batches that share people
+    /// cannot deadlock. They are session-level, held from this read until
+    /// the batch's write has committed (`write_and_commit`), which lets
+    /// the batch run without `BEGIN` and `COMMIT` of its own: the read
+    /// needs no transaction, and the write is one statement, atomic and
+    /// durable by itself. Two round trips a batch instead of four. (This
+    /// needs each pool connection to be its own database session, as it
+    /// is unless a pooler in transaction mode stands between.)
+    async fn begin_and_read(&self, needs: &Needs) -> Result<(PeopleHeld, Known), StoreError> {
+        let mut keys: Vec<i32> = needs.people.iter().map(|p| person_lock_key(p)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let (systems, ids): (Vec<i32>, Vec<&str>) = needs
+            .message_ids
+            .iter()
+            .flat_map(|(system, ids)| ids.iter().map(move |id| (*system, id.as_str())))
+            .unzip();
+        let mut held = PeopleHeld(Some(self.pool.acquire().await?));
+        let conn = held.0.as_mut().expect("held until released");
+        let rows =
+            sqlx::query("SELECT * FROM samgate_lock_and_read($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(PERSON_LOCK_CLASS)
+                .bind(&keys)
+                .bind(&systems)
+                .bind(&ids)
+                .bind(&needs.case_refs)
+                .bind(&needs.outpatients)
+                .bind(CareProcess::Outpatient as i32)
+                .bind(CaseStatus::Closed as i32)
+                .fetch_all(&mut **conn)
+                .await;
+        let read = rows.map_err(StoreError::from).and_then(|rows| {
+            let mut known = Known::default();
+            for row in &rows {
+                super::sql::take_known_row(row, &mut known)?;
+            }
+            Ok(known)
+        });
+        match read {
+            Ok(known) => Ok((held, known)),
+            Err(e) => {
+                held.release();
+                Err(e)
+            }
+        }
     }
 
-    /// Writes a folded batch and commits it: two round trips.
+    /// Writes a folded batch (one statement, its own transaction) and
+    /// lets its people go.
     async fn write_and_commit(
-        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        mut held: PeopleHeld,
         writes: &Writes,
         want_ids: bool,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let written = Self::write_batch(&mut tx, writes, want_ids).await?;
-        tx.commit().await?;
-        Ok(written)
+        let conn = held.0.as_mut().expect("held until released");
+        let written = Self::write_batch(conn, writes, want_ids).await;
+        held.release();
+        written
     }
 
     /// Writes a folded batch in one statement and one round trip: each
@@ -156,7 +201,7 @@ impl PostgresStore {
     /// Returns no row ids: PostgreSQL has no outbox feed (`feed`), so
     /// `_want_ids` is never set.
     async fn write_batch(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        conn: &mut sqlx::PgConnection,
         writes: &Writes,
         _want_ids: bool,
     ) -> Result<Vec<(i64, String)>, StoreError> {
@@ -193,7 +238,7 @@ impl PostgresStore {
             .bind(column(deliveries, |d| d.status))
             .bind(column(deliveries, |d| d.reason.as_str()))
             .bind(now)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         Ok(Vec::new())
     }
@@ -206,35 +251,8 @@ impl PostgresStore {
     }
 
     /// Nothing process-wide: PostgreSQL keeps writers apart (see
-    /// `begin_for_people`).
+    /// `begin_and_read`).
     async fn writer(&self) {}
-
-    /// Begins a batch's transaction holding the locks of the people it
-    /// touches: transactions that touch one person's cases are serialised
-    /// across every gateway process sharing the database, by one
-    /// transaction-scoped advisory lock per person, all taken in key
-    /// order, so two batches that share people cannot deadlock. The locks
-    /// go with `BEGIN` in one simple query, one round trip for both; the
-    /// keys are integers this process computed, written into the text.
-    async fn begin_for_people(
-        &self,
-        people: &[String],
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-        let mut keys: Vec<i32> = people.iter().map(|p| person_lock_key(p)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let list = keys
-            .iter()
-            .map(i32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        // unnest yields the keys in array order, and each row takes its
-        // lock as it is produced.
-        let begin = format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({PERSON_LOCK_CLASS}, k) FROM unnest('{{{list}}}'::int4[]) AS k"
-        );
-        Ok(self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await?)
-    }
 }
 
 /// The relay's read (`Store::outbox`): the rows to leave out as one array
@@ -272,6 +290,41 @@ ON CONFLICT DO NOTHING";
 /// One column of `rows`, as the array parameter `unnest` takes.
 fn column<'r, R, T>(rows: &'r [R], field: impl Fn(&'r R) -> T) -> Vec<T> {
     rows.iter().map(field).collect()
+}
+
+/// A batch's hold on its people: the pool connection whose session holds
+/// their advisory locks (`begin_and_read`).
+struct PeopleHeld(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl PeopleHeld {
+    /// Lets the people go. The unlock is sent by a task of its own, so the
+    /// batch's results go out without waiting for it; the next batch of
+    /// the same people waits for it in the database. A connection that
+    /// cannot unlock is closed, which frees its locks.
+    fn release(mut self) {
+        let Some(mut conn) = self.0.take() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                conn.close_on_drop();
+            }
+        });
+    }
+}
+
+impl Drop for PeopleHeld {
+    /// Dropped unreleased (the batch's future dropped, or a fold that
+    /// failed): the connection is closed rather than returned to the pool
+    /// still holding the locks.
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
 }
 
 /// The first half of the two-part advisory lock keys of people, which keeps
@@ -369,6 +422,7 @@ mod tests {
     use std::time::Duration;
 
     use super::PostgresStore;
+    use crate::store::batch::Needs;
 
     /// A store in a schema of its own on the test database (the local
     /// PostgreSQL that scripts/test starts).
@@ -392,32 +446,62 @@ mod tests {
         .unwrap()
     }
 
+    /// A batch that needs `person`.
+    fn needs(person: &str) -> Needs {
+        Needs {
+            people: vec![person.to_string()],
+            ..Default::default()
+        }
+    }
+
     #[tokio::test]
-    async fn a_persons_transaction_waits_for_the_one_before_and_no_one_else_does() {
+    async fn a_persons_batch_waits_for_the_one_before_and_no_one_else_does() {
         let store = Arc::new(store().await);
-        let esther = vec!["194102069046".to_string()];
-        let first = store.begin_for_people(&esther).await.unwrap();
+        let (first, _) = store.begin_and_read(&needs("194102069046")).await.unwrap();
         // Someone else's batch goes ahead.
-        let other = tokio::time::timeout(
+        let (other, _) = tokio::time::timeout(
             Duration::from_secs(5),
-            store.begin_for_people(&["191212121212".to_string()]),
+            store.begin_and_read(&needs("191212121212")),
         )
         .await
-        .expect("another person's transaction does not wait")
+        .expect("another person's batch does not wait")
         .unwrap();
-        other.commit().await.unwrap();
-        // Esther's next batch waits until the first commits.
+        other.release();
+        // Esther's next batch waits until the first lets her go.
         let second = {
             let store = store.clone();
-            tokio::spawn(async move { store.begin_for_people(&esther).await.map(|_| ()) })
+            tokio::spawn(async move {
+                let (held, _) = store.begin_and_read(&needs("194102069046")).await?;
+                held.release();
+                Ok::<_, super::StoreError>(())
+            })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!second.is_finished(), "the second transaction did not wait");
-        first.commit().await.unwrap();
+        assert!(!second.is_finished(), "the second batch did not wait");
+        PostgresStore::write_and_commit(first, &Default::default(), false)
+            .await
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(5), second)
             .await
-            .expect("the second transaction goes on after the commit")
+            .expect("the second batch goes on once the first has written")
             .unwrap()
             .unwrap();
+    }
+
+    /// A batch dropped before it wrote (its future dropped) does not keep
+    /// its people locked: the connection holding them is closed.
+    #[tokio::test]
+    async fn a_dropped_batch_lets_its_people_go() {
+        let store = store().await;
+        let (held, _) = store.begin_and_read(&needs("194102069046")).await.unwrap();
+        drop(held);
+        let (again, _) = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.begin_and_read(&needs("194102069046")),
+        )
+        .await
+        .expect("the person was let go")
+        .unwrap();
+        again.release();
     }
 }

@@ -85,19 +85,6 @@ where
     })
 }
 
-/// The branches of a batch's read (`read_known` in [`sql_store!`]), each
-/// ending where its list of values goes. Every branch has the same seven
-/// columns: what the row answers (0 a stored message, 1 a case ref, 2 an
-/// open outpatient case), source system, message id or case ref, case id,
-/// sequence, patient id and case body; the casts give PostgreSQL the
-/// types of the columns a branch leaves empty.
-pub(crate) const KNOWN_SEEN: &str = "SELECT 0, e.source_system, e.source_message_id, e.case_id, e.sequence, c.patient_id, c.body \
-     FROM events e JOIN cases c ON c.case_id = e.case_id WHERE e.source_system = ";
-pub(crate) const KNOWN_REFS: &str = "SELECT 1, r.source_system, r.case_ref, c.case_id, CAST(NULL AS BIGINT), c.patient_id, c.body \
-     FROM case_refs r JOIN cases c ON c.case_id = r.case_id WHERE r.case_ref ";
-pub(crate) const KNOWN_OUTPATIENT_CASES: &str = "SELECT 2, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), case_id, CAST(NULL AS BIGINT), patient_id, body \
-     FROM cases WHERE process = ";
-
 /// The `round`th thousand values of `list` (see `IN_LIST`).
 pub(crate) fn chunk(list: &[String], round: usize) -> Option<&[String]> {
     list.chunks(IN_LIST).nth(round)
@@ -145,83 +132,13 @@ pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
 /// whose commits do not wait for the disk), `writer()`, `begin_and_read()`
-/// (a batch's transaction begun, with what it needs read by `read_known`),
+/// (a batch's transaction begun, with what it needs read),
 /// `write_and_commit()`, `feed()` (its outbox feed, if it has one) and
 /// `push_in()` (the condition "is one of these values" after a column
 /// name).
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
 
-        impl $store {
-            /// Reads what a batch needs (see `batch`) in one statement, a
-            /// `UNION ALL` whose first column says what each row answers:
-            /// one hand-over however many kinds of question the batch asks.
-            /// `prefix` goes in front of it in the same call (SQLite's
-            /// `BEGIN`). Lists longer than `IN_LIST` take one statement per
-            /// thousand values.
-            async fn read_known(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                needs: &Needs,
-                prefix: &str,
-            ) -> Result<Known, StoreError> {
-                let mut known = Known::default();
-                let rounds = needs
-                    .message_ids
-                    .iter()
-                    .map(|(_, ids)| ids.len())
-                    .chain([needs.case_refs.len(), needs.outpatients.len()])
-                    .map(|n| n.div_ceil(IN_LIST))
-                    .max()
-                    .unwrap_or(0)
-                    .max(1);
-                for round in 0..rounds {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(if round == 0 { prefix } else { "" });
-                    let mut parts = 0;
-                    let mut union = |q: &mut sqlx::QueryBuilder<$db>| {
-                        if parts > 0 {
-                            q.push(" UNION ALL ");
-                        }
-                        parts += 1;
-                    };
-                    // Messages stored before (a redelivery), with their cases.
-                    for (system, ids) in &needs.message_ids {
-                        if let Some(ids) = super::sql::chunk(ids, round) {
-                            union(&mut q);
-                            q.push(super::sql::KNOWN_SEEN).push_bind(*system).push(" AND e.source_message_id ");
-                            Self::push_in(&mut q, ids);
-                        }
-                    }
-                    if let Some(refs) = super::sql::chunk(&needs.case_refs, round) {
-                        union(&mut q);
-                        q.push(super::sql::KNOWN_REFS);
-                        Self::push_in(&mut q, refs);
-                    }
-                    // Only the outpatient rules ask about the person's other cases.
-                    if let Some(people) = super::sql::chunk(&needs.outpatients, round) {
-                        union(&mut q);
-                        q.push(super::sql::KNOWN_OUTPATIENT_CASES)
-                            .push_bind(CareProcess::Outpatient as i32)
-                            .push(" AND status <> ")
-                            .push_bind(CaseStatus::Closed as i32)
-                            .push(" AND patient_id ");
-                        Self::push_in(&mut q, people);
-                    }
-                    if parts == 0 {
-                        // Nothing to ask: the prefix alone, if any.
-                        if !q.sql().as_str().is_empty() {
-                            sqlx::raw_sql(sqlx::AssertSqlSafe(q.sql().as_str().to_owned()))
-                                .execute(&mut *conn)
-                                .await?;
-                        }
-                        continue;
-                    }
-                    for row in q.build().fetch_all(&mut *conn).await? {
-                        super::sql::take_known_row(&row, &mut known)?;
-                    }
-                }
-                Ok(known)
-            }
-        }
         impl $store {
             /// Marks pending deliveries delivered, `recipient`'s only when
             /// given; returns how many were pending. One statement per

@@ -325,6 +325,94 @@ impl Drop for BatchTransaction {
     }
 }
 
+/// The branches of a batch's read (`SqliteStore::read_known`), each
+/// ending where its list of values goes. Every branch has the same seven
+/// columns: what the row answers (0 a stored message, 1 a case ref, 2 an
+/// open outpatient case), source system, message id or case ref, case id,
+/// sequence, patient id and case body: the columns of PostgreSQL's
+/// `samgate_lock_and_read` (its migration 4), so that one function reads
+/// the rows of both (`sql::take_known_row`).
+const KNOWN_SEEN: &str = "SELECT 0, e.source_system, e.source_message_id, e.case_id, e.sequence, c.patient_id, c.body \
+     FROM events e JOIN cases c ON c.case_id = e.case_id WHERE e.source_system = ";
+const KNOWN_REFS: &str = "SELECT 1, r.source_system, r.case_ref, c.case_id, NULL, c.patient_id, c.body \
+     FROM case_refs r JOIN cases c ON c.case_id = r.case_id WHERE r.case_ref ";
+const KNOWN_OUTPATIENT_CASES: &str = "SELECT 2, NULL, NULL, case_id, NULL, patient_id, body \
+     FROM cases WHERE process = ";
+
+impl SqliteStore {
+    /// Reads what a batch needs (see `batch`) in one statement, a
+    /// `UNION ALL` whose first column says what each row answers:
+    /// one hand-over however many kinds of question the batch asks.
+    /// `prefix` goes in front of it in the same call (SQLite's
+    /// `BEGIN`). Lists longer than `IN_LIST` take one statement per
+    /// thousand values.
+    async fn read_known(
+        conn: &mut sqlx::SqliteConnection,
+        needs: &Needs,
+        prefix: &str,
+    ) -> Result<Known, StoreError> {
+        let mut known = Known::default();
+        let rounds = needs
+            .message_ids
+            .iter()
+            .map(|(_, ids)| ids.len())
+            .chain([needs.case_refs.len(), needs.outpatients.len()])
+            .map(|n| n.div_ceil(IN_LIST))
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        for round in 0..rounds {
+            let mut q =
+                sqlx::QueryBuilder::<sqlx::Sqlite>::new(if round == 0 { prefix } else { "" });
+            let mut parts = 0;
+            let mut union = |q: &mut sqlx::QueryBuilder<sqlx::Sqlite>| {
+                if parts > 0 {
+                    q.push(" UNION ALL ");
+                }
+                parts += 1;
+            };
+            // Messages stored before (a redelivery), with their cases.
+            for (system, ids) in &needs.message_ids {
+                if let Some(ids) = super::sql::chunk(ids, round) {
+                    union(&mut q);
+                    q.push(KNOWN_SEEN)
+                        .push_bind(*system)
+                        .push(" AND e.source_message_id ");
+                    Self::push_in(&mut q, ids);
+                }
+            }
+            if let Some(refs) = super::sql::chunk(&needs.case_refs, round) {
+                union(&mut q);
+                q.push(KNOWN_REFS);
+                Self::push_in(&mut q, refs);
+            }
+            // Only the outpatient rules ask about the person's other cases.
+            if let Some(people) = super::sql::chunk(&needs.outpatients, round) {
+                union(&mut q);
+                q.push(KNOWN_OUTPATIENT_CASES)
+                    .push_bind(CareProcess::Outpatient as i32)
+                    .push(" AND status <> ")
+                    .push_bind(CaseStatus::Closed as i32)
+                    .push(" AND patient_id ");
+                Self::push_in(&mut q, people);
+            }
+            if parts == 0 {
+                // Nothing to ask: the prefix alone, if any.
+                if !q.sql().as_str().is_empty() {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(q.sql().as_str().to_owned()))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                continue;
+            }
+            for row in q.build().fetch_all(&mut *conn).await? {
+                super::sql::take_known_row(&row, &mut known)?;
+            }
+        }
+        Ok(known)
+    }
+}
+
 super::sql::sql_store!(SqliteStore, sqlx::Sqlite);
 
 impl SqliteStore {
