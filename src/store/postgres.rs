@@ -1,8 +1,8 @@
 //! The store on PostgreSQL (sqlx), for scale: several `samgate serve`
-//! processes may share one database. Writers are kept apart per person by a
-//! transaction-scoped advisory lock, so a case's events are folded one at a
-//! time and in order whichever process receives them, while different
-//! people's cases proceed in parallel.
+//! processes may share one database. Writers are kept apart per person by
+//! an advisory lock held from a batch's read to its write, so a case's
+//! events are folded one at a time and in order whichever process receives
+//! them, while different people's cases proceed in parallel.
 
 use std::str::FromStr;
 
