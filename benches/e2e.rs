@@ -3,14 +3,17 @@
 //! next to the raw RabbitMQ publish-with-confirms + consume rate measured
 //! the same way on the same machine. samgate runs with one recipient per
 //! message (one consume, one confirmed publish: the raw path's broker
-//! work) and with the spec example's three; the raw rate of the latter's
-//! broker work is `fanout` (one consume, three confirmed publishes).
+//! work) and with the spec example's three. The raw path crosses the
+//! broker once; a message through samgate crosses it twice (in, and out
+//! to its recipient), so the same broker work without samgate is measured
+//! too: `forward` (consume, one confirmed copy to another queue,
+//! acknowledge) and, for three recipients, `fanout` (three copies).
 //! Needs the local RabbitMQ and PostgreSQL (the test services). Figures:
 //! benches/README.md.
 //!
-//! cargo bench --bench e2e -- [MESSAGES] [raw|fanout|sqlite|postgres]... [one|three] [paced]
+//! cargo bench --bench e2e -- [MESSAGES] [raw|forward|fanout|sqlite|postgres]... [one|three] [paced]
 //!
-//! Naming parts runs only those (all four by default); samgate runs each
+//! Naming parts runs only those (all five by default); samgate runs each
 //! store with one recipient per message and with three, unless `one` or
 //! `three` names one; `paced` leaves out the as-fast-as-it-goes runs.
 
@@ -222,20 +225,22 @@ async fn raw(
     figures(n, end - start, latencies)
 }
 
-/// The broker work samgate does per message, without samgate: consume from
-/// an inbound queue, publish a copy to each of three quorum queues with
-/// confirms, and acknowledge the inbound message once its copies are
-/// confirmed (pipelined: the next batch is forwarded while the broker
-/// confirms the one before). Latency is to the first queue's consumer.
+/// The broker work samgate does per message, without samgate: publish to
+/// an inbound queue, consume from it, publish a copy to each of `copies`
+/// quorum queues with confirms, and acknowledge the inbound message once
+/// its copies are confirmed (pipelined: the next batch is forwarded while
+/// the broker confirms the one before). Latency is to the first queue's
+/// consumer.
 async fn raw_fanout(
     channel: &Channel,
     connection: &Arc<Connection>,
+    copies: usize,
     n: usize,
     interval: Option<Duration>,
 ) -> Figures {
     let inbound = quorum_queue(channel, "fan-in").await;
     let mut outbound = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..copies {
         outbound.push(quorum_queue(channel, "fan-out").await);
     }
     let sent = Arc::new(Mutex::new(HashMap::new()));
@@ -454,7 +459,7 @@ async fn main() {
     let parts: Vec<&str> = args
         .iter()
         .map(String::as_str)
-        .filter(|a| ["raw", "fanout", "sqlite", "postgres"].contains(a))
+        .filter(|a| ["raw", "forward", "fanout", "sqlite", "postgres"].contains(a))
         .collect();
     let runs = |part: &str| parts.is_empty() || parts.contains(&part);
     let unpaced = !args.iter().any(|a| a == "paced");
@@ -482,16 +487,22 @@ async fn main() {
             &raw(&channel, &connection, paced_n, paced).await,
         );
     }
-    if runs("fanout") {
+    for (part, copies, what) in [
+        ("forward", 1, "raw RabbitMQ, consume + 1 confirmed copy"),
+        ("fanout", 3, "raw RabbitMQ, consume + 3 confirmed copies"),
+    ] {
+        if !runs(part) {
+            continue;
+        }
         if unpaced {
             print(
-                "raw RabbitMQ, consume + 3 confirmed copies",
-                &raw_fanout(&channel, &connection, n, None).await,
+                what,
+                &raw_fanout(&channel, &connection, copies, n, None).await,
             );
         }
         print(
-            "raw RabbitMQ fan-out at 1,000 msg/s",
-            &raw_fanout(&channel, &connection, paced_n, paced).await,
+            &format!("raw RabbitMQ {part} at 1,000 msg/s"),
+            &raw_fanout(&channel, &connection, copies, paced_n, paced).await,
         );
     }
     // Each store with one recipient per message (like for like with the
