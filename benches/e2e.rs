@@ -428,28 +428,49 @@ async fn through_samgate(
     figures(n, end - start_at, latencies)
 }
 
-async fn postgres_schema() -> String {
+/// A run's store: the embedded default, or a new schema on the local
+/// PostgreSQL, dropped when the run is over (`drop`), so that runs do not
+/// pile up in the test database.
+struct BenchStore {
+    url: String,
+    schema: Option<String>,
+}
+
+impl BenchStore {
+    async fn new(backend: &str) -> Self {
+        if backend != "postgres" {
+            return BenchStore {
+                url: String::new(),
+                schema: None,
+            };
+        }
+        let base = postgres_url();
+        let schema = format!("samgate_bench_{}", uuid::Uuid::new_v4().simple());
+        postgres_statement(&format!("CREATE SCHEMA {schema}")).await;
+        let joiner = if base.contains('?') { '&' } else { '?' };
+        BenchStore {
+            url: format!("{base}{joiner}options=-c%20search_path%3D{schema}"),
+            schema: Some(schema),
+        }
+    }
+
+    async fn drop(self) {
+        if let Some(schema) = self.schema {
+            postgres_statement(&format!("DROP SCHEMA {schema} CASCADE")).await;
+        }
+    }
+}
+
+/// Runs one statement on the local PostgreSQL's test database.
+async fn postgres_statement(sql: &str) {
     use sqlx::Connection;
-    let base = postgres_url();
-    let mut conn = sqlx::PgConnection::connect(&base)
+    let mut conn = sqlx::PgConnection::connect(&postgres_url())
         .await
         .expect("PostgreSQL");
-    let schema = format!("samgate_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(&mut conn)
         .await
         .unwrap();
-    let joiner = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{joiner}options=-c%20search_path%3D{schema}")
-}
-
-/// The store URL of a run: the embedded default, or a new schema on the
-/// local PostgreSQL.
-async fn store_url(backend: &str) -> String {
-    match backend {
-        "postgres" => postgres_schema().await,
-        _ => String::new(),
-    }
 }
 
 #[tokio::main]
@@ -523,17 +544,19 @@ async fn main() {
                 if name == "one" { "" } else { "s" }
             );
             if unpaced {
-                let url = store_url(backend).await;
+                let store = BenchStore::new(backend).await;
                 print(
                     &what,
-                    &through_samgate(&channel, &connection, &url, fanout, n, None).await,
+                    &through_samgate(&channel, &connection, &store.url, fanout, n, None).await,
                 );
+                store.drop().await;
             }
-            let url = store_url(backend).await;
+            let store = BenchStore::new(backend).await;
             print(
                 &format!("{what} at 1,000 msg/s"),
-                &through_samgate(&channel, &connection, &url, fanout, paced_n, paced).await,
+                &through_samgate(&channel, &connection, &store.url, fanout, paced_n, paced).await,
             );
+            store.drop().await;
         }
     }
 }
