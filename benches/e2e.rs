@@ -471,6 +471,7 @@ async fn postgres_statement(sql: &str) {
         .execute(&mut conn)
         .await
         .unwrap();
+    let _ = conn.close().await;
 }
 
 #[tokio::main]

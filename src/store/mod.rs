@@ -137,6 +137,18 @@ pub enum RelayLease {
     Postgres(sqlx::PgConnection),
 }
 
+impl RelayLease {
+    /// Gives the lease up. On PostgreSQL the session is ended the way a
+    /// client ends one, which frees the lock; a dropped connection would
+    /// free it too, but leave "connection reset by peer" in the server's
+    /// log at every stop.
+    pub async fn release(self) {
+        if let RelayLease::Postgres(conn) = self {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
 /// A delivery to write with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {

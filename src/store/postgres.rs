@@ -353,12 +353,15 @@ impl PostgresStore {
     /// connection taken out of the pool, so that closing the session (or
     /// losing it) frees the lock for another process.
     async fn lease(&self) -> Result<Option<super::RelayLease>, StoreError> {
-        let mut conn = self.pool.acquire().await?.detach();
+        let mut conn = self.pool.acquire().await?;
         let granted: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
             .bind(RELAY_LOCK)
-            .fetch_one(&mut conn)
+            .fetch_one(&mut *conn)
             .await?;
-        Ok(granted.then_some(super::RelayLease::Postgres(conn)))
+        // Held: the session leaves the pool with its lock, for as long as
+        // the relay runs. Refused: it holds nothing and goes back, so a
+        // standby process asking every second opens no connections.
+        Ok(granted.then(|| super::RelayLease::Postgres(conn.detach())))
     }
 
     async fn lease_check(&self, lease: &mut super::RelayLease) -> bool {
@@ -427,6 +430,11 @@ mod tests {
     /// A store in a schema of its own on the test database (the local
     /// PostgreSQL that scripts/test starts).
     async fn store() -> PostgresStore {
+        PostgresStore::open(&schema_url().await).await.unwrap()
+    }
+
+    /// A new schema's URL on the test database.
+    async fn schema_url() -> String {
         use sqlx::Connection;
         let base = std::env::var("SAMGATE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -438,12 +446,37 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
+        let _ = conn.close().await;
         let joiner = if base.contains('?') { '&' } else { '?' };
-        PostgresStore::open(&format!(
-            "{base}{joiner}options=-c%20search_path%3D{schema}"
-        ))
+        format!("{base}{joiner}options=-c%20search_path%3D{schema}")
+    }
+
+    /// One process at a time holds the relay lease; one that asks while
+    /// another holds it is refused, and gets the lease once it is given
+    /// up.
+    #[tokio::test]
+    async fn the_relay_lease_passes_on_when_given_up() {
+        let url = schema_url().await;
+        let (one, two) = (
+            PostgresStore::open(&url).await.unwrap(),
+            PostgresStore::open(&url).await.unwrap(),
+        );
+        let lease = one.lease().await.unwrap().expect("the first asks first");
+        for _ in 0..3 {
+            assert!(two.lease().await.unwrap().is_none());
+        }
+        lease.release().await;
+        let taken = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Some(lease) = two.lease().await.unwrap() {
+                    break lease;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
         .await
-        .unwrap()
+        .expect("the lease passes on");
+        taken.release().await;
     }
 
     /// A batch that needs `person`.

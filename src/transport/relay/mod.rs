@@ -43,7 +43,7 @@ mod window;
 use super::topology::Names;
 use super::{TransportError, connect};
 use crate::gateway::{Gateway, Rendered, render};
-use crate::store::Delivery;
+use crate::store::{Delivery, RelayLease};
 use backlog::Backlog;
 use settler::{Report, settler};
 use window::InFlight;
@@ -87,6 +87,20 @@ pub(super) async fn session(
             _ = stop.changed() => return Ok(()),
         }
     };
+    let ended = leased(gateway, url, names, stop, backoff, &mut lease).await;
+    lease.release().await;
+    ended
+}
+
+/// The relay's run while it holds the lease.
+async fn leased(
+    gateway: &Arc<Gateway>,
+    url: &str,
+    names: &Names,
+    stop: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+    lease: &mut RelayLease,
+) -> Result<(), TransportError> {
     let connection = connect(url).await?;
     let channel = connection.create_channel().await?;
     // Declared on every connection: idempotent, and a broker that lost its
@@ -116,7 +130,7 @@ pub(super) async fn session(
             break Ok(());
         }
         if lease_checked.elapsed() >= LEASE_CHECK {
-            if !gateway.store().lease_alive(&mut lease).await {
+            if !gateway.store().lease_alive(lease).await {
                 break Err(TransportError::Closed("the relay lease was lost"));
             }
             lease_checked = Instant::now();
