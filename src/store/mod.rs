@@ -21,11 +21,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::{Case, CaseStatus, StoredEvent};
+use tokio::sync::watch;
 
 use crate::engine::{Engine, Facts, RuleViolation};
 
 pub use feed::{FeedReceiver, OutboxFeed};
-pub use postgres::PostgresStore;
+pub use postgres::{PgLease, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// The result of submitting one event.
@@ -134,7 +135,7 @@ impl DeliveryStatus {
 /// (closing it frees the lock); SQLite is one process, so always granted.
 pub enum RelayLease {
     Local,
-    Postgres(sqlx::PgConnection),
+    Postgres(postgres::PgLease),
 }
 
 impl RelayLease {
@@ -143,8 +144,8 @@ impl RelayLease {
     /// free it too, but leave "connection reset by peer" in the server's
     /// log at every stop.
     pub async fn release(self) {
-        if let RelayLease::Postgres(conn) = self {
-            let _ = sqlx::Connection::close(conn).await;
+        if let RelayLease::Postgres(lease) = self {
+            lease.close().await;
         }
     }
 }
@@ -366,6 +367,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether a lease is still held (its database session is alive).
     async fn lease_alive(&self, lease: &mut RelayLease) -> bool;
+
+    /// Changes each time another process sharing the database has
+    /// committed deliveries, for the relay to read them now rather than at
+    /// its safety poll; `None` where no other process can write (SQLite).
+    /// Ask before the relay's first read: what commits after this returns
+    /// is heard of.
+    async fn other_writers(&self) -> Result<Option<watch::Receiver<u64>>, StoreError>;
 
     /// Every delivery of a case, in outbox order.
     async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError>;

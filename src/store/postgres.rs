@@ -15,6 +15,10 @@ use sqlx::{PgPool, Row};
 
 use super::batch::{Batch, Known, Needs, Writes};
 use super::sql::{IN_LIST, decode_case, delivery_row, delivery_select, outbox_select, unix_now};
+mod relay;
+
+pub use relay::PgLease;
+
 use super::{
     CaseFilter, DEFAULT_PAGE_SIZE, Delivery, FeedReceiver, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE,
     OutboxFeed, OutboxRead, RelayLease, Store, StoreError, Submitted,
@@ -42,6 +46,12 @@ pub struct PostgresStore {
     /// Connections that commit without waiting for the WAL flush
     /// (`synchronous_commit = off`), for the writes a crash may lose.
     relaxed: PgPool,
+    /// How to connect, for the relay's listener (`relay`).
+    options: PgConnectOptions,
+    /// Whether this process holds the relay lease: while it does, its
+    /// batches wake the relay themselves; while it does not, each batch
+    /// that writes deliveries notifies whichever process does.
+    relay_here: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PostgresStore {
@@ -67,9 +77,14 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await?;
         let relaxed = pool_options(RELAXED_CONNECTIONS)
-            .connect_with(options.options([("synchronous_commit", "off")]))
+            .connect_with(options.clone().options([("synchronous_commit", "off")]))
             .await?;
-        let store = PostgresStore { pool, relaxed };
+        let store = PostgresStore {
+            pool,
+            relaxed,
+            options,
+            relay_here: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -145,8 +160,11 @@ impl PostgresStore {
             .iter()
             .flat_map(|(system, ids)| ids.iter().map(move |id| (*system, id.as_str())))
             .unzip();
-        let mut held = PeopleHeld(Some(self.pool.acquire().await?));
-        let conn = held.0.as_mut().expect("held until released");
+        let mut held = PeopleHeld {
+            conn: Some(self.pool.acquire().await?),
+            notify: !self.relay_here.load(std::sync::atomic::Ordering::SeqCst),
+        };
+        let conn = held.conn.as_mut().expect("held until released");
         let rows =
             sqlx::query("SELECT * FROM samgate_lock_and_read($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(PERSON_LOCK_CLASS)
@@ -182,8 +200,9 @@ impl PostgresStore {
         writes: &Writes,
         want_ids: bool,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let conn = held.0.as_mut().expect("held until released");
-        let written = Self::write_batch(conn, writes, want_ids).await;
+        let notify = held.notify;
+        let conn = held.conn.as_mut().expect("held until released");
+        let written = Self::write_batch(conn, writes, want_ids, notify).await;
         held.release();
         written
     }
@@ -198,18 +217,28 @@ impl PostgresStore {
     /// keys hold: PostgreSQL checks them at the end of the statement, when
     /// every CTE has run.
     ///
+    /// With `notify`, a batch that writes deliveries also notifies the
+    /// relay of another process (`relay`), in the same statement; the
+    /// notification goes out with the commit, and not without it.
+    ///
     /// Returns no row ids: PostgreSQL has no outbox feed (`feed`), so
     /// `_want_ids` is never set.
     async fn write_batch(
         conn: &mut sqlx::PgConnection,
         writes: &Writes,
         _want_ids: bool,
+        notify: bool,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let now = unix_now();
         let cases = &writes.cases;
         let (refs, participants) = (&writes.refs, &writes.participants);
         let (events, deliveries) = (&writes.events, &writes.deliveries);
-        sqlx::query(WRITE_BATCH)
+        let statement = if notify {
+            WRITE_BATCH_NOTIFYING
+        } else {
+            WRITE_BATCH
+        };
+        sqlx::query(statement)
             .bind(column(cases, |c| c.case_id.as_str()))
             .bind(column(cases, |c| c.process))
             .bind(column(cases, |c| c.status))
@@ -261,8 +290,12 @@ const OUTBOX: &str = outbox_select!("d.id NOT IN (SELECT unnest($1::int8[]))");
 
 /// A batch's writes (see `write_batch`): `$1`–`$7` the cases, `$8`–`$10`
 /// the case refs, `$11`–`$12` the participants, `$13`–`$19` the events,
-/// `$20`–`$27` the deliveries, `$28` the time of writing.
-const WRITE_BATCH: &str = "\
+/// `$20`–`$27` the deliveries, `$28` the time of writing; `$tail` ends the
+/// statement with the deliveries' insert (`insert_deliveries!`).
+macro_rules! write_batch {
+    ($tail:expr) => {
+        concat!(
+            "\
 WITH cases_written AS (
     INSERT INTO cases (case_id, process, status, patient_id, updated_at, event_count, body)
     SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::int8[], $6::int8[], $7::bytea[])
@@ -281,11 +314,36 @@ WITH cases_written AS (
     SELECT e.case_id, e.sequence, e.source_system, e.source_message_id, e.payload_type, e.occurred_at, $28, e.body
     FROM unnest($13::text[], $14::int8[], $15::int4[], $16::text[], $17::text[], $18::int8[], $19::bytea[])
         AS e (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, body)
-)
+)",
+            $tail
+        )
+    };
+}
+
+/// The deliveries' part of a batch's writes.
+macro_rules! insert_deliveries {
+    () => {
+        "
 INSERT INTO deliveries (message_id, case_id, sequence, recipient, system, kind, status, reason, created_at)
 SELECT d.*, $28 FROM unnest($20::text[], $21::text[], $22::int8[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[])
     AS d (message_id, case_id, sequence, recipient, system, kind, status, reason)
-ON CONFLICT DO NOTHING";
+ON CONFLICT DO NOTHING"
+    };
+}
+
+/// A batch's writes.
+const WRITE_BATCH: &str = write_batch!(insert_deliveries!());
+
+/// A batch's writes, notifying the relay's channel when any delivery was
+/// written.
+const WRITE_BATCH_NOTIFYING: &str = write_batch!(concat!(
+    ", deliveries_written AS (",
+    insert_deliveries!(),
+    "
+    RETURNING 1
+)
+SELECT pg_notify('samgate_outbox', '') WHERE EXISTS (SELECT 1 FROM deliveries_written)"
+));
 
 /// One column of `rows`, as the array parameter `unnest` takes.
 fn column<'r, R, T>(rows: &'r [R], field: impl Fn(&'r R) -> T) -> Vec<T> {
@@ -294,7 +352,11 @@ fn column<'r, R, T>(rows: &'r [R], field: impl Fn(&'r R) -> T) -> Vec<T> {
 
 /// A batch's hold on its people: the pool connection whose session holds
 /// their advisory locks (`begin_and_read`).
-struct PeopleHeld(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+struct PeopleHeld {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+    /// Whether the batch's write notifies the relay of another process.
+    notify: bool,
+}
 
 impl PeopleHeld {
     /// Lets the people go. The unlock is sent by a task of its own, so the
@@ -302,7 +364,7 @@ impl PeopleHeld {
     /// the same people waits for it in the database. A connection that
     /// cannot unlock is closed, which frees its locks.
     fn release(mut self) {
-        let Some(mut conn) = self.0.take() else {
+        let Some(mut conn) = self.conn.take() else {
             return;
         };
         tokio::spawn(async move {
@@ -321,7 +383,7 @@ impl Drop for PeopleHeld {
     /// failed): the connection is closed rather than returned to the pool
     /// still holding the locks.
     fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
+        if let Some(conn) = self.conn.as_mut() {
             conn.close_on_drop();
         }
     }
@@ -344,33 +406,6 @@ fn person_lock_key(patient_id: &str) -> i32 {
 }
 
 super::sql::sql_store!(PostgresStore, sqlx::Postgres);
-
-/// The advisory lock key of the relay lease.
-const RELAY_LOCK: &str = "samgate-relay";
-
-impl PostgresStore {
-    /// One relay across all processes: a session-level advisory lock on a
-    /// connection taken out of the pool, so that closing the session (or
-    /// losing it) frees the lock for another process.
-    async fn lease(&self) -> Result<Option<super::RelayLease>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let granted: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-            .bind(RELAY_LOCK)
-            .fetch_one(&mut *conn)
-            .await?;
-        // Held: the session leaves the pool with its lock, for as long as
-        // the relay runs. Refused: it holds nothing and goes back, so a
-        // standby process asking every second opens no connections.
-        Ok(granted.then(|| super::RelayLease::Postgres(conn.detach())))
-    }
-
-    async fn lease_check(&self, lease: &mut super::RelayLease) -> bool {
-        match lease {
-            super::RelayLease::Local => false,
-            super::RelayLease::Postgres(conn) => sqlx::Connection::ping(conn).await.is_ok(),
-        }
-    }
-}
 
 /// sqlx 0.9.0 leaves Nagle's algorithm on for its TCP connections
 /// (transact-rs/sqlx#4335; fixed upstream, not yet in a release). A
@@ -477,6 +512,67 @@ mod tests {
         .await
         .expect("the lease passes on");
         taken.release().await;
+    }
+
+    /// A process without the relay notifies the one with it when it has
+    /// written deliveries; the relay's own process does not (its relay is
+    /// woken by the gateway).
+    #[tokio::test]
+    async fn another_process_s_deliveries_wake_the_relay() {
+        use crate::store::Store;
+        let url = schema_url().await;
+        let (here, other) = (
+            PostgresStore::open(&url).await.unwrap(),
+            PostgresStore::open(&url).await.unwrap(),
+        );
+        let lease = here.lease().await.unwrap().expect("granted");
+        let mut heard = here
+            .other_writers()
+            .await
+            .unwrap()
+            .expect("PostgreSQL listens");
+        let router = crate::routing::Router::new(
+            crate::engine::Engine::default(),
+            crate::routing::Directory::builtin(),
+        );
+        let admission = |id: &str| {
+            let text = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/examples/canonical/admissionNotice.json"
+            ))
+            .unwrap();
+            let mut e = samgate_proto::canonical::from_str(&text).unwrap();
+            e.source_message_id = id.into();
+            e.case_ref = id.into();
+            e
+        };
+
+        other
+            .submit(&admission("from-the-other"), &router)
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), heard.changed())
+            .await
+            .expect("the other process's batch is heard of")
+            .unwrap();
+
+        here.submit(&admission("from-here"), &router).await.unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), heard.changed())
+                .await
+                .is_err(),
+            "the relay's own process does not notify"
+        );
+
+        // Once the lease is given up, this process notifies too.
+        lease.release().await;
+        let _other_lease = other.lease().await.unwrap().expect("free now");
+        let mut heard_there = other.other_writers().await.unwrap().unwrap();
+        here.submit(&admission("after"), &router).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), heard_there.changed())
+            .await
+            .expect("heard of by the new relay")
+            .unwrap();
     }
 
     /// A batch that needs `person`.

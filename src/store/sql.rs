@@ -390,6 +390,10 @@ macro_rules! sql_store {
                 self.lease_check(lease).await
             }
 
+            async fn other_writers(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, StoreError> {
+                self.listen_for_other_writers().await
+            }
+
             async fn cases_for_patient(&self, patient_id: &str) -> Result<Vec<Case>, StoreError> {
                 let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE patient_id = $1 ORDER BY case_id")
                     .bind(patient_id)

@@ -424,4 +424,11 @@ impl SqliteStore {
     async fn lease_check(&self, _lease: &mut super::RelayLease) -> bool {
         true
     }
+
+    /// No other process writes to the file.
+    async fn listen_for_other_writers(
+        &self,
+    ) -> Result<Option<tokio::sync::watch::Receiver<u64>>, StoreError> {
+        Ok(None)
+    }
 }

@@ -64,8 +64,8 @@ const MAX_IN_FLIGHT: usize = 512;
 const FINAL_SETTLE: Duration = Duration::from_secs(5);
 /// How often the relay reads the outbox even when nothing asks it to: a
 /// safety net for rows no wake-up or feed told it of (a delivery replayed
-/// by `samgate delivery replay` in another process, or written by another
-/// process on PostgreSQL).
+/// by `samgate delivery replay` in another process, or one whose
+/// notification from another process on PostgreSQL was lost).
 const SAFETY_POLL: Duration = Duration::from_millis(500);
 
 /// One connected run of the relay (`super::reconnecting` starts it
@@ -111,6 +111,8 @@ async fn leased(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let mut wake = gateway.stored_changes();
+    // Other processes' batches (PostgreSQL), heard of before the first read.
+    let mut elsewhere = gateway.store().other_writers().await?;
     // Subscribed before the first read, so that nothing committed after
     // that read's snapshot can be missed by both.
     let mut backlog = Backlog::new(gateway.store().follow_outbox().await);
@@ -165,6 +167,7 @@ async fn leased(
         }
         tokio::select! {
             Ok(()) = wake.changed() => backlog.ask_read(true),
+            Ok(()) = changed(&mut elsewhere) => backlog.ask_read(false),
             () = backlog.next_fed() => {}
             Some(done) = settled.recv() => {
                 take_report(&mut in_flight, &mut backlog, done, stop, backoff).await;
@@ -193,6 +196,16 @@ async fn leased(
     }
     let _ = connection.close(200, "samgate shutting down".into()).await;
     ended
+}
+
+/// Waits for a change of `watched`; never returns without one.
+async fn changed(
+    watched: &mut Option<watch::Receiver<u64>>,
+) -> Result<(), watch::error::RecvError> {
+    match watched {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A published round: each delivery with its pending confirm.

@@ -1,0 +1,134 @@
+//! What the outbox relay needs from PostgreSQL when several gateway
+//! processes share one database: the lease that lets one of them run the
+//! relay, and word from the others when they have written deliveries.
+//!
+//! The relay reads the outbox when its own process stores events (the
+//! gateway wakes it) and every `SAFETY_POLL` besides. Deliveries written
+//! by another process, say the one whose consumer a broker's single active
+//! consumer picked, would otherwise wait for that poll. So a process that
+//! does not hold the lease notifies channel `samgate_outbox` in the very
+//! statement that writes a batch's deliveries (`WRITE_BATCH_NOTIFYING`;
+//! PostgreSQL sends it with the commit), and the relay listens. A process
+//! that holds the lease does not notify: its relay hears of its batches
+//! already. A notification lost (the listener reconnecting) is caught by
+//! the safety poll, and a reconnect itself asks for a read.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use tokio::sync::watch;
+
+use super::PostgresStore;
+use crate::store::{RelayLease, StoreError};
+
+/// The advisory lock key of the relay lease, with the schema's name
+/// (`lease`): advisory locks are database-wide, and gateways whose
+/// tables are in different schemas are different deployments.
+const RELAY_LOCK: &str = "samgate-relay:";
+
+/// The channel batches notify (the name is repeated in
+/// `WRITE_BATCH_NOTIFYING`).
+const OUTBOX_CHANNEL: &str = "samgate_outbox";
+
+/// How long the listener waits before trying again after an error other
+/// than a lost connection (which it retries at once).
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
+/// The relay lease on PostgreSQL: a session holding an advisory lock,
+/// taken out of the pool. While it lives, this process's batches do not
+/// notify.
+pub struct PgLease {
+    conn: Option<sqlx::PgConnection>,
+    relay_here: Arc<AtomicBool>,
+}
+
+impl PgLease {
+    /// Whether the session, and so the lock, is still there.
+    pub(crate) async fn alive(&mut self) -> bool {
+        match self.conn.as_mut() {
+            Some(conn) => sqlx::Connection::ping(conn).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Ends the session the way a client does, which frees the lock.
+    pub(crate) async fn close(mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
+impl Drop for PgLease {
+    fn drop(&mut self) {
+        self.relay_here.store(false, Ordering::SeqCst);
+    }
+}
+
+impl PostgresStore {
+    /// One relay across all processes: a session-level advisory lock on a
+    /// connection taken out of the pool, so that closing the session (or
+    /// losing it) frees the lock for another process.
+    pub(super) async fn lease(&self) -> Result<Option<RelayLease>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let granted: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1 || current_schema()))")
+                .bind(RELAY_LOCK)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !granted {
+            // It holds nothing and goes back, so a standby process asking
+            // every second opens no connections.
+            return Ok(None);
+        }
+        self.relay_here.store(true, Ordering::SeqCst);
+        Ok(Some(RelayLease::Postgres(PgLease {
+            conn: Some(conn.detach()),
+            relay_here: self.relay_here.clone(),
+        })))
+    }
+
+    pub(super) async fn lease_check(&self, lease: &mut RelayLease) -> bool {
+        match lease {
+            RelayLease::Local => false,
+            RelayLease::Postgres(lease) => lease.alive().await,
+        }
+    }
+
+    /// Listens on its own connection for other processes' batches; the
+    /// count the receiver sees goes up at each, and at each reconnect
+    /// (notifications may have been missed). The listener stops when the
+    /// receiver is dropped.
+    pub(super) async fn listen_for_other_writers(
+        &self,
+    ) -> Result<Option<watch::Receiver<u64>>, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.options.clone())
+            .await?;
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(OUTBOX_CHANNEL).await?;
+        let (heard, receiver) = watch::channel(0u64);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    next = listener.try_recv() => match next {
+                        // A notification, or a lost connection (reconnected
+                        // on the next call): either way, read.
+                        Ok(_) => heard.send_modify(|n| *n += 1),
+                        Err(e) => {
+                            tracing::warn!("listening for other processes' deliveries: {e}");
+                            tokio::time::sleep(LISTEN_RETRY).await;
+                        }
+                    },
+                    () = heard.closed() => break,
+                }
+            }
+            drop(listener);
+            pool.close().await;
+        });
+        Ok(Some(receiver))
+    }
+}
