@@ -486,16 +486,19 @@ mod tests {
         format!("{base}{joiner}options=-c%20search_path%3D{schema}")
     }
 
+    /// Two stores on one new schema, as two gateway processes would have.
+    async fn two_processes() -> (PostgresStore, PostgresStore) {
+        let url = schema_url().await;
+        let one = PostgresStore::open(&url).await.unwrap();
+        (one, PostgresStore::open(&url).await.unwrap())
+    }
+
     /// One process at a time holds the relay lease; one that asks while
     /// another holds it is refused, and gets the lease once it is given
     /// up.
     #[tokio::test]
     async fn the_relay_lease_passes_on_when_given_up() {
-        let url = schema_url().await;
-        let (one, two) = (
-            PostgresStore::open(&url).await.unwrap(),
-            PostgresStore::open(&url).await.unwrap(),
-        );
+        let (one, two) = two_processes().await;
         let lease = one.lease().await.unwrap().expect("the first asks first");
         for _ in 0..3 {
             assert!(two.lease().await.unwrap().is_none());
@@ -520,11 +523,7 @@ mod tests {
     #[tokio::test]
     async fn another_process_s_deliveries_wake_the_relay() {
         use crate::store::Store;
-        let url = schema_url().await;
-        let (here, other) = (
-            PostgresStore::open(&url).await.unwrap(),
-            PostgresStore::open(&url).await.unwrap(),
-        );
+        let (here, other) = two_processes().await;
         let lease = here.lease().await.unwrap().expect("granted");
         let mut heard = here
             .other_writers()
