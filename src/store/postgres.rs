@@ -563,6 +563,26 @@ mod tests {
             "the relay's own process does not notify"
         );
 
+        // A delivery replayed from another process (the command line).
+        let delivery = other
+            .case_deliveries(&other.outbox(10, &[]).await.unwrap().deliveries[0].case_id)
+            .await
+            .unwrap()
+            .remove(0);
+        here.quarantine_delivery(&delivery.message_id, "test")
+            .await
+            .unwrap();
+        assert!(
+            other
+                .requeue_delivery(&delivery.message_id, &delivery.system)
+                .await
+                .unwrap()
+        );
+        tokio::time::timeout(Duration::from_secs(5), heard.changed())
+            .await
+            .expect("the replay is heard of")
+            .unwrap();
+
         // Once the lease is given up, this process notifies too.
         lease.release().await;
         let _other_lease = other.lease().await.unwrap().expect("free now");

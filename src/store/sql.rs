@@ -338,7 +338,11 @@ macro_rules! sql_store {
                 .bind(message_id)
                 .execute(&self.pool)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                let requeued = done.rows_affected() == 1;
+                if requeued {
+                    self.outbox_changed().await?;
+                }
+                Ok(requeued)
             }
 
             async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<OutboxRead, StoreError> {

@@ -425,6 +425,13 @@ impl SqliteStore {
         true
     }
 
+    /// A change outside a batch (a replayed delivery): the relay's safety
+    /// poll finds it (the CLI that replays is another process, and SQLite
+    /// has no way to tell the gateway's).
+    async fn outbox_changed(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// No other process writes to the file.
     async fn listen_for_other_writers(
         &self,

@@ -11,7 +11,8 @@
 //! PostgreSQL sends it with the commit), and the relay listens. A process
 //! that holds the lease does not notify: its relay hears of its batches
 //! already. A notification lost (the listener reconnecting) is caught by
-//! the safety poll, and a reconnect itself asks for a read.
+//! the safety poll, and a reconnect itself asks for a read. A delivery
+//! replayed from the command line notifies the same way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +96,18 @@ impl PostgresStore {
             RelayLease::Local => false,
             RelayLease::Postgres(lease) => lease.alive().await,
         }
+    }
+
+    /// Tells the relay of another process of a change outside a batch (a
+    /// delivery replayed by `samgate delivery replay`).
+    pub(super) async fn outbox_changed(&self) -> Result<(), StoreError> {
+        if !self.relay_here.load(Ordering::SeqCst) {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(OUTBOX_CHANNEL)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Listens on its own connection for other processes' batches; the
