@@ -371,8 +371,8 @@ pub trait Store: Send + Sync + 'static {
     /// Changes each time another process sharing the database has
     /// committed deliveries, for the relay to read them now rather than at
     /// its safety poll; `None` where no other process can write (SQLite).
-    /// Ask before the relay's first read: what commits after this returns
-    /// is heard of.
+    /// It also changes once it is listening: what commits from then on is
+    /// heard of, and a read then covers what came before.
     async fn other_writers(&self) -> Result<Option<watch::Receiver<u64>>, StoreError>;
 
     /// Every delivery of a case, in outbox order.

@@ -530,6 +530,11 @@ mod tests {
             .await
             .unwrap()
             .expect("PostgreSQL listens");
+        let up = Duration::from_secs(5);
+        tokio::time::timeout(up, heard.changed())
+            .await
+            .expect("the listener is up")
+            .unwrap();
         let router = crate::routing::Router::new(
             crate::engine::Engine::default(),
             crate::routing::Directory::builtin(),
@@ -587,6 +592,10 @@ mod tests {
         lease.release().await;
         let _other_lease = other.lease().await.unwrap().expect("free now");
         let mut heard_there = other.other_writers().await.unwrap().unwrap();
+        tokio::time::timeout(up, heard_there.changed())
+            .await
+            .expect("the listener is up")
+            .unwrap();
         here.submit(&admission("after"), &router).await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), heard_there.changed())
             .await
