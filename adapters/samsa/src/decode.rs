@@ -81,6 +81,17 @@ fn enum_or_zero<T: Into<i32>>(v: Option<T>) -> i32 {
     v.map_or(0, Into::into)
 }
 
+/// The model's enum value of child `name`'s `code` attribute, looked up in
+/// `table` (0, the unspecified value, when the child is absent).
+fn code_of<T: Copy + Into<i32>>(
+    k: &Kids,
+    name: &str,
+    table: &[(&str, T)],
+    what: &str,
+) -> Result<i32> {
+    coded_child(k, name, "code", table, what).map(enum_or_zero)
+}
+
 pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let text = document_text(CTX, input, false)?;
     let root_el = parse_document(CTX, &text)?;
@@ -259,13 +270,7 @@ fn payload(n: &Node) -> Result<Payload> {
                     parse_hl7_date,
                 )?
                 .unwrap_or_default(),
-                residence: enum_or_zero(coded_child(
-                    &k,
-                    "housing",
-                    "code",
-                    RESIDENCE,
-                    "SAMSA housing",
-                )?),
+                residence: code_of(&k, "housing", RESIDENCE, "SAMSA housing")?,
                 assessed_needs: k.string("needs")?,
             })
         }
@@ -278,13 +283,7 @@ fn payload(n: &Node) -> Result<Payload> {
                 ("note", Card::One),
             ])?;
             Payload::InNotice(InNotice {
-                residence: enum_or_zero(coded_child(
-                    &k,
-                    "housing",
-                    "code",
-                    RESIDENCE,
-                    "SAMSA housing",
-                )?),
+                residence: code_of(&k, "housing", RESIDENCE, "SAMSA housing")?,
                 current_services: k.leaf_list("service")?,
                 contact_phone: parsed_child(&k, "telecom", "value", phone)?.unwrap_or_default(),
                 note: k.string("note")?,
@@ -325,13 +324,7 @@ fn payload(n: &Node) -> Result<Payload> {
             ])?;
             Payload::SipInvitation(SipInvitation {
                 meeting_at: parsed_child(&k, "meetingTime", "value", parse_hl7_ts)?,
-                place: enum_or_zero(coded_child(
-                    &k,
-                    "location",
-                    "code",
-                    MEETING_PLACE,
-                    "SAMSA location",
-                )?),
+                place: code_of(&k, "location", MEETING_PLACE, "SAMSA location")?,
                 invitees: k
                     .many("participant")
                     .iter()
@@ -346,13 +339,7 @@ fn payload(n: &Node) -> Result<Payload> {
             let k = n.children(&[("effectiveTime", Card::One), ("destination", Card::One)])?;
             Payload::DischargeNotice(DischargeNotice {
                 discharged_at: parsed_child(&k, "effectiveTime", "value", parse_hl7_ts)?,
-                destination: enum_or_zero(coded_child(
-                    &k,
-                    "destination",
-                    "code",
-                    DESTINATION,
-                    "SAMSA destination",
-                )?),
+                destination: code_of(&k, "destination", DESTINATION, "SAMSA destination")?,
             })
         }
         "message" => {
@@ -372,13 +359,7 @@ fn payload(n: &Node) -> Result<Payload> {
                 ("recordedBy", Card::One),
             ])?;
             Payload::Consent(Consent {
-                decision: enum_or_zero(coded_child(
-                    &k,
-                    "status",
-                    "code",
-                    CONSENT,
-                    "SAMSA consent status",
-                )?),
+                decision: code_of(&k, "status", CONSENT, "SAMSA consent status")?,
                 scope: k.string("scope")?,
                 recorded_by: k.string("recordedBy")?,
             })
@@ -393,13 +374,7 @@ fn payload(n: &Node) -> Result<Payload> {
             n.attrs(&[])?;
             let k = n.children(&[("reason", Card::One)])?;
             Payload::CaseClosed(CaseClosed {
-                reason: enum_or_zero(coded_child(
-                    &k,
-                    "reason",
-                    "code",
-                    CLOSE_REASON,
-                    "SAMSA close reason",
-                )?),
+                reason: code_of(&k, "reason", CLOSE_REASON, "SAMSA close reason")?,
             })
         }
         "caseReopened" => {
@@ -412,13 +387,7 @@ fn payload(n: &Node) -> Result<Payload> {
             n.attrs(&[])?;
             let k = n.children(&[("category", Card::One), ("description", Card::One)])?;
             Payload::Deviation(Deviation {
-                category: enum_or_zero(coded_child(
-                    &k,
-                    "category",
-                    "code",
-                    DEVIATION,
-                    "SAMSA deviation category",
-                )?),
+                category: code_of(&k, "category", DEVIATION, "SAMSA deviation category")?,
                 description: k.string("description")?,
             })
         }
