@@ -372,8 +372,9 @@ pub trait Store: Send + Sync + 'static {
     /// committed deliveries, for the relay to read them now rather than at
     /// its safety poll; `None` where no other process can write (SQLite).
     /// It also changes once it is listening: what commits from then on is
-    /// heard of, and a read then covers what came before.
-    async fn other_writers(&self) -> Result<Option<watch::Receiver<u64>>, StoreError>;
+    /// heard of, and a read then covers what came before. Call it inside
+    /// the runtime: the listening runs in a task of its own.
+    fn other_writers(&self) -> Option<watch::Receiver<u64>>;
 
     /// Every delivery of a case, in outbox order.
     async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError>;

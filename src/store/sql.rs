@@ -394,8 +394,8 @@ macro_rules! sql_store {
                 self.lease_check(lease).await
             }
 
-            async fn other_writers(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, StoreError> {
-                self.listen_for_other_writers().await
+            fn other_writers(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+                self.listen_for_other_writers()
             }
 
             async fn cases_for_patient(&self, patient_id: &str) -> Result<Vec<Case>, StoreError> {

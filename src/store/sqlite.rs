@@ -433,9 +433,7 @@ impl SqliteStore {
     }
 
     /// No other process writes to the file.
-    async fn listen_for_other_writers(
-        &self,
-    ) -> Result<Option<tokio::sync::watch::Receiver<u64>>, StoreError> {
-        Ok(None)
+    fn listen_for_other_writers(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
     }
 }

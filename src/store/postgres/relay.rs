@@ -117,9 +117,7 @@ impl PostgresStore {
     /// publishing without waiting for it (a new connection took some 50 ms
     /// here, which every message arriving at start waited out). The
     /// listener stops when the receiver is dropped.
-    pub(super) async fn listen_for_other_writers(
-        &self,
-    ) -> Result<Option<watch::Receiver<u64>>, StoreError> {
+    pub(super) fn listen_for_other_writers(&self) -> Option<watch::Receiver<u64>> {
         let (heard, receiver) = watch::channel(0u64);
         let options = self.options.clone();
         tokio::spawn(async move {
@@ -132,7 +130,7 @@ impl PostgresStore {
             }
             pool.close().await;
         });
-        Ok(Some(receiver))
+        Some(receiver)
     }
 }
 

@@ -111,8 +111,9 @@ async fn leased(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let mut wake = gateway.stored_changes();
-    // Other processes' batches (PostgreSQL), heard of before the first read.
-    let mut elsewhere = gateway.store().other_writers().await?;
+    // Other processes' batches (PostgreSQL): heard of once the listener is
+    // up, which itself asks for a read to cover what came before.
+    let mut elsewhere = gateway.store().other_writers();
     // Subscribed before the first read, so that nothing committed after
     // that read's snapshot can be missed by both.
     let mut backlog = Backlog::new(gateway.store().follow_outbox().await);
