@@ -429,7 +429,7 @@ async fn through_samgate(
 }
 
 /// A run's store: the embedded default, or a new schema on the local
-/// PostgreSQL, dropped when the run is over (`drop`), so that runs do not
+/// PostgreSQL, removed when the run is over (`remove`), so that runs do not
 /// pile up in the test database.
 struct BenchStore {
     url: String,
@@ -454,7 +454,7 @@ impl BenchStore {
         }
     }
 
-    async fn drop(self) {
+    async fn remove(self) {
         if let Some(schema) = self.schema {
             postgres_statement(&format!("DROP SCHEMA {schema} CASCADE")).await;
         }
@@ -550,14 +550,14 @@ async fn main() {
                     &what,
                     &through_samgate(&channel, &connection, &store.url, fanout, n, None).await,
                 );
-                store.drop().await;
+                store.remove().await;
             }
             let store = BenchStore::new(backend).await;
             print(
                 &format!("{what} at 1,000 msg/s"),
                 &through_samgate(&channel, &connection, &store.url, fanout, paced_n, paced).await,
             );
-            store.drop().await;
+            store.remove().await;
         }
     }
 }

@@ -526,11 +526,7 @@ mod tests {
         let (here, other) = two_processes().await;
         let lease = here.lease().await.unwrap().expect("granted");
         let mut heard = here.other_writers().expect("PostgreSQL listens");
-        let up = Duration::from_secs(5);
-        tokio::time::timeout(up, heard.changed())
-            .await
-            .expect("the listener is up")
-            .unwrap();
+        hears(&mut heard, "the listener is up").await;
         let router = crate::routing::Router::new(
             crate::engine::Engine::default(),
             crate::routing::Directory::builtin(),
@@ -551,10 +547,7 @@ mod tests {
             .submit(&admission("from-the-other"), &router)
             .await
             .unwrap();
-        tokio::time::timeout(Duration::from_secs(5), heard.changed())
-            .await
-            .expect("the other process's batch is heard of")
-            .unwrap();
+        hears(&mut heard, "the other process's batch is heard of").await;
 
         here.submit(&admission("from-here"), &router).await.unwrap();
         assert!(
@@ -579,23 +572,23 @@ mod tests {
                 .await
                 .unwrap()
         );
-        tokio::time::timeout(Duration::from_secs(5), heard.changed())
-            .await
-            .expect("the replay is heard of")
-            .unwrap();
+        hears(&mut heard, "the replay is heard of").await;
 
         // Once the lease is given up, this process notifies too.
         lease.release().await;
         let _other_lease = other.lease().await.unwrap().expect("free now");
         let mut heard_there = other.other_writers().expect("PostgreSQL listens");
-        tokio::time::timeout(up, heard_there.changed())
-            .await
-            .expect("the listener is up")
-            .unwrap();
+        hears(&mut heard_there, "the listener is up").await;
         here.submit(&admission("after"), &router).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(5), heard_there.changed())
+        hears(&mut heard_there, "heard of by the new relay").await;
+    }
+
+    /// Waits (five seconds at most) for `heard` to change; fails with
+    /// `what` otherwise.
+    async fn hears(heard: &mut tokio::sync::watch::Receiver<u64>, what: &str) {
+        tokio::time::timeout(Duration::from_secs(5), heard.changed())
             .await
-            .expect("heard of by the new relay")
+            .unwrap_or_else(|_| panic!("{what}"))
             .unwrap();
     }
 
