@@ -279,6 +279,11 @@ impl PostgresStore {
         None
     }
 
+    async fn close_pools(&self) {
+        self.relaxed.close().await;
+        self.pool.close().await;
+    }
+
     /// Nothing process-wide: PostgreSQL keeps writers apart (see
     /// `begin_and_read`).
     async fn writer(&self) {}

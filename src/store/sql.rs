@@ -131,7 +131,8 @@ where
 pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
-/// whose commits do not wait for the disk), `writer()`, `begin_and_read()`
+/// whose commits do not wait for the disk), `close_pools()`, `writer()`,
+/// `begin_and_read()`
 /// (a batch's transaction begun, with what it needs read),
 /// `write_and_commit()`, `feed()` (its outbox feed, if it has one) and
 /// `push_in()` (the condition "is one of these values" after a column
@@ -417,8 +418,7 @@ macro_rules! sql_store {
 
             async fn close(&self) {
                 let _writer = self.writer().await;
-                self.relaxed.close().await;
-                self.pool.close().await;
+                self.close_pools().await;
             }
         }
     };

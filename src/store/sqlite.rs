@@ -49,6 +49,12 @@ fn holds_statement(q: &sqlx::QueryBuilder<sqlx::Sqlite>) -> bool {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection batches are stored on. SQLite has one writer
+    /// anyway, and a connection keeps its page cache only while no other
+    /// connection writes: spread over the pool, each batch began on a
+    /// connection whose cache another batch had made stale, and read its
+    /// index pages back, a system call each.
+    batches: SqlitePool,
     /// One connection that commits without waiting for the disk, for the
     /// writes a crash may lose (marks). In WAL mode a commit at
     /// `synchronous=NORMAL` is not fsynced, and becomes durable with the
@@ -71,13 +77,19 @@ impl SqliteStore {
         Some(&self.feed)
     }
 
+    async fn close_pools(&self) {
+        self.relaxed.close().await;
+        self.batches.close().await;
+        self.pool.close().await;
+    }
+
     /// Begins a batch's transaction and reads what it needs, in one call
     /// to the connection's thread. `IMMEDIATE` takes SQLite's write lock
     /// at once, as a read-fold-write wants; the store's write lock already
     /// keeps this process's writers apart, people included.
     async fn begin_and_read(&self, needs: &Needs) -> Result<(BatchTransaction, Known), StoreError> {
         let mut tx = BatchTransaction {
-            conn: self.pool.acquire().await?,
+            conn: self.batches.acquire().await?,
             open: true,
         };
         match Self::read_known(&mut tx.conn, needs, "BEGIN IMMEDIATE; ").await {
@@ -248,6 +260,11 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
+        let batches = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
         let relaxed = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
@@ -255,6 +272,7 @@ impl SqliteStore {
             .await?;
         let store = SqliteStore {
             pool,
+            batches,
             relaxed,
             write_lock: Mutex::new(()),
             feed: OutboxFeed::default(),
