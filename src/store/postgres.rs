@@ -59,19 +59,12 @@ impl PostgresStore {
     /// and `sslmode` included) and applies migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        let port = options.get_port();
         // Every connection is opened at the start: one opened under load
         // held the batches waiting on it for its setup (about 90 ms here).
         let pool_options = |max| {
             PgPoolOptions::new()
                 .max_connections(max)
                 .min_connections(max)
-                .after_connect(move |_, _| {
-                    Box::pin(async move {
-                        nodelay::set_on_connections_to(port);
-                        Ok(())
-                    })
-                })
         };
         let pool = pool_options(MAX_CONNECTIONS)
             .connect_with(options.clone())
@@ -411,53 +404,6 @@ fn person_lock_key(patient_id: &str) -> i32 {
 }
 
 super::sql::sql_store!(PostgresStore, sqlx::Postgres);
-
-/// sqlx 0.9.0 leaves Nagle's algorithm on for its TCP connections
-/// (transact-rs/sqlx#4335; fixed upstream, not yet in a release). A
-/// statement larger than one segment then waits for the server's delayed
-/// ACK: 40 ms for each of a batch's multi-row INSERTs, which held the
-/// gateway on PostgreSQL to about 350 messages/s. Until a release carries
-/// the fix, each new pool connection sets TCP_NODELAY on the process's
-/// sockets to the database's port (the connection's own socket among them;
-/// sqlx does not hand it out). Nothing happens for Unix-socket connections
-/// or off Linux.
-mod nodelay {
-    #[cfg(target_os = "linux")]
-    pub fn set_on_connections_to(port: u16) {
-        use std::os::fd::{BorrowedFd, RawFd};
-        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
-            return;
-        };
-        for entry in fds.flatten() {
-            let Some(fd) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<RawFd>().ok())
-            else {
-                continue;
-            };
-            // SAFETY: the descriptor is open (it is listed) and is only
-            // borrowed for the calls below; a descriptor that is not a TCP
-            // socket to `port` fails them or is left alone.
-            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-            let socket = socket2::SockRef::from(&fd);
-            if !matches!(socket.r#type(), Ok(socket2::Type::STREAM)) {
-                continue;
-            }
-            let to_database = socket
-                .peer_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .is_some_and(|a| a.port() == port);
-            if to_database {
-                let _ = socket.set_tcp_nodelay(true);
-            }
-        }
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn set_on_connections_to(_port: u16) {}
-}
 
 #[cfg(test)]
 mod tests {
