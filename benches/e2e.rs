@@ -11,11 +11,13 @@
 //! Needs the local RabbitMQ and PostgreSQL (the test services). Figures:
 //! benches/README.md.
 //!
-//! cargo bench --bench e2e -- [MESSAGES] [raw|forward|fanout|sqlite|postgres]... [one|three] [paced]
+//! cargo bench --bench e2e -- [MESSAGES] [raw|forward|fanout|sqlite|postgres]... [one|three] [paced] [timings]
 //!
 //! Naming parts runs only those (all five by default); samgate runs each
 //! store with one recipient per message and with three, unless `one` or
-//! `three` names one; `paced` leaves out the as-fast-as-it-goes runs.
+//! `three` names one; `paced` leaves out the as-fast-as-it-goes runs;
+//! `timings` prints, under each samgate run, how long samgate's own steps
+//! took (`span_times`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,10 @@ use samgate::transport::topology::{Names, declare};
 use samgate::transport::{AmqpConfig, start};
 use samgate_proto::v1::SourceSystem;
 use tokio_stream::StreamExt;
+
+#[path = "e2e/span_times.rs"]
+mod span_times;
+use span_times::SpanTimes;
 
 const RECIPIENT: &str = "SE2120000449-KHSL";
 
@@ -485,6 +491,13 @@ async fn main() {
         .collect();
     let runs = |part: &str| parts.is_empty() || parts.contains(&part);
     let unpaced = !args.iter().any(|a| a == "paced");
+    let timings = args.iter().any(|a| a == "timings").then(SpanTimes::install);
+    let print_samgate = |what: &str, f: &Figures| {
+        print(what, f);
+        if let Some(t) = &timings {
+            t.print_and_reset();
+        }
+    };
     let connection = samgate::transport::connect(&amqp_url())
         .await
         .expect("RabbitMQ");
@@ -546,14 +559,14 @@ async fn main() {
             );
             if unpaced {
                 let store = BenchStore::new(backend).await;
-                print(
+                print_samgate(
                     &what,
                     &through_samgate(&channel, &connection, &store.url, fanout, n, None).await,
                 );
                 store.remove().await;
             }
             let store = BenchStore::new(backend).await;
-            print(
+            print_samgate(
                 &format!("{what} at 1,000 msg/s"),
                 &through_samgate(&channel, &connection, &store.url, fanout, paced_n, paced).await,
             );

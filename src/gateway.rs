@@ -132,6 +132,7 @@ impl Gateway {
     /// Decodes and submits several messages of one dialect in one store
     /// transaction (group commit): one result per message, in order. A
     /// store failure fails them all and stores none.
+    #[tracing::instrument(name = "gateway.batch", level = "debug", skip_all, fields(messages = messages.len()))]
     pub async fn submit_raw_batch(
         &self,
         dialect: DialectName,

@@ -193,7 +193,12 @@ macro_rules! sql_store {
                 // One writer per person at a time: case creation, case
                 // linking and the one-open-outpatient-case rule all look at
                 // the person's cases.
-                let (tx, known) = self.begin_and_read(&needs).await?;
+                // Spans for timing (debug level: free when not enabled).
+                let (tx, known) = tracing::Instrument::instrument(
+                    self.begin_and_read(&needs),
+                    tracing::debug_span!("store.read"),
+                )
+                .await?;
                 let mut batch = Batch::new(known);
                 let mut results = Vec::with_capacity(events.len());
                 for event in events {
@@ -206,7 +211,11 @@ macro_rules! sql_store {
                 }
                 let writes = batch.into_writes();
                 let feed = self.feed().filter(|f| f.followed());
-                let written = Self::write_and_commit(tx, &writes, feed.is_some()).await?;
+                let written = tracing::Instrument::instrument(
+                    Self::write_and_commit(tx, &writes, feed.is_some()),
+                    tracing::debug_span!("store.write"),
+                )
+                .await?;
                 // Still under the write lock: fed in commit order.
                 if let Some(feed) = feed {
                     feed.send(super::feed::committed(written, &writes.deliveries, events, &results));

@@ -35,6 +35,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 mod backlog;
 mod settler;
@@ -154,7 +155,12 @@ async fn leased(
                 // Every event stored so far is in the read that follows.
                 wake.borrow_and_update();
                 let skip: Vec<i64> = in_flight.rows().chain(backlog.held()).collect();
-                backlog.take_read(gateway.store().outbox(ROUND, &skip).await?, ROUND);
+                let read = gateway
+                    .store()
+                    .outbox(ROUND, &skip)
+                    .instrument(tracing::debug_span!("relay.read"))
+                    .await?;
+                backlog.take_read(read, ROUND);
             }
             let chosen = backlog.round(&in_flight, ROUND);
             let full = chosen.len() == ROUND;
@@ -287,7 +293,12 @@ async fn publish_round(
             properties(&r.delivery, r.message_type, r.content_type),
         )
     });
-    let confirms = futures_util::future::join_all(publishes).await;
+    let confirms = futures_util::future::join_all(publishes)
+        .instrument(tracing::debug_span!(
+            "relay.publish",
+            deliveries = ready.len()
+        ))
+        .await;
     for r in &ready {
         in_flight.unconfirmed.insert(r.delivery.id);
         in_flight.cases.insert(r.delivery.case_id.clone());

@@ -146,7 +146,11 @@ impl Unmarked {
         }
         let (ids, message_ids): (Vec<i64>, Vec<String>) =
             std::mem::take(&mut self.rows).into_iter().unzip();
-        store.mark_delivered(&message_ids).await?;
+        tracing::Instrument::instrument(
+            store.mark_delivered(&message_ids),
+            tracing::debug_span!("relay.mark", deliveries = message_ids.len()),
+        )
+        .await?;
         // The loop may have stopped; the marks are written either way.
         let _ = reports.send(Report::Marked(ids));
         Ok(())
