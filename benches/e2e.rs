@@ -84,13 +84,17 @@ struct Figures {
     p99: Duration,
 }
 
+/// The `q` quantile of `sorted` (not empty).
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
 fn figures(n: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Figures {
     latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Figures {
         per_second: n as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
+        p50: quantile(&latencies, 0.50),
+        p99: quantile(&latencies, 0.99),
     }
 }
 

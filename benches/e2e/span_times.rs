@@ -40,9 +40,7 @@ impl SpanTimes {
         let taken = std::mem::take(&mut *self.0.lock().unwrap());
         for (name, mut times) in taken {
             times.sort();
-            let at = |q: f64| {
-                times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1e3
-            };
+            let at = |q: f64| super::quantile(&times, q).as_secs_f64() * 1e3;
             println!(
                 "    {name:<16} {:>7} calls   p50 {:>6.2}   p90 {:>6.2}   p99 {:>6.2}   max {:>7.2} ms",
                 times.len(),

@@ -132,10 +132,9 @@ pub(crate) const IN_LIST: usize = 1000;
 
 /// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
 /// whose commits do not wait for the disk), `close_pools()`, `writer()`,
-/// `begin_and_read()`
-/// (a batch's transaction begun, with what it needs read),
-/// `write_and_commit()`, `feed()` (its outbox feed, if it has one) and
-/// `push_in()` (the condition "is one of these values" after a column
+/// `begin_and_read()` (a batch's transaction begun, with what it needs
+/// read), `write_and_commit()`, `feed()` (its outbox feed, if it has one)
+/// and `push_in()` (the condition "is one of these values" after a column
 /// name).
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
@@ -192,8 +191,8 @@ macro_rules! sql_store {
                 let _writer = self.writer().await;
                 // One writer per person at a time: case creation, case
                 // linking and the one-open-outpatient-case rule all look at
-                // the person's cases.
-                // Spans for timing (debug level: free when not enabled).
+                // the person's cases. (The read and the write carry debug
+                // spans for timing, free when not enabled.)
                 let (tx, known) = tracing::Instrument::instrument(
                     self.begin_and_read(&needs),
                     tracing::debug_span!("store.read"),

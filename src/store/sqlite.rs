@@ -255,19 +255,14 @@ impl SqliteStore {
         // A connection to a local file does not go stale as a network one
         // can: no ping before each use (it would be one more round trip
         // to the connection's thread for every transaction).
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        let batches = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        let relaxed = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
+        let pool_of = |connections| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .test_before_acquire(false)
+        };
+        let pool = pool_of(4).connect_with(options.clone()).await?;
+        let batches = pool_of(1).connect_with(options.clone()).await?;
+        let relaxed = pool_of(1)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
         let store = SqliteStore {

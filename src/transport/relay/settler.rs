@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use lapin::Confirmation;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::{ROUND, Round};
 use crate::gateway::Gateway;
@@ -146,11 +147,13 @@ impl Unmarked {
         }
         let (ids, message_ids): (Vec<i64>, Vec<String>) =
             std::mem::take(&mut self.rows).into_iter().unzip();
-        tracing::Instrument::instrument(
-            store.mark_delivered(&message_ids),
-            tracing::debug_span!("relay.mark", deliveries = message_ids.len()),
-        )
-        .await?;
+        store
+            .mark_delivered(&message_ids)
+            .instrument(tracing::debug_span!(
+                "relay.mark",
+                deliveries = message_ids.len()
+            ))
+            .await?;
         // The loop may have stopped; the marks are written either way.
         let _ = reports.send(Report::Marked(ids));
         Ok(())
