@@ -446,6 +446,21 @@ mod tests {
         format!("{base}{joiner}options=-c%20search_path%3D{schema}")
     }
 
+    /// The store's sessions plan generically (see `open`), and the options
+    /// of the URL (here the test's schema) still hold beside that.
+    #[tokio::test]
+    async fn sessions_plan_generically_and_keep_the_urls_options() {
+        let store = store().await;
+        let (mode, path): (String, String) = sqlx::query_as(
+            "SELECT current_setting('plan_cache_mode'), current_setting('search_path')",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(mode, "force_generic_plan");
+        assert!(path.starts_with("samgate_test_lock_"), "{path}");
+    }
+
     /// Two stores on one new schema, as two gateway processes would have.
     async fn two_processes() -> (PostgresStore, PostgresStore) {
         let url = schema_url().await;
