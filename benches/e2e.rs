@@ -11,13 +11,14 @@
 //! Needs the local RabbitMQ and PostgreSQL (the test services). Figures:
 //! benches/README.md.
 //!
-//! cargo bench --bench e2e -- [MESSAGES] [raw|forward|fanout|sqlite|postgres]... [one|three] [paced] [timings]
+//! cargo bench --bench e2e -- [MESSAGES] [raw|forward|fanout|sqlite|postgres]... [one|three] [paced] [timings] [rounds=N]
 //!
 //! Naming parts runs only those (all five by default); samgate runs each
 //! store with one recipient per message and with three, unless `one` or
 //! `three` names one; `paced` leaves out the as-fast-as-it-goes runs;
 //! `timings` prints, under each samgate run, how long samgate's own steps
-//! took (`span_times`).
+//! took (`span_times`); `rounds=N` runs the parts N times, alternating, and
+//! ends with each figure's median and range (`rounds`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,8 +38,11 @@ use samgate::transport::{AmqpConfig, start};
 use samgate_proto::v1::SourceSystem;
 use tokio_stream::StreamExt;
 
+#[path = "e2e/rounds.rs"]
+mod rounds;
 #[path = "e2e/span_times.rs"]
 mod span_times;
+use rounds::Rounds;
 use span_times::SpanTimes;
 
 const RECIPIENT: &str = "SE2120000449-KHSL";
@@ -488,6 +492,11 @@ async fn postgres_statement(sql: &str) {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5_000);
+    let rounds: usize = args
+        .iter()
+        .find_map(|a| a.strip_prefix("rounds=")?.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let parts: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -496,11 +505,13 @@ async fn main() {
     let runs = |part: &str| parts.is_empty() || parts.contains(&part);
     let unpaced = !args.iter().any(|a| a == "paced");
     let timings = args.iter().any(|a| a == "timings").then(SpanTimes::install);
-    let print_samgate = |what: &str, f: &Figures| {
-        print(what, f);
-        if let Some(t) = &timings {
+    let mut summary = Rounds::default();
+    let mut report = |what: &str, f: Figures, samgate: bool| {
+        print(what, &f);
+        if let (true, Some(t)) = (samgate, &timings) {
             t.print_and_reset();
         }
+        summary.add(what, f);
     };
     let connection = samgate::transport::connect(&amqp_url())
         .await
@@ -513,37 +524,7 @@ async fn main() {
     let connection = Arc::new(connection);
     let paced = Some(Duration::from_millis(1));
     let paced_n = n.min(3_000);
-    println!("{n} messages as fast as they go; {paced_n} at 1,000 msg/s for latency\n");
-    if runs("raw") {
-        if unpaced {
-            print(
-                "raw RabbitMQ, publish+confirm+consume",
-                &raw(&channel, &connection, n, None).await,
-            );
-        }
-        print(
-            "raw RabbitMQ at 1,000 msg/s",
-            &raw(&channel, &connection, paced_n, paced).await,
-        );
-    }
-    for (part, copies, what) in [
-        ("forward", 1, "raw RabbitMQ, consume + 1 confirmed copy"),
-        ("fanout", 3, "raw RabbitMQ, consume + 3 confirmed copies"),
-    ] {
-        if !runs(part) {
-            continue;
-        }
-        if unpaced {
-            print(
-                what,
-                &raw_fanout(&channel, &connection, copies, n, None).await,
-            );
-        }
-        print(
-            &format!("raw RabbitMQ {part} at 1,000 msg/s"),
-            &raw_fanout(&channel, &connection, copies, paced_n, paced).await,
-        );
-    }
+    println!("{n} messages as fast as they go; {paced_n} at 1,000 msg/s for latency");
     // Each store with one recipient per message (like for like with the
     // raw path), then with the example's three.
     let fanouts: Vec<(Fanout, &str)> = [(Fanout::One, "one"), (Fanout::Three, "three")]
@@ -552,29 +533,58 @@ async fn main() {
             !args.iter().any(|a| a == "one" || a == "three") || args.iter().any(|a| a == name)
         })
         .collect();
-    for (backend, label) in [("sqlite", "SQLite"), ("postgres", "PostgreSQL")] {
-        if !runs(backend) {
-            continue;
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("\nround {round} of {rounds}");
         }
-        for &(fanout, name) in &fanouts {
-            let what = format!(
-                "samgate, {label}, {name} recipient{}",
-                if name == "one" { "" } else { "s" }
-            );
+        println!();
+        if runs("raw") {
             if unpaced {
-                let store = BenchStore::new(backend).await;
-                print_samgate(
-                    &what,
-                    &through_samgate(&channel, &connection, &store.url, fanout, n, None).await,
+                let f = raw(&channel, &connection, n, None).await;
+                report(rounds::RAW, f, false);
+            }
+            let f = raw(&channel, &connection, paced_n, paced).await;
+            report("raw RabbitMQ at 1,000 msg/s", f, false);
+        }
+        for (part, copies, what) in [
+            ("forward", 1, rounds::FORWARD),
+            ("fanout", 3, rounds::FANOUT),
+        ] {
+            if !runs(part) {
+                continue;
+            }
+            if unpaced {
+                let f = raw_fanout(&channel, &connection, copies, n, None).await;
+                report(what, f, false);
+            }
+            let f = raw_fanout(&channel, &connection, copies, paced_n, paced).await;
+            report(&format!("raw RabbitMQ {part} at 1,000 msg/s"), f, false);
+        }
+        for (backend, label) in [("sqlite", "SQLite"), ("postgres", "PostgreSQL")] {
+            if !runs(backend) {
+                continue;
+            }
+            for &(fanout, name) in &fanouts {
+                let what = format!(
+                    "samgate, {label}, {name} recipient{}",
+                    if name == "one" { "" } else { "s" }
                 );
+                if unpaced {
+                    let store = BenchStore::new(backend).await;
+                    let f =
+                        through_samgate(&channel, &connection, &store.url, fanout, n, None).await;
+                    report(&what, f, true);
+                    store.remove().await;
+                }
+                let store = BenchStore::new(backend).await;
+                let f = through_samgate(&channel, &connection, &store.url, fanout, paced_n, paced)
+                    .await;
+                report(&format!("{what} at 1,000 msg/s"), f, true);
                 store.remove().await;
             }
-            let store = BenchStore::new(backend).await;
-            print_samgate(
-                &format!("{what} at 1,000 msg/s"),
-                &through_samgate(&channel, &connection, &store.url, fanout, paced_n, paced).await,
-            );
-            store.remove().await;
         }
+    }
+    if rounds > 1 {
+        summary.print_summary();
     }
 }
