@@ -8,6 +8,10 @@
 //! to its recipient), so the same broker work without samgate is measured
 //! too: `forward` (consume, one confirmed copy to another queue,
 //! acknowledge) and, for three recipients, `fanout` (three copies).
+//! Latency is measured twice: from the bench's publish to the recipient's
+//! consumer (the whole path, both broker hops), and, in the paced runs,
+//! from the message being in the inbound queue (its publish confirmed) to
+//! samgate's outbound publish confirmed (`confirm_times`).
 //! Needs the local RabbitMQ and PostgreSQL (the test services). Figures:
 //! benches/README.md.
 //!
@@ -38,12 +42,17 @@ use samgate::transport::{AmqpConfig, start};
 use samgate_proto::v1::SourceSystem;
 use tokio_stream::StreamExt;
 
+#[path = "e2e/confirm_times.rs"]
+mod confirm_times;
 #[path = "e2e/rounds.rs"]
 mod rounds;
 #[path = "e2e/span_times.rs"]
 mod span_times;
+use confirm_times::ConfirmTimes;
 use rounds::Rounds;
 use span_times::SpanTimes;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 const RECIPIENT: &str = "SE2120000449-KHSL";
 
@@ -84,9 +93,19 @@ fn postgres_url() -> String {
 
 struct Figures {
     per_second: f64,
+    /// From the publish to `samgate.in.*` (or the raw queue) to the
+    /// recipient's consumer.
     p50: Duration,
     p99: Duration,
+    /// Paced runs: p50 and p99 from the moment the message is in the
+    /// inbound queue (its publish confirmed to the bench) to its outbound
+    /// publish confirmed to samgate's relay (`confirm_times`); for the
+    /// raw paths, which have no relay, to the consumer.
+    from_queue: Option<(Duration, Duration)>,
 }
+
+/// Times by message id: when each was published, in its queue, confirmed.
+type Times = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// The `q` quantile of `sorted` (not empty).
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
@@ -99,7 +118,22 @@ fn figures(n: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Figures
         per_second: n as f64 / elapsed.as_secs_f64(),
         p50: quantile(&latencies, 0.50),
         p99: quantile(&latencies, 0.99),
+        from_queue: None,
     }
+}
+
+/// p50 and p99 of `end - start` over the message ids in both (None when
+/// none is).
+fn between<'a>(
+    start: &HashMap<String, Instant>,
+    end: impl IntoIterator<Item = (&'a String, &'a Instant)>,
+) -> Option<(Duration, Duration)> {
+    let mut spans: Vec<Duration> = end
+        .into_iter()
+        .filter_map(|(id, t1)| Some(t1.saturating_duration_since(*start.get(id)?)))
+        .collect();
+    spans.sort();
+    (!spans.is_empty()).then(|| (quantile(&spans, 0.50), quantile(&spans, 0.99)))
 }
 
 fn print(what: &str, f: &Figures) {
@@ -109,17 +143,30 @@ fn print(what: &str, f: &Figures) {
         f.p50.as_secs_f64() * 1e3,
         f.p99.as_secs_f64() * 1e3
     );
+    if let Some((p50, p99)) = f.from_queue {
+        println!(
+            "{:<44} {:>15}   p50 {:>8.2} ms   p99 {:>8.2} ms",
+            "  from the inbound queue",
+            "",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
 }
 
 /// Publishes `bodies` to `queue` (with confirms, in windows of 100), one
-/// every `interval` when given, recording when each was published.
+/// every `interval` when given, recording when each was published in
+/// `sent` and, paced, when its publish was confirmed (the message is in
+/// the queue) in the times returned.
 async fn publish_all(
     channel: &Channel,
     queue: &str,
     bodies: Vec<(String, Vec<u8>)>,
     interval: Option<Duration>,
-    sent: Arc<Mutex<HashMap<String, Instant>>>,
-) {
+    sent: Times,
+) -> HashMap<String, Instant> {
+    let queued = Times::default();
+    let mut confirms = Vec::new();
     let start = Instant::now();
     for (i, (key, body)) in bodies.into_iter().enumerate() {
         if let Some(every) = interval {
@@ -127,7 +174,7 @@ async fn publish_all(
             tokio::time::sleep_until(due.into()).await;
         }
         sent.lock().unwrap().insert(key.clone(), Instant::now());
-        channel
+        let confirm = channel
             .basic_publish(
                 "".into(),
                 queue.into(),
@@ -139,21 +186,34 @@ async fn publish_all(
             )
             .await
             .unwrap();
+        if interval.is_some() {
+            let queued = queued.clone();
+            confirms.push(tokio::spawn(async move {
+                if confirm.await.is_ok_and(|c| c.is_ack()) {
+                    queued.lock().unwrap().insert(key, Instant::now());
+                }
+            }));
+        }
         if i % 100 == 99 {
             channel.wait_for_confirms().await.unwrap();
         }
     }
     channel.wait_for_confirms().await.unwrap();
+    for c in confirms {
+        c.await.unwrap();
+    }
+    std::mem::take(&mut *queued.lock().unwrap())
 }
 
 /// Consumes `n` messages from `queue`; the latency of each is measured
-/// against the publish time of the key `key_of` gives for it.
+/// against the publish time of its message id in `sent`. Returns when the
+/// last came, the latencies, and when each came.
 async fn consume_n(
     connection: &Connection,
     queue: &str,
     n: usize,
-    sent: Arc<Mutex<HashMap<String, Instant>>>,
-) -> (Instant, Vec<Duration>) {
+    sent: Times,
+) -> (Instant, Vec<Duration>, HashMap<String, Instant>) {
     let channel = connection.create_channel().await.unwrap();
     let mut consumer = channel
         .basic_consume(
@@ -170,6 +230,7 @@ async fn consume_n(
         .await
         .unwrap();
     let mut latencies = Vec::with_capacity(n);
+    let mut came = HashMap::with_capacity(n);
     while latencies.len() < n {
         let d = tokio::time::timeout(Duration::from_secs(120), consumer.next())
             .await
@@ -180,11 +241,12 @@ async fn consume_n(
         let t0 = sent.lock().unwrap().get(&key).copied();
         if let Some(t0) = t0 {
             latencies.push(t0.elapsed());
+            came.insert(key, Instant::now());
         }
     }
     let end = Instant::now();
     let _ = channel.close(200, "done".into()).await;
-    (end, latencies)
+    (end, latencies, came)
 }
 
 /// Declares a new quorum queue named after `what` and returns its name.
@@ -230,13 +292,16 @@ async fn raw(
         let s = sent.clone();
         tokio::spawn(async move { consume_n(&c, &q, n, s).await })
     };
-    publish_all(channel, &queue, raw_bodies(n), interval, sent).await;
-    let (end, latencies) = consumer.await.unwrap();
+    let queued = publish_all(channel, &queue, raw_bodies(n), interval, sent).await;
+    let (end, latencies, came) = consumer.await.unwrap();
     channel
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await
         .unwrap();
-    figures(n, end - start, latencies)
+    Figures {
+        from_queue: between(&queued, &came),
+        ..figures(n, end - start, latencies)
+    }
 }
 
 /// The broker work samgate does per message, without samgate: publish to
@@ -271,8 +336,8 @@ async fn raw_fanout(
         outbound.clone(),
         n,
     ));
-    publish_all(channel, &inbound, raw_bodies(n), interval, sent).await;
-    let (end, latencies) = consumer.await.unwrap();
+    let queued = publish_all(channel, &inbound, raw_bodies(n), interval, sent).await;
+    let (end, latencies, came) = consumer.await.unwrap();
     forwarder.await.unwrap();
     for q in std::iter::once(inbound).chain(outbound) {
         channel
@@ -280,7 +345,10 @@ async fn raw_fanout(
             .await
             .unwrap();
     }
-    figures(n, end - start, latencies)
+    Figures {
+        from_queue: between(&queued, &came),
+        ..figures(n, end - start, latencies)
+    }
 }
 
 /// `raw_fanout`'s forwarder: `n` messages from `from`, each to every queue
@@ -352,9 +420,8 @@ async fn through_samgate(
     channel: &Channel,
     connection: &Arc<Connection>,
     store_url: &str,
-    fanout: Fanout,
-    n: usize,
-    interval: Option<Duration>,
+    (fanout, n, interval): (Fanout, usize, Option<Duration>),
+    confirms: &ConfirmTimes,
 ) -> Figures {
     let dir = tempfile::tempdir().unwrap();
     let store = samgate::store::open(store_url, dir.path()).await.unwrap();
@@ -417,7 +484,10 @@ async fn through_samgate(
         let s = sent.clone();
         tokio::spawn(async move { consume_n(&c, &q, n, s).await })
     };
-    publish_all(
+    if interval.is_some() {
+        confirms.arm();
+    }
+    let queued = publish_all(
         channel,
         &names.inbound(DialectName::Lifecare),
         bodies,
@@ -425,11 +495,13 @@ async fn through_samgate(
         sent,
     )
     .await;
-    let (end, latencies) = consumer.await.unwrap();
+    let (end, latencies, _) = consumer.await.unwrap();
     stop.send(true).unwrap();
     for t in tasks {
         t.await.unwrap();
     }
+    // Taken once the relay has stopped: it settles its last confirms first.
+    let confirmed = confirms.take();
     store.close().await;
     let mut queues = vec![names.quarantine()];
     queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
@@ -439,7 +511,10 @@ async fn through_samgate(
             .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
             .await;
     }
-    figures(n, end - start_at, latencies)
+    Figures {
+        from_queue: between(&queued, &confirmed),
+        ..figures(n, end - start_at, latencies)
+    }
 }
 
 /// A run's store: the embedded default, or a new schema on the local
@@ -504,7 +579,19 @@ async fn main() {
         .collect();
     let runs = |part: &str| parts.is_empty() || parts.contains(&part);
     let unpaced = !args.iter().any(|a| a == "paced");
-    let timings = args.iter().any(|a| a == "timings").then(SpanTimes::install);
+    let timings = args.iter().any(|a| a == "timings").then(SpanTimes::default);
+    // The relay's confirm event always (for `from_queue`); samgate's debug
+    // spans with `timings`.
+    let confirms = ConfirmTimes::default();
+    let filter = match timings {
+        Some(_) => format!("samgate=debug,{}=trace", confirm_times::TARGET),
+        None => format!("{}=trace", confirm_times::TARGET),
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(filter))
+        .with(timings.clone())
+        .with(confirms.clone())
+        .init();
     let mut summary = Rounds::default();
     let mut report = |what: &str, f: Figures, samgate: bool| {
         print(what, &f);
@@ -571,14 +658,15 @@ async fn main() {
                 );
                 if unpaced {
                     let store = BenchStore::new(backend).await;
+                    let how = (fanout, n, None);
                     let f =
-                        through_samgate(&channel, &connection, &store.url, fanout, n, None).await;
+                        through_samgate(&channel, &connection, &store.url, how, &confirms).await;
                     report(&what, f, true);
                     store.remove().await;
                 }
                 let store = BenchStore::new(backend).await;
-                let f = through_samgate(&channel, &connection, &store.url, fanout, paced_n, paced)
-                    .await;
+                let how = (fanout, paced_n, paced);
+                let f = through_samgate(&channel, &connection, &store.url, how, &confirms).await;
                 report(&format!("{what} at 1,000 msg/s"), f, true);
                 store.remove().await;
             }

@@ -55,6 +55,15 @@ impl Rounds {
                 "{what:<50} {:>6.0} msg/s ({:.0}–{:.0})   p50 {:.2} ms   p99 {:.2} ms ({:.2}–{:.2})",
                 rate.median, rate.min, rate.max, p50.median, p99.median, p99.min, p99.max
             );
+            let from: Vec<_> = runs.iter().filter_map(|f| f.from_queue).collect();
+            if !from.is_empty() {
+                let p50 = spread(from.iter().map(|(p50, _)| ms(*p50)).collect());
+                let p99 = spread(from.iter().map(|(_, p99)| ms(*p99)).collect());
+                println!(
+                    "{:<50} from the inbound queue: p50 {:.2} ms   p99 {:.2} ms ({:.2}–{:.2})",
+                    "", p50.median, p99.median, p99.min, p99.max
+                );
+            }
         }
         for (what, runs) in self.parts.iter().filter(|(w, _)| w.starts_with("samgate")) {
             if what.contains("at 1,000") {

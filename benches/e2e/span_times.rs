@@ -2,8 +2,9 @@
 //! the e2e bench: a tracing layer that times samgate's debug spans (a
 //! batch decoded and stored, the store's read and write, the relay's
 //! outbox read, publish and mark) from creation to close, so each is the
-//! wall time of one call, waits included. Without `timings` no subscriber
-//! is installed and the spans cost nothing measurable.
+//! wall time of one call, waits included. Without `timings` the layer is
+//! left out and the bench's subscriber enables no span (only the relay's
+//! confirm event, `confirm_times`), so the spans cost nothing measurable.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -11,10 +12,8 @@ use std::time::{Duration, Instant};
 
 use tracing::Subscriber;
 use tracing::span::{Attributes, Id};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Registry};
 
 /// Durations by span name, gathered until `take`.
 #[derive(Clone, Default)]
@@ -23,17 +22,6 @@ pub struct SpanTimes(Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>);
 struct Started(Instant);
 
 impl SpanTimes {
-    /// Installs the layer as the process's subscriber, for samgate's debug
-    /// spans only.
-    pub fn install() -> Self {
-        let times = SpanTimes::default();
-        Registry::default()
-            .with(EnvFilter::new("samgate=debug"))
-            .with(times.clone())
-            .init();
-        times
-    }
-
     /// Prints p50 / p90 / p99 / max per span name since the last call and
     /// starts again.
     pub fn print_and_reset(&self) {
