@@ -420,7 +420,9 @@ async fn through_samgate(
     channel: &Channel,
     connection: &Arc<Connection>,
     store_url: &str,
-    (fanout, n, interval): (Fanout, usize, Option<Duration>),
+    fanout: Fanout,
+    n: usize,
+    interval: Option<Duration>,
     confirms: &ConfirmTimes,
 ) -> Figures {
     let dir = tempfile::tempdir().unwrap();
@@ -658,15 +660,24 @@ async fn main() {
                 );
                 if unpaced {
                     let store = BenchStore::new(backend).await;
-                    let how = (fanout, n, None);
-                    let f =
-                        through_samgate(&channel, &connection, &store.url, how, &confirms).await;
+                    let url = &store.url;
+                    let f = through_samgate(&channel, &connection, url, fanout, n, None, &confirms)
+                        .await;
                     report(&what, f, true);
                     store.remove().await;
                 }
                 let store = BenchStore::new(backend).await;
-                let how = (fanout, paced_n, paced);
-                let f = through_samgate(&channel, &connection, &store.url, how, &confirms).await;
+                let url = &store.url;
+                let f = through_samgate(
+                    &channel,
+                    &connection,
+                    url,
+                    fanout,
+                    paced_n,
+                    paced,
+                    &confirms,
+                )
+                .await;
                 report(&format!("{what} at 1,000 msg/s"), f, true);
                 store.remove().await;
             }
