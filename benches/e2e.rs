@@ -112,12 +112,18 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
 
-fn figures(n: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Figures {
-    latencies.sort();
+/// The p50 and p99 of `spans` (not empty).
+fn p50_p99(mut spans: Vec<Duration>) -> (Duration, Duration) {
+    spans.sort();
+    (quantile(&spans, 0.50), quantile(&spans, 0.99))
+}
+
+fn figures(n: usize, elapsed: Duration, latencies: Vec<Duration>) -> Figures {
+    let (p50, p99) = p50_p99(latencies);
     Figures {
         per_second: n as f64 / elapsed.as_secs_f64(),
-        p50: quantile(&latencies, 0.50),
-        p99: quantile(&latencies, 0.99),
+        p50,
+        p99,
         from_queue: None,
     }
 }
@@ -128,12 +134,11 @@ fn between<'a>(
     start: &HashMap<String, Instant>,
     end: impl IntoIterator<Item = (&'a String, &'a Instant)>,
 ) -> Option<(Duration, Duration)> {
-    let mut spans: Vec<Duration> = end
+    let spans: Vec<Duration> = end
         .into_iter()
         .filter_map(|(id, t1)| Some(t1.saturating_duration_since(*start.get(id)?)))
         .collect();
-    spans.sort();
-    (!spans.is_empty()).then(|| (quantile(&spans, 0.50), quantile(&spans, 0.99)))
+    (!spans.is_empty()).then(|| p50_p99(spans))
 }
 
 fn print(what: &str, f: &Figures) {
@@ -585,9 +590,10 @@ async fn main() {
     // The relay's confirm event always (for `from_queue`); samgate's debug
     // spans with `timings`.
     let confirms = ConfirmTimes::default();
+    let confirmed = samgate::transport::relay::CONFIRMED_EVENT;
     let filter = match timings {
-        Some(_) => format!("samgate=debug,{}=trace", confirm_times::TARGET),
-        None => format!("{}=trace", confirm_times::TARGET),
+        Some(_) => format!("samgate=debug,{confirmed}=trace"),
+        None => format!("{confirmed}=trace"),
     };
     tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new(filter))

@@ -2,21 +2,20 @@
 //! bench's second latency figure: from the moment a message is in the
 //! inbound queue (its publish confirmed to the bench) to the moment its
 //! delivery's publish is confirmed to samgate, the span issue 5's target
-//! names. A tracing layer catches the relay's trace event "delivery
-//! confirmed" (the settler's, with the delivery's message id) and keeps
-//! its time, while `arm`ed: only the paced runs need it.
+//! names. A tracing layer catches the relay's trace event for each
+//! confirmed delivery (target `CONFIRMED_EVENT`, with the delivery's
+//! message id) and keeps its time, while `arm`ed: only the paced runs
+//! need it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use samgate::transport::relay::CONFIRMED_EVENT;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
-
-/// The event's module, for the subscriber's filter.
-pub const TARGET: &str = "samgate::transport::relay::settler";
 
 /// Confirm times by message id, gathered while armed.
 #[derive(Clone, Default)]
@@ -59,11 +58,7 @@ impl Visit for MessageId {
 
 impl<S: Subscriber> Layer<S> for ConfirmTimes {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let meta = event.metadata();
-        if !self.armed.load(Ordering::Acquire)
-            || meta.target() != TARGET
-            || *meta.level() != tracing::Level::TRACE
-        {
+        if !self.armed.load(Ordering::Acquire) || event.metadata().target() != CONFIRMED_EVENT {
             return;
         }
         let at = Instant::now();

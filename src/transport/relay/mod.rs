@@ -69,6 +69,11 @@ const FINAL_SETTLE: Duration = Duration::from_secs(5);
 /// notification from another process on PostgreSQL was lost).
 const SAFETY_POLL: Duration = Duration::from_millis(500);
 
+/// The tracing target of the trace event the relay gives for each
+/// delivery the broker confirmed (field `message_id`), for tools that time
+/// the path to it (the e2e bench); off unless trace is on for it.
+pub const CONFIRMED_EVENT: &str = "samgate::relay::confirmed";
+
 /// One connected run of the relay (`super::reconnecting` starts it
 /// again after a lost connection).
 pub(super) async fn session(

@@ -82,9 +82,7 @@ pub(super) async fn settler(
                 let d = r.delivery;
                 match confirm?.await? {
                     Confirmation::Ack(None) => {
-                        // For whoever times the path to here (the e2e
-                        // bench); free unless trace is on for this module.
-                        tracing::trace!(message_id = %d.message_id, "delivery confirmed");
+                        tracing::trace!(target: super::CONFIRMED_EVENT, message_id = %d.message_id, "delivery confirmed");
                         done.confirmed.push(d.id);
                         unmarked.add(d.id, d.message_id);
                     }
