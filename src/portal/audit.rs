@@ -59,7 +59,7 @@ impl AuditLog {
 
     /// Appends one record and syncs it to disk before returning: a read
     /// is answered only once its record is kept.
-    pub fn record(&self, record: &AccessRecord) -> std::io::Result<()> {
+    pub fn record(&self, record: &impl Serialize) -> std::io::Result<()> {
         let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
         line.push('\n');
         let mut file = self.file.lock().expect("audit log lock");
