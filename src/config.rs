@@ -12,6 +12,11 @@ use crate::engine::LiabilityAgreements;
 /// The built-in defaults: the same file that ships in `config/`.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/samgate.toml");
 
+/// The fewest participants `cases.max_participants` may allow: an
+/// admission brings the ward, the home municipality's home care and social
+/// services, and the listed primary-care unit.
+const MIN_PARTICIPANTS: usize = 4;
+
 /// Environment variables that are command-line options, not config keys.
 const CLI_VARIABLES: &[&str] = &["SAMGATE_DATA_DIR", "SAMGATE_CONFIG"];
 /// Keys that have no default and so cannot be found by walking the
@@ -28,6 +33,24 @@ pub struct Config {
     pub portal: PortalConfig,
     pub log: LogConfig,
     pub payment_liability: LiabilityAgreements,
+    pub cases: CasesConfig,
+}
+
+/// Limits of the case rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasesConfig {
+    /// The most participants an event may bring a case to (see
+    /// `engine::DEFAULT_MAX_PARTICIPANTS`).
+    pub max_participants: usize,
+}
+
+impl Config {
+    /// The case engine as configured.
+    pub fn engine(&self) -> crate::engine::Engine {
+        crate::engine::Engine::new(self.payment_liability.clone())
+            .with_max_participants(self.cases.max_participants)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,6 +215,12 @@ impl Config {
         let config: Config = toml::Value::Table(table)
             .try_into()
             .context("invalid configuration")?;
+        if config.cases.max_participants < MIN_PARTICIPANTS {
+            anyhow::bail!(
+                "cases.max_participants: {} is too few; a case needs at least {MIN_PARTICIPANTS} (its author and the units routing adds)",
+                config.cases.max_participants
+            );
+        }
         for code in config.payment_liability.counties.keys() {
             samgate_proto::ids::Lanskod::parse(code)
                 .with_context(|| format!("payment_liability.counties.\"{code}\""))?;

@@ -203,6 +203,12 @@ impl Gateway {
         if s.duplicate {
             return false;
         }
+        // Watchers see the event as stored: with the person's protection
+        // kept when the store's register added it.
+        let mut event = event;
+        if let (Some(case), Some(patient)) = (s.case.patient.as_ref(), event.patient.as_mut()) {
+            patient.protected_identity |= case.protected_identity;
+        }
         let _ = self.stored.send(StoredEvent {
             case_id: s.case_id.clone(),
             sequence: s.sequence,

@@ -613,3 +613,47 @@ async fn a_batch_folds_as_one_event_at_a_time_would_on(b: Backend) {
         }
     }
 }
+
+both!(
+    protection_is_remembered_per_person_and_a_reused_id_is_refused,
+    protection_is_remembered_per_person_and_a_reused_id_is_refused_on
+);
+
+/// The person register and the message-id check run in the store's
+/// transaction: a person protected in one case is protected in the next,
+/// whatever its messages say, across a restart; an id reused for another
+/// message is refused and stores nothing; a resend is a duplicate.
+async fn protection_is_remembered_per_person_and_a_reused_id_is_refused_on(b: Backend) {
+    let store = b.store.clone();
+    let engine = Engine::default();
+    let mut first = canonical_example("admissionNotice");
+    first.patient.as_mut().unwrap().protected_identity = true;
+    store.submit(&first, &engine).await.unwrap();
+    store.close().await;
+    let store = store::open(&b.reopen, std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let mut second = canonical_example("admissionNotice");
+    second.source_message_id = "ADM-2".into();
+    second.case_ref = "SV-2025-0002".into();
+    let s = store.submit(&second, &engine).await.unwrap();
+    assert!(!s.duplicate);
+    assert!(s.case.patient.as_ref().unwrap().protected_identity);
+    let stored = store.events(&s.case_id, 1).await.unwrap();
+    let stored = stored[0].event.as_ref().unwrap();
+    assert!(stored.patient.as_ref().unwrap().protected_identity);
+    // The unprotected resend is the same message.
+    assert!(store.submit(&second, &engine).await.unwrap().duplicate);
+    // Another message under the same id is not.
+    let mut reused = second.clone();
+    reused.patient.as_mut().unwrap().id = "189001019802".into();
+    let refused = store.submit(&reused, &engine).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            store::StoreError::Rule(samgate::engine::RuleViolation::MessageIdReused)
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(store.events(&s.case_id, 1).await.unwrap().len(), 1);
+}

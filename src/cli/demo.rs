@@ -17,7 +17,6 @@ use serde_json::json;
 use super::Cli;
 use crate::config::Config;
 use crate::dialects::DialectName;
-use crate::engine::Engine;
 use crate::gateway::Gateway;
 use crate::routing::Router;
 use crate::store::{Delivery, DeliveryStatus};
@@ -83,7 +82,7 @@ pub async fn run(cli: &Cli, config: Config, args: &DemoArgs) -> anyhow::Result<(
         .directory
         .load()
         .context("the actor directory does not validate")?;
-    let router = Router::new(Engine::new(config.payment_liability.clone()), directory);
+    let router = Router::new(config.engine(), directory);
     let gateway = Arc::new(Gateway::new(store.clone(), router));
     let directory = gateway.router().directory();
     let name_of = |hsa: &str| {

@@ -13,7 +13,6 @@ use super::Cli;
 use crate::api::mtls::{TlsFiles, TlsListener, server_config};
 use crate::api::portal::PortalState;
 use crate::config::{Config, DirectoryConfig};
-use crate::engine::Engine;
 use crate::gateway::Gateway;
 use crate::portal::PublishRules;
 use crate::portal::audit::AuditLog;
@@ -140,7 +139,7 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         .load()
         .context("the actor directory does not validate")?;
     tracing::info!(units = directory.len(), "actor directory loaded");
-    let router = Router::new(Engine::new(config.payment_liability.clone()), directory)
+    let router = Router::new(config.engine(), directory)
         .publishing_plans(config.portal.push.enabled());
     let gateway = Arc::new(Gateway::new(store.clone(), router));
     tokio::spawn(reload_directory_on_sighup(

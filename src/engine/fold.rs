@@ -14,6 +14,22 @@ use super::{Engine, RuleViolation, admission_notice_due, sip_invitation_due};
 pub struct Facts {
     /// Another open outpatient case for the same person, if there is one.
     pub other_open_outpatient_case: Option<String>,
+    /// Whether the person's identity is protected by any source, in any
+    /// case (the store's person register): protection is sticky per
+    /// person, so a later message saying otherwise does not lift it.
+    pub person_protected: bool,
+    /// Whether the author is missing from the actor directory (the router
+    /// knows the directory; the engine alone assumes it is there). Such an
+    /// author may only open a case or send an admission notice, unless it
+    /// already takes part in the case.
+    pub author_outside_directory: bool,
+}
+
+/// Payloads an author outside the actor directory may send to a case it
+/// does not take part in: they start a case, the way a new sender first
+/// appears.
+fn open_to_unknown_authors(p: &Payload) -> bool {
+    matches!(p, Payload::CaseOpened(_) | Payload::AdmissionNotice(_))
 }
 
 /// Payloads an outpatient case accepts before consent is GIVEN: they open,
@@ -26,6 +42,16 @@ fn allowed_before_consent(p: &Payload) -> bool {
             | Payload::CaseClosed(_)
             | Payload::CaseReopened(_)
     )
+}
+
+/// Whether the payload closes an outpatient case: a close, or consent
+/// withdrawn.
+fn closes_outpatient_case(p: &Payload) -> bool {
+    match p {
+        Payload::CaseClosed(_) => true,
+        Payload::Consent(c) => c.decision != ConsentDecision::Given as i32,
+        _ => false,
+    }
 }
 
 fn process_name(p: i32) -> &'static str {
@@ -76,6 +102,15 @@ impl Engine {
             .expect("events are checked before folding");
         let author = event.author.clone().unwrap_or_default();
         let outpatient = event.process == CareProcess::Outpatient as i32;
+        if facts.author_outside_directory
+            && !open_to_unknown_authors(payload)
+            && !prev.is_some_and(|c| participants::contains(&c.participants, &author.hsa_id))
+        {
+            return Err(RuleViolation::UnknownAuthor {
+                hsa_id: author.hsa_id.clone(),
+                payload: payload_name(payload),
+            });
+        }
 
         let mut case = match prev {
             None => {
@@ -128,9 +163,25 @@ impl Engine {
                 case_ref: event.case_ref.clone(),
             });
         }
-        // The latest message carries the latest view of the person.
+        // The latest message carries the latest view of the person, except
+        // that protection, once any source has said so, stays: lifting it is
+        // an explicit act on the person register, never a message.
+        let was_protected = case.patient.as_ref().is_some_and(|p| p.protected_identity);
         case.patient = event.patient.clone();
+        if (was_protected || facts.person_protected)
+            && let Some(patient) = case.patient.as_mut()
+        {
+            patient.protected_identity = true;
+        }
+        let before = case.participants.len();
         participants::collect(&mut case.participants, &author, payload);
+        let count = case.participants.len();
+        if count > before && count > self.max_participants {
+            return Err(RuleViolation::TooManyParticipants {
+                count,
+                limit: self.max_participants,
+            });
+        }
         case.event_count += 1;
         case.updated_at = event.occurred_at;
         self.apply(&mut case, event, payload);
@@ -180,7 +231,13 @@ impl Engine {
                     payload: payload_name(payload),
                 });
             }
-            Payload::CaseClosed(_) if outpatient && author.hsa_id != prev.opened_by_hsa_id => {
+            // Withdrawn consent closes an outpatient case, so it follows the
+            // closing rule.
+            Payload::CaseClosed(_) | Payload::Consent(_)
+                if outpatient
+                    && closes_outpatient_case(payload)
+                    && author.hsa_id != prev.opened_by_hsa_id =>
+            {
                 return Err(RuleViolation::OnlyOpenerMayClose {
                     opener: prev.opened_by_hsa_id.clone(),
                     author: author.hsa_id.clone(),

@@ -44,15 +44,39 @@ impl LiabilityAgreements {
     }
 }
 
+/// How many participants a case may have unless configured otherwise
+/// (`cases.max_participants`). A real case has a handful (a ward, home
+/// care, social services, primary care, a few more for complex needs); one
+/// message naming thousands of invented units would otherwise make every
+/// later event of the case write thousands of outbox rows.
+pub const DEFAULT_MAX_PARTICIPANTS: usize = 50;
+
 /// The case engine and its configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Engine {
     pub liability: LiabilityAgreements,
+    /// The most participants an event may bring a case to.
+    pub max_participants: usize,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(LiabilityAgreements::default())
+    }
 }
 
 impl Engine {
     pub fn new(liability: LiabilityAgreements) -> Self {
-        Engine { liability }
+        Engine {
+            liability,
+            max_participants: DEFAULT_MAX_PARTICIPANTS,
+        }
+    }
+
+    /// The same engine with another participant limit.
+    pub fn with_max_participants(mut self, max: usize) -> Self {
+        self.max_participants = max;
+        self
     }
 }
 

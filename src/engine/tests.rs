@@ -188,6 +188,7 @@ fn one_open_outpatient_case_per_person() {
     let engine = Engine::default();
     let facts = Facts {
         other_open_outpatient_case: Some("other".into()),
+        ..Facts::default()
     };
     let err = engine
         .fold(None, "c", &example("caseOpened"), &facts)

@@ -33,6 +33,19 @@ pub enum RuleViolation {
     ConsentRequired { payload: &'static str },
     #[error("the patient is already discharged: {payload} is not accepted")]
     AlreadyDischarged { payload: &'static str },
+    #[error(
+        "{hsa_id} is neither in the actor directory nor a participant of the case, so it may not send {payload}"
+    )]
+    UnknownAuthor {
+        hsa_id: String,
+        payload: &'static str,
+    },
+    #[error(
+        "the event would give the case {count} participants; at most {limit} are allowed (cases.max_participants)"
+    )]
+    TooManyParticipants { count: usize, limit: usize },
+    #[error("message id reused with different content: the message stored under this id differs")]
+    MessageIdReused,
 }
 
 impl RuleViolation {
@@ -49,6 +62,9 @@ impl RuleViolation {
             RuleViolation::OnlyOpenerMayClose { .. } => "only-opener-may-close",
             RuleViolation::ConsentRequired { .. } => "consent-required",
             RuleViolation::AlreadyDischarged { .. } => "already-discharged",
+            RuleViolation::UnknownAuthor { .. } => "unknown-author",
+            RuleViolation::TooManyParticipants { .. } => "too-many-participants",
+            RuleViolation::MessageIdReused => "message-id-reused",
         }
     }
 }

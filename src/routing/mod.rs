@@ -79,8 +79,14 @@ impl Folder for Router {
         event: &CaseEvent,
         facts: &Facts,
     ) -> Result<Outcome, RuleViolation> {
-        let mut case = self.engine.fold(prev, case_id, event, facts)?;
-        let mut deliveries = route(&self.directory(), &mut case, event);
+        let directory = self.directory();
+        let author = event.author.as_ref().map_or("", |a| a.hsa_id.as_str());
+        let facts = Facts {
+            author_outside_directory: directory.unit(author).is_none(),
+            ..facts.clone()
+        };
+        let mut case = self.engine.fold(prev, case_id, event, &facts)?;
+        let mut deliveries = route(&directory, &mut case, event);
         let protected = case.patient.as_ref().is_some_and(|p| p.protected_identity);
         if self.publish_plans && !protected && matches!(event.payload, Some(Payload::SipPlan(_))) {
             deliveries.push(NewDelivery::pending(

@@ -45,7 +45,9 @@ pub fn route(directory: &Directory, case: &mut Case, event: &CaseEvent) -> Vec<N
     let Some(payload) = &event.payload else {
         return Vec::new();
     };
-    let patient = event.patient.clone().unwrap_or_default();
+    // The case's view of the person: the event's, with protection kept
+    // once any source has said so (the engine's fold).
+    let patient = case.patient.clone().unwrap_or_default();
     let author = event
         .author
         .as_ref()

@@ -24,13 +24,27 @@ use samgate_proto::v1::{CareProcess, Case, CaseStatus};
 use samgate_proto::validate::payload_name;
 
 use super::{Folder, StoreError, Submitted, delivery_message_id};
-use crate::engine::Facts;
+use crate::engine::{Facts, RuleViolation};
 
 /// The idempotency key of an event: (sourceSystem, sourceMessageId).
 pub(crate) type MessageKey = (i32, String);
 
 fn patient_of(event: &CaseEvent) -> &str {
     event.patient.as_ref().map_or("", |p| p.id.as_str())
+}
+
+/// Whether `event` is the message stored as `stored`: the same, or the same
+/// but for the protection the person register added when it was stored.
+fn same_message(stored: &[u8], event: &CaseEvent) -> Result<bool, StoreError> {
+    let stored = super::sql::decode_event(stored)?;
+    if stored == *event {
+        return Ok(true);
+    }
+    let mut protected = event.clone();
+    if let Some(p) = protected.patient.as_mut() {
+        p.protected_identity = true;
+    }
+    Ok(stored == protected)
 }
 
 /// What the store must read before folding a batch.
@@ -80,11 +94,24 @@ pub(crate) struct KnownCase {
     pub case: Case,
 }
 
+/// A message stored before: where it went, and what it said (to tell a
+/// resend from a reuse of its id).
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub case_id: String,
+    pub sequence: i64,
+    /// The stored event, protobuf.
+    pub body: Vec<u8>,
+}
+
 /// What the store holds that the batch needs.
 #[derive(Debug, Default)]
 pub(crate) struct Known {
-    /// Messages stored before, with their case and sequence.
-    pub seen: HashMap<MessageKey, (String, i64)>,
+    /// Messages stored before.
+    pub seen: HashMap<MessageKey, Seen>,
+    /// Those of the batch's people whose identity is protected (the person
+    /// register).
+    pub protected: HashSet<String>,
     /// (source system, case ref, case id) of the refs asked for.
     pub refs: Vec<(i32, String, String)>,
     /// By case id: the cases those refs and seen messages lead to, and the
@@ -135,12 +162,18 @@ pub(crate) struct Writes {
     pub participants: Vec<(String, String)>,
     pub events: Vec<EventRow>,
     pub deliveries: Vec<DeliveryRow>,
+    /// People who became protected in this batch, for the person register.
+    pub protected_people: Vec<String>,
+    /// Events stored otherwise than they arrived (protection the register
+    /// added), by (case id, sequence): what the outbox feed hands the relay.
+    pub amended: HashMap<(String, i64), CaseEvent>,
 }
 
 /// The batch's view of the store: what was read, with the batch's own
 /// events folded on top.
 pub(crate) struct Batch {
-    seen: HashMap<MessageKey, (String, i64)>,
+    seen: HashMap<MessageKey, Seen>,
+    protected: HashSet<String>,
     /// Case ref → (source system, case id).
     refs: HashMap<String, Vec<(i32, String)>>,
     cases: HashMap<String, KnownCase>,
@@ -155,6 +188,7 @@ impl Batch {
         }
         Batch {
             seen: known.seen,
+            protected: known.protected,
             refs,
             cases: known.cases,
             writes: Writes::default(),
@@ -198,13 +232,20 @@ impl Batch {
         folder: &dyn Folder,
     ) -> Result<Submitted, StoreError> {
         let key = (event.source_system, event.source_message_id.clone());
-        if let Some((case_id, sequence)) = self.seen.get(&key) {
+        if let Some(seen) = self.seen.get(&key) {
+            // A resend is answered with what it did the first time; an id
+            // reused for another message is refused, so an answer never
+            // carries a case the sender did not submit to.
+            if !same_message(&seen.body, event)? {
+                return Err(RuleViolation::MessageIdReused.into());
+            }
+            let case_id = &seen.case_id;
             let case = self.cases.get(case_id).ok_or_else(|| {
                 StoreError::Corrupt(format!("case {case_id} of a stored event is missing"))
             })?;
             return Ok(Submitted {
                 case_id: case_id.clone(),
-                sequence: *sequence,
+                sequence: seen.sequence,
                 duplicate: true,
                 case: case.case.clone(),
             });
@@ -223,6 +264,8 @@ impl Batch {
             other_open_outpatient_case: (event.process == CareProcess::Outpatient as i32)
                 .then(|| self.other_open_outpatient_case(&patient_id, &case_id))
                 .flatten(),
+            person_protected: self.protected.contains(&patient_id),
+            ..Facts::default()
         };
         let outcome = match folder.fold(prev.as_ref().map(|k| &k.case), &case_id, event, &facts) {
             Ok(o) => o,
@@ -236,6 +279,22 @@ impl Batch {
         let prev = prev.map(|k| k.case);
         let case = outcome.case;
         let sequence = case.event_count;
+
+        // Protection is sticky: the person register remembers it for every
+        // later case, and the event is stored (and so delivered) as the
+        // case sees the person.
+        let protected = case.patient.as_ref().is_some_and(|p| p.protected_identity);
+        if protected && self.protected.insert(patient_id.clone()) {
+            self.writes.protected_people.push(patient_id.clone());
+        }
+        let amended = (protected && !event.patient.as_ref().is_some_and(|p| p.protected_identity))
+            .then(|| {
+                let mut e = event.clone();
+                e.patient = case.patient.clone();
+                e
+            });
+        let stored = amended.as_ref().unwrap_or(event);
+        let body = stored.encode_to_vec();
 
         // Only what this event added: a long case does not rewrite its refs
         // and participants with every message.
@@ -270,7 +329,7 @@ impl Batch {
             source_message_id: event.source_message_id.clone(),
             payload_type: event.payload.as_ref().map_or("", payload_name),
             occurred_at: event.occurred_at.as_ref().map_or(0, |t| t.seconds),
-            body: event.encode_to_vec(),
+            body: body.clone(),
         });
         for d in &outcome.deliveries {
             self.writes.deliveries.push(DeliveryRow {
@@ -284,7 +343,19 @@ impl Batch {
                 reason: d.reason.clone(),
             });
         }
-        self.seen.insert(key, (case.id.clone(), sequence));
+        self.seen.insert(
+            key,
+            Seen {
+                case_id: case.id.clone(),
+                sequence,
+                body,
+            },
+        );
+        if let Some(amended) = amended {
+            self.writes
+                .amended
+                .insert((case.id.clone(), sequence), amended);
+        }
         self.cases.insert(
             case.id.clone(),
             KnownCase {

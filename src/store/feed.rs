@@ -116,6 +116,7 @@ pub(crate) fn committed(
     rows: &[DeliveryRow],
     events: &[CaseEvent],
     results: &[Result<Submitted, StoreError>],
+    amended: &std::collections::HashMap<(String, i64), CaseEvent>,
 ) -> Vec<Delivery> {
     written.sort_unstable();
     let rows: std::collections::HashMap<&str, &DeliveryRow> =
@@ -132,7 +133,11 @@ pub(crate) fn committed(
         .into_iter()
         .filter_map(|(id, message_id)| {
             let row = rows.get(message_id.as_str())?;
-            let event = stored.get(&(row.case_id.as_str(), row.sequence))?;
+            // As stored: the protection the register added, if any.
+            let event = match amended.get(&(row.case_id.clone(), row.sequence)) {
+                Some(amended) => amended,
+                None => *stored.get(&(row.case_id.as_str(), row.sequence))?,
+            };
             let d = Delivery {
                 id,
                 message_id,
@@ -143,7 +148,7 @@ pub(crate) fn committed(
                 kind: DeliveryKind::parse(row.kind),
                 status: DeliveryStatus::parse(row.status),
                 reason: row.reason.clone(),
-                event: (*event).clone(),
+                event: event.clone(),
             };
             d.goes_through_relay().then_some(d)
         })

@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("migrations/postgres/0004_lock_and_read.sql"),
     ),
+    (
+        5,
+        include_str!("migrations/postgres/0005_protected_persons.sql"),
+    ),
 ];
 
 /// Connections per gateway process.
@@ -168,7 +172,7 @@ impl PostgresStore {
         };
         let conn = held.conn.as_mut().expect("held until released");
         let rows =
-            sqlx::query("SELECT * FROM samgate_lock_and_read($1, $2, $3, $4, $5, $6, $7, $8)")
+            sqlx::query("SELECT * FROM samgate_lock_and_read($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(PERSON_LOCK_CLASS)
                 .bind(&keys)
                 .bind(&systems)
@@ -177,6 +181,7 @@ impl PostgresStore {
                 .bind(&needs.outpatients)
                 .bind(CareProcess::Outpatient as i32)
                 .bind(CaseStatus::Closed as i32)
+                .bind(&needs.people)
                 .fetch_all(&mut **conn)
                 .await;
         let read = rows.map_err(StoreError::from).and_then(|rows| {
@@ -269,6 +274,7 @@ impl PostgresStore {
             .bind(column(deliveries, |d| d.status))
             .bind(column(deliveries, |d| d.reason.as_str()))
             .bind(now)
+            .bind(&writes.protected_people)
             .execute(&mut *conn)
             .await?;
         Ok(Vec::new())
@@ -297,7 +303,8 @@ const OUTBOX: &str = outbox_select!("d.id NOT IN (SELECT unnest($1::int8[]))");
 
 /// A batch's writes (see `write_batch`): `$1`–`$7` the cases, `$8`–`$10`
 /// the case refs, `$11`–`$12` the participants, `$13`–`$19` the events,
-/// `$20`–`$27` the deliveries, `$28` the time of writing; `$tail` ends the
+/// `$20`–`$27` the deliveries, `$28` the time of writing, `$29` the people
+/// who became protected (the person register); `$tail` ends the
 /// statement with the deliveries' insert (`insert_deliveries!`).
 macro_rules! write_batch {
     ($tail:expr) => {
@@ -321,6 +328,10 @@ WITH cases_written AS (
     SELECT e.case_id, e.sequence, e.source_system, e.source_message_id, e.payload_type, e.occurred_at, $28, e.body
     FROM unnest($13::text[], $14::int8[], $15::int4[], $16::text[], $17::text[], $18::int8[], $19::bytea[])
         AS e (case_id, sequence, source_system, source_message_id, payload_type, occurred_at, body)
+), protected_written AS (
+    INSERT INTO protected_persons (patient_id, protected_at)
+    SELECT p, $28 FROM unnest($29::text[]) AS p
+    ON CONFLICT DO NOTHING
 )",
             $tail
         )

@@ -46,7 +46,7 @@ use samgate_proto::CaseEvent;
 use samgate_proto::v1::Case;
 use sqlx::Row;
 
-use super::batch::{Known, KnownCase};
+use super::batch::{Known, KnownCase, Seen};
 use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError};
 
 pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
@@ -90,7 +90,13 @@ pub(crate) fn chunk(list: &[String], round: usize) -> Option<&[String]> {
     list.chunks(IN_LIST).nth(round)
 }
 
-/// Adds a row of a batch's read to `known`, each case decoded once.
+/// The answer (first column) of a batch's read that names a protected
+/// person (in the patient id column) and no case.
+pub(crate) const KNOWN_PROTECTED: i32 = 3;
+
+/// Adds a row of a batch's read to `known`, each case decoded once. The
+/// columns: what the row answers, source system, message id or case ref,
+/// case id, sequence, patient id, the case, the stored event.
 pub(crate) fn take_known_row<R>(row: &R, known: &mut Known) -> Result<(), StoreError>
 where
     R: Row,
@@ -100,11 +106,21 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    let answer = row.try_get::<i32, _>(0)?;
+    if answer == KNOWN_PROTECTED {
+        known.protected.insert(row.try_get(5)?);
+        return Ok(());
+    }
     let case_id: String = row.try_get(3)?;
-    match row.try_get::<i32, _>(0)? {
+    match answer {
         0 => {
             let key = (row.try_get(1)?, row.try_get(2)?);
-            known.seen.insert(key, (case_id.clone(), row.try_get(4)?));
+            let seen = Seen {
+                case_id: case_id.clone(),
+                sequence: row.try_get(4)?,
+                body: row.try_get::<&[u8], _>(7)?.to_vec(),
+            };
+            known.seen.insert(key, seen);
         }
         1 => known
             .refs
@@ -217,7 +233,13 @@ macro_rules! sql_store {
                 .await?;
                 // Still under the write lock: fed in commit order.
                 if let Some(feed) = feed {
-                    feed.send(super::feed::committed(written, &writes.deliveries, events, &results));
+                    feed.send(super::feed::committed(
+                        written,
+                        &writes.deliveries,
+                        events,
+                        &results,
+                        &writes.amended,
+                    ));
                 }
                 Ok(results)
             }

@@ -27,6 +27,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_outbox.sql")),
     (3, include_str!("migrations/sqlite/0003_outbox_index.sql")),
+    (
+        4,
+        include_str!("migrations/sqlite/0004_protected_persons.sql"),
+    ),
 ];
 
 /// How long a connection waits for another writer (e.g. `samgate case
@@ -192,6 +196,14 @@ impl SqliteStore {
             });
             q.push(" ON CONFLICT DO NOTHING");
         }
+        for chunk in writes.protected_people.chunks(ROWS) {
+            separate(&mut q);
+            q.push("INSERT INTO protected_persons (patient_id, protected_at) ");
+            q.push_values(chunk, |mut row, patient_id| {
+                row.push_bind(patient_id.as_str()).push_bind(now);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+        }
         for chunk in writes.events.chunks(ROWS) {
             separate(&mut q);
             q.push(
@@ -345,12 +357,15 @@ impl Drop for BatchTransaction {
 /// sequence, patient id and case body: the columns of PostgreSQL's
 /// `samgate_lock_and_read` (its migration 4), so that one function reads
 /// the rows of both (`sql::take_known_row`).
-const KNOWN_SEEN: &str = "SELECT 0, e.source_system, e.source_message_id, e.case_id, e.sequence, c.patient_id, c.body \
+const KNOWN_SEEN: &str = "SELECT 0, e.source_system, e.source_message_id, e.case_id, e.sequence, c.patient_id, c.body, e.body \
      FROM events e JOIN cases c ON c.case_id = e.case_id WHERE e.source_system = ";
-const KNOWN_REFS: &str = "SELECT 1, r.source_system, r.case_ref, c.case_id, NULL, c.patient_id, c.body \
+const KNOWN_REFS: &str = "SELECT 1, r.source_system, r.case_ref, c.case_id, NULL, c.patient_id, c.body, NULL \
      FROM case_refs r JOIN cases c ON c.case_id = r.case_id WHERE r.case_ref ";
-const KNOWN_OUTPATIENT_CASES: &str = "SELECT 2, NULL, NULL, case_id, NULL, patient_id, body \
+const KNOWN_OUTPATIENT_CASES: &str = "SELECT 2, NULL, NULL, case_id, NULL, patient_id, body, NULL \
      FROM cases WHERE process = ";
+/// Answer 3 is `sql::KNOWN_PROTECTED`.
+const KNOWN_PROTECTED_PEOPLE: &str = "SELECT 3, NULL, NULL, NULL, NULL, patient_id, NULL, NULL \
+     FROM protected_persons WHERE patient_id ";
 
 impl SqliteStore {
     /// Reads what a batch needs (see `batch`) in one statement, a
@@ -369,7 +384,11 @@ impl SqliteStore {
             .message_ids
             .iter()
             .map(|(_, ids)| ids.len())
-            .chain([needs.case_refs.len(), needs.outpatients.len()])
+            .chain([
+                needs.case_refs.len(),
+                needs.outpatients.len(),
+                needs.people.len(),
+            ])
             .map(|n| n.div_ceil(IN_LIST))
             .max()
             .unwrap_or(0)
@@ -407,6 +426,11 @@ impl SqliteStore {
                     .push(" AND status <> ")
                     .push_bind(CaseStatus::Closed as i32)
                     .push(" AND patient_id ");
+                Self::push_in(&mut q, people);
+            }
+            if let Some(people) = super::sql::chunk(&needs.people, round) {
+                union(&mut q);
+                q.push(KNOWN_PROTECTED_PEOPLE);
                 Self::push_in(&mut q, people);
             }
             if parts == 0 {
