@@ -321,3 +321,64 @@ async fn a_plan_naming_thousands_of_units_is_refused() {
         .unwrap();
     assert!(case.participants.len() <= DEFAULT_MAX_PARTICIPANTS);
 }
+
+#[tokio::test]
+async fn only_an_audited_operator_act_lifts_protection() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let g = Gateway::new(store, Router::new(Engine::default(), Directory::builtin()));
+    let s = g
+        .submit_event(protected(canonical_example("admissionNotice"), true))
+        .await
+        .unwrap();
+    g.store().close().await;
+    drop(g);
+
+    let samgate = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_samgate"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    // Who and why are required.
+    let refused = samgate(&["person", "unprotect", "19410206-9046"]);
+    assert!(!refused.status.success());
+    let lifted = samgate(&[
+        "person",
+        "unprotect",
+        "19410206-9046",
+        "--operator",
+        "Anna Operatör",
+        "--reason",
+        "Skatteverket hävde skyddet 2026-12-01",
+    ]);
+    assert!(
+        lifted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lifted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&lifted.stdout).contains("1 case(s)"));
+    let stderr = String::from_utf8_lossy(&lifted.stderr);
+    assert!(!stderr.contains("194102069046") && !stderr.contains("Åström"));
+    let audit = std::fs::read_to_string(dir.path().join("person-register.log")).unwrap();
+    let act: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+    assert_eq!(act["operator"], "Anna Operatör");
+    assert_eq!(act["patientId"], "194102069046");
+    assert_eq!(act["what"], "lift-protected-identity");
+    assert_eq!(act["registered"], true);
+    assert_eq!(act["cases"][0], s.case_id.as_str());
+
+    // The case is no longer protected, and a new message decides again.
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let case = store.get_case(&s.case_id).await.unwrap().unwrap();
+    assert!(!case.patient.unwrap().protected_identity);
+    let g = Gateway::new(store, Router::new(Engine::default(), Directory::builtin()));
+    let later = g
+        .submit_event(with_id(canonical_example("threadMessage"), "AFTER-LIFT"))
+        .await
+        .unwrap();
+    assert!(!later.case.patient.unwrap().protected_identity);
+}

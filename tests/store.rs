@@ -656,4 +656,13 @@ async fn protection_is_remembered_per_person_and_a_reused_id_is_refused_on(b: Ba
         "{refused:?}"
     );
     assert_eq!(store.events(&s.case_id, 1).await.unwrap().len(), 1);
+    // Lifting (the audited operator act) clears the register and the
+    // cases; the next message decides again.
+    let lifted = store.lift_protection("194102069046").await.unwrap();
+    assert!(lifted.registered);
+    assert_eq!(lifted.cases.len(), 2);
+    let mut third = canonical_example("threadMessage");
+    third.case_ref = "SV-2025-0002".into();
+    let s = store.submit(&third, &engine).await.unwrap();
+    assert!(!s.case.patient.as_ref().unwrap().protected_identity);
 }

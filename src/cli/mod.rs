@@ -14,6 +14,7 @@ mod case;
 mod delivery;
 mod demo;
 mod output;
+mod person;
 mod serve;
 mod sip;
 mod translate;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Quarantined deliveries: list them, make them again.
     #[command(subcommand)]
     Delivery(delivery::DeliveryCommand),
+    /// The person register: lift a protected identity (audited).
+    #[command(subcommand)]
+    Person(person::PersonCommand),
     /// Translate one message between dialects and canonical JSON.
     Translate(translate::TranslateArgs),
     /// Check dialect files; one line per file.
@@ -80,7 +84,11 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
     // show only what went wrong.
     if matches!(
         cli.command,
-        Command::Demo(_) | Command::Case(_) | Command::Sip(_) | Command::Delivery(_)
+        Command::Demo(_)
+            | Command::Case(_)
+            | Command::Sip(_)
+            | Command::Delivery(_)
+            | Command::Person(_)
     ) {
         config.log.level = "warn".into();
     }
@@ -92,6 +100,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
         Command::Demo(args) => rt.block_on(demo::run(cli, config, args)),
         Command::Sip(command) => rt.block_on(sip::run(cli, config, command)),
         Command::Delivery(command) => rt.block_on(delivery::run(cli, config, command)),
+        Command::Person(command) => rt.block_on(person::run(cli, config, command)),
         Command::Translate(_) | Command::Validate(_) => unreachable!("synchronous commands"),
     }
 }

@@ -238,6 +238,15 @@ pub fn delivery_message_id(event: &CaseEvent, recipient: &str, kind: DeliveryKin
     uuid::Uuid::new_v5(&DELIVERY_ID_NAMESPACE, key.as_bytes()).to_string()
 }
 
+/// What lifting a person's protection changed (`Store::lift_protection`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiftedProtection {
+    /// Whether the person register held the person as protected.
+    pub registered: bool,
+    /// The cases whose flag was cleared.
+    pub cases: Vec<String>,
+}
+
 /// Which cases to list.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
@@ -334,6 +343,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// One delivery, by its message id.
     async fn delivery(&self, message_id: &str) -> Result<Option<Delivery>, StoreError>;
+
+    /// Lifts a person's protected identity: removes them from the person
+    /// register and clears the flag in their cases (their stored events,
+    /// append-only, keep what they said). The one way protection ends; the
+    /// caller audits it.
+    async fn lift_protection(&self, patient_id: &str) -> Result<LiftedProtection, StoreError>;
 
     /// Makes a quarantined delivery pending again, to be made through
     /// `system`; false when it is not quarantined (no such delivery,

@@ -359,6 +359,40 @@ macro_rules! sql_store {
                 row.as_ref().map(delivery_row).transpose()
             }
 
+            async fn lift_protection(&self, patient_id: &str) -> Result<$crate::store::LiftedProtection, StoreError> {
+                // A batch of the same person that read the register before
+                // this commits may still write its case protected: the
+                // safe way round, and the command can be run again.
+                let _writer = self.writer().await;
+                let mut tx = self.pool.begin().await?;
+                let registered = sqlx::query("DELETE FROM protected_persons WHERE patient_id = $1")
+                    .bind(patient_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                let rows: Vec<(String, Vec<u8>)> =
+                    sqlx::query_as("SELECT case_id, body FROM cases WHERE patient_id = $1 ORDER BY case_id")
+                        .bind(patient_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let mut cases = Vec::new();
+                for (case_id, body) in rows {
+                    let mut case = decode_case(&body)?;
+                    if let Some(patient) = case.patient.as_mut().filter(|p| p.protected_identity) {
+                        patient.protected_identity = false;
+                        sqlx::query("UPDATE cases SET body = $1 WHERE case_id = $2")
+                            .bind(prost::Message::encode_to_vec(&case))
+                            .bind(&case_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        cases.push(case_id);
+                    }
+                }
+                tx.commit().await?;
+                Ok($crate::store::LiftedProtection { registered, cases })
+            }
+
             async fn requeue_delivery(&self, message_id: &str, system: &str) -> Result<bool, StoreError> {
                 let _writer = self.writer().await;
                 let done = sqlx::query(
