@@ -221,9 +221,16 @@ impl Config {
                 config.cases.max_participants
             );
         }
-        for code in config.payment_liability.counties.keys() {
+        config
+            .payment_liability
+            .default
+            .check()
+            .map_err(|e| anyhow::anyhow!("payment_liability.default.{e}"))?;
+        for (code, rule) in &config.payment_liability.counties {
             samgate_proto::ids::Lanskod::parse(code)
                 .with_context(|| format!("payment_liability.counties.\"{code}\""))?;
+            rule.check()
+                .map_err(|e| anyhow::anyhow!("payment_liability.counties.\"{code}\".{e}"))?;
         }
         Ok(config)
     }
@@ -284,5 +291,17 @@ mod tests {
         assert!(Config::load(Some(&path), env(&[])).is_err());
         std::fs::write(&path, "[server]\nlisten = 1\nport = 2\n").unwrap();
         assert!(Config::load(Some(&path), env(&[])).is_err());
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_at_load() {
+        let refused =
+            |pairs: &[(&str, &str)]| format!("{:#}", Config::load(None, env(pairs)).unwrap_err());
+        let e = refused(&[("SAMGATE_PAYMENT_LIABILITY_DEFAULT_DAYS", "4294967295")]);
+        assert!(e.contains("payment_liability.default.days"), "{e}");
+        let e = refused(&[("SAMGATE_PAYMENT_LIABILITY_DEFAULT_CUTOFF_HOUR", "24")]);
+        assert!(e.contains("cutoff_hour: 24"), "{e}");
+        let e = refused(&[("SAMGATE_CASES_MAX_PARTICIPANTS", "1")]);
+        assert!(e.contains("cases.max_participants"), "{e}");
     }
 }

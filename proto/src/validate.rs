@@ -34,6 +34,26 @@ impl FieldError {
     }
 }
 
+/// The earliest instant an event may name, 1900-01-01T00:00:00Z: before
+/// any living person's care. Instants outside the window are typing or
+/// decoding errors, and far enough out they overflow the deadlines derived
+/// from them or print as years no client reads (`+10000-01-01`).
+pub const EARLIEST_INSTANT: i64 = -2_208_988_800;
+/// The first instant past the window, 2200-01-01T00:00:00Z: far inside
+/// four-digit years (RFC 3339) even with every deadline added.
+pub const END_OF_INSTANTS: i64 = 7_258_118_400;
+/// The window for dates (`YYYY-MM-DD`), the same years.
+const DATE_YEARS: std::ops::Range<i32> = 1900..2200;
+/// The longest identifier (sourceMessageId, caseRef): far above any
+/// system's ids, and small enough for every database index and log line.
+pub const MAX_ID_CHARS: usize = 128;
+/// The largest free text in one field, in bytes: pages of notes, far
+/// below the 1 MiB message limit.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// The largest encoded event, in bytes: the dialects' own message limit,
+/// applied to canonical events too (gRPC, JSON).
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
 type Check = Result<(), FieldError>;
 /// A rule's verdict on one value: the reason when it fails. Field names are
 /// only built for a failure, so checking a valid event allocates nothing.
@@ -43,8 +63,9 @@ fn at(field: &str) -> impl FnOnce(String) -> FieldError + '_ {
     move |reason| FieldError::new(field, reason)
 }
 
+/// A required text: present and not only white space.
 fn required(value: &str) -> Verdict {
-    if value.is_empty() {
+    if value.trim().is_empty() {
         Err("is required".into())
     } else {
         Ok(())
@@ -74,7 +95,42 @@ fn date(value: &str) -> Verdict {
     if value.is_empty() {
         return Ok(());
     }
-    parse_date(value).map(drop)
+    let d = parse_date(value)?;
+    if !DATE_YEARS.contains(&chrono::Datelike::year(&d)) {
+        return Err(format!(
+            "'{value}' is outside the years {} to {}",
+            DATE_YEARS.start,
+            DATE_YEARS.end - 1
+        ));
+    }
+    Ok(())
+}
+
+/// An instant inside the window, with nanos a protobuf Timestamp allows.
+fn instant(ts: &Option<prost_types::Timestamp>, field: &str, is_required: bool) -> Check {
+    let Some(ts) = ts else {
+        return if is_required {
+            Err(FieldError::missing(field))
+        } else {
+            Ok(())
+        };
+    };
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(FieldError::new(
+            format!("{field}.nanos"),
+            format!("{} is not 0 to 999999999", ts.nanos),
+        ));
+    }
+    if !(EARLIEST_INSTANT..END_OF_INSTANTS).contains(&ts.seconds) {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "{} seconds is outside 1900-01-01T00:00:00Z to 2199-12-31T23:59:59Z",
+                ts.seconds
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// An actor; `field` names one of its fields for an error.
@@ -178,28 +234,66 @@ fn each_text<'a>(e: &'a CaseEvent, f: &mut dyn FnMut(&'static str, &'a str) -> C
 
 /// Every dialect is XML 1.0, which cannot carry C0 control characters but
 /// tab, line feed and carriage return: an event holding one could not be
-/// delivered, so it is refused wherever it comes from.
-fn xml_characters(e: &CaseEvent) -> Check {
-    each_text(e, &mut |field, text| match text
-        .chars()
-        .find(|c| (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        None => Ok(()),
-        Some(c) => Err(FieldError::new(
-            field,
-            format!("character U+{:04X} cannot be carried in XML", c as u32),
-        )),
+/// delivered, so it is refused wherever it comes from. C1 controls
+/// (U+0080–U+009F) are refused too: no Swedish text has them, and they are
+/// the mark of UTF-8 bytes read as ISO-8859-1 (`Ã\u{85}` for `Å`). Each text
+/// is at most `MAX_TEXT_BYTES`.
+fn texts(e: &CaseEvent) -> Check {
+    each_text(e, &mut |field, text| {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "is {} bytes; at most {MAX_TEXT_BYTES} are allowed",
+                    text.len()
+                ),
+            ));
+        }
+        match text.chars().find(|c| {
+            let c = *c as u32;
+            (c < 0x20 && !matches!(c, 0x09 | 0x0A | 0x0D)) || (0x80..=0x9F).contains(&c)
+        }) {
+            None => Ok(()),
+            Some(c) if (c as u32) < 0x20 => Err(FieldError::new(
+                field,
+                format!("character U+{:04X} cannot be carried in XML", c as u32),
+            )),
+            Some(c) => Err(FieldError::new(
+                field,
+                format!(
+                    "control character U+{:04X} (UTF-8 read as ISO-8859-1?)",
+                    c as u32
+                ),
+            )),
+        }
     })
+}
+
+/// An identifier: required, and at most `MAX_ID_CHARS` characters.
+fn identifier(value: &str) -> Verdict {
+    required(value)?;
+    let chars = value.chars().count();
+    if chars > MAX_ID_CHARS {
+        return Err(format!(
+            "is {chars} characters; at most {MAX_ID_CHARS} are allowed"
+        ));
+    }
+    Ok(())
 }
 
 /// Checks one event against the model's rules.
 pub fn check_event(e: &CaseEvent) -> Check {
-    known::<SourceSystem>(e.source_system, true).map_err(at("sourceSystem"))?;
-    required(&e.source_message_id).map_err(at("sourceMessageId"))?;
-    if e.occurred_at.is_none() {
-        return Err(FieldError::missing("occurredAt"));
+    let size = prost::Message::encoded_len(e);
+    if size > MAX_EVENT_BYTES {
+        return Err(FieldError::new(
+            "event",
+            format!("is {size} bytes; at most {MAX_EVENT_BYTES} are allowed"),
+        ));
     }
-    required(&e.case_ref).map_err(at("caseRef"))?;
+    known::<SourceSystem>(e.source_system, true).map_err(at("sourceSystem"))?;
+    identifier(&e.source_message_id).map_err(at("sourceMessageId"))?;
+    instant(&e.occurred_at, "occurredAt", true)?;
+    identifier(&e.case_ref).map_err(at("caseRef"))?;
     known::<CareProcess>(e.process, true).map_err(at("process"))?;
     let author = e
         .author
@@ -216,15 +310,13 @@ pub fn check_event(e: &CaseEvent) -> Check {
         .as_ref()
         .ok_or_else(|| FieldError::missing("payload (one of admissionNotice, …, deviation)"))?;
     check_payload(payload)?;
-    xml_characters(e)
+    texts(e)
 }
 
 fn check_payload(payload: &Payload) -> Check {
     match payload {
         Payload::AdmissionNotice(p) => {
-            if p.admitted_at.is_none() {
-                return Err(FieldError::missing("admissionNotice.admittedAt"));
-            }
+            instant(&p.admitted_at, "admissionNotice.admittedAt", true)?;
             date(&p.expected_discharge_date)
                 .map_err(at("admissionNotice.expectedDischargeDate"))?;
             known::<Residence>(p.residence, false).map_err(at("admissionNotice.residence"))
@@ -240,14 +332,9 @@ fn check_payload(payload: &Payload) -> Check {
             hsa(&c.hsa_id, true).map_err(at("careContactAssigned.contact.hsaId"))?;
             required(&c.name).map_err(at("careContactAssigned.contact.name"))
         }
-        Payload::DischargeReady(p) => match p.ready_at {
-            None => Err(FieldError::missing("dischargeReady.readyAt")),
-            Some(_) => Ok(()),
-        },
+        Payload::DischargeReady(p) => instant(&p.ready_at, "dischargeReady.readyAt", true),
         Payload::SipInvitation(p) => {
-            if p.meeting_at.is_none() {
-                return Err(FieldError::missing("sipInvitation.meetingAt"));
-            }
+            instant(&p.meeting_at, "sipInvitation.meetingAt", true)?;
             known::<MeetingPlace>(p.place, false).map_err(at("sipInvitation.place"))?;
             for (i, a) in p.invitees.iter().enumerate() {
                 actor(a, |leaf| format!("sipInvitation.invitees[{i}].{leaf}"))?;
@@ -280,9 +367,7 @@ fn check_payload(payload: &Payload) -> Check {
             Ok(())
         }
         Payload::DischargeNotice(p) => {
-            if p.discharged_at.is_none() {
-                return Err(FieldError::missing("dischargeNotice.dischargedAt"));
-            }
+            instant(&p.discharged_at, "dischargeNotice.dischargedAt", true)?;
             known::<DischargeDestination>(p.destination, true)
                 .map_err(at("dischargeNotice.destination"))
         }

@@ -4,6 +4,19 @@
 //! holiday ("allmän helgdag", lag (1989:253) om allmänna helgdagar), and
 //! payment-liability agreements may count working days. Holidays are
 //! computed, Easter included, so no table runs out.
+//!
+//! The law has changed, and a stored case is judged by the law of its
+//! day:
+//! - from 1953 (lag (1952:48)), Midsummer Day is the Saturday 20–26 June and
+//!   All Saints' Day the Saturday 31 October–6 November; before, they fell
+//!   on 24 June and 1 November;
+//! - Whit Monday (Annandag pingst) was a public holiday until 2004;
+//! - the National Day (6 June) is one from 2005, in its place.
+//!
+//! Before 1953 this calendar assumes the 1953 law but for those two fixed
+//! days: the older holidays that the 1952 act moved to Sundays
+//! (Kyndelsmässodagen, Marie bebådelsedag) are not modelled. The store
+//! holds no case from before 1900 (`samgate_proto::validate`).
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
@@ -26,6 +39,34 @@ pub fn easter_sunday(year: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("Easter is a date")
 }
 
+/// The first year of the 1952 act: Midsummer and All Saints' Day on
+/// Saturdays.
+const FLOATING_MIDSUMMER_FROM: i32 = 1953;
+/// The last year Whit Monday was a public holiday.
+const WHIT_MONDAY_UNTIL: i32 = 2004;
+/// The first year the National Day was a public holiday.
+const NATIONAL_DAY_FROM: i32 = 2005;
+
+/// Midsummer Day of `year`: the Saturday 20–26 June from 1953, 24 June
+/// before.
+fn midsummer_day(year: i32) -> NaiveDate {
+    if year >= FLOATING_MIDSUMMER_FROM {
+        saturday_between(year, 6, 20)
+    } else {
+        NaiveDate::from_ymd_opt(year, 6, 24).expect("24 June exists")
+    }
+}
+
+/// All Saints' Day of `year`: the Saturday 31 October–6 November from
+/// 1953, 1 November before.
+fn all_saints_day(year: i32) -> NaiveDate {
+    if year >= FLOATING_MIDSUMMER_FROM {
+        saturday_between(year, 10, 31)
+    } else {
+        NaiveDate::from_ymd_opt(year, 11, 1).expect("1 November exists")
+    }
+}
+
 /// The Saturday in the inclusive range of `month` days `from..=to`.
 fn saturday_between(year: i32, month: u32, from: u32) -> NaiveDate {
     let start = NaiveDate::from_ymd_opt(year, month, from).expect("date");
@@ -43,8 +84,7 @@ pub fn public_holiday(date: NaiveDate) -> Option<&'static str> {
         (1, 1) => Some("Nyårsdagen"),
         (1, 6) => Some("Trettondedag jul"),
         (5, 1) => Some("Första maj"),
-        // Sveriges nationaldag became a public holiday in 2005.
-        (6, 6) if year >= 2005 => Some("Sveriges nationaldag"),
+        (6, 6) if year >= NATIONAL_DAY_FROM => Some("Sveriges nationaldag"),
         (12, 25) => Some("Juldagen"),
         (12, 26) => Some("Annandag jul"),
         _ => None,
@@ -59,12 +99,13 @@ pub fn public_holiday(date: NaiveDate) -> Option<&'static str> {
         1 => return Some("Annandag påsk"),
         39 => return Some("Kristi himmelsfärdsdag"),
         49 => return Some("Pingstdagen"),
+        50 if year <= WHIT_MONDAY_UNTIL => return Some("Annandag pingst"),
         _ => {}
     }
-    if date == saturday_between(year, 6, 20) {
+    if date == midsummer_day(year) {
         return Some("Midsommardagen");
     }
-    if date == saturday_between(year, 10, 31) {
+    if date == all_saints_day(year) {
         return Some("Alla helgons dag");
     }
     None
@@ -77,9 +118,7 @@ pub fn holiday_eve(date: NaiveDate) -> Option<&'static str> {
     match (date.month(), date.day()) {
         (12, 24) => Some("Julafton"),
         (12, 31) => Some("Nyårsafton"),
-        _ if date + Duration::days(1) == saturday_between(date.year(), 6, 20) => {
-            Some("Midsommarafton")
-        }
+        _ if date + Duration::days(1) == midsummer_day(date.year()) => Some("Midsommarafton"),
         _ => None,
     }
 }
@@ -157,6 +196,30 @@ mod tests {
         }
         assert_eq!(public_holiday(day(2004, 6, 6)), None);
         assert_eq!(holiday_eve(day(2025, 6, 20)), Some("Midsommarafton"));
+    }
+
+    #[test]
+    fn the_holiday_law_of_each_year() {
+        // Whit Monday: a holiday until 2004, a working day from 2005.
+        assert_eq!(easter_sunday(1990), day(1990, 4, 15));
+        assert_eq!(public_holiday(day(1990, 6, 4)), Some("Annandag pingst"));
+        assert_eq!(public_holiday(day(2004, 5, 31)), Some("Annandag pingst"));
+        assert_eq!(public_holiday(day(2010, 5, 24)), None);
+        assert!(is_working_day(day(2010, 5, 24)));
+        assert!(!is_working_day(day(1990, 6, 4)));
+        // The National Day in its place from 2005.
+        assert_eq!(
+            public_holiday(day(2005, 6, 6)),
+            Some("Sveriges nationaldag")
+        );
+        assert_eq!(public_holiday(day(2005, 5, 16)), None);
+        // Midsummer and All Saints' Day: Saturdays from 1953, fixed before.
+        assert_eq!(public_holiday(day(1953, 6, 20)), Some("Midsommardagen"));
+        assert_eq!(public_holiday(day(1952, 6, 24)), Some("Midsommardagen"));
+        assert_eq!(holiday_eve(day(1952, 6, 23)), Some("Midsommarafton"));
+        assert_eq!(public_holiday(day(1952, 6, 21)), None);
+        assert_eq!(public_holiday(day(1952, 11, 1)), Some("Alla helgons dag"));
+        assert_eq!(public_holiday(day(1953, 10, 31)), Some("Alla helgons dag"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::Cli;
 use crate::config::Config;
 use crate::portal::audit::AuditLog;
-use samgate_proto::ids::{Personnummer, Samordningsnummer};
+use samgate_proto::ids::PatientId;
 
 /// The audit log of acts on the person register, in the data directory.
 pub const PERSON_REGISTER_LOG: &str = "person-register.log";
@@ -58,9 +58,8 @@ pub async fn run(cli: &Cli, config: Config, command: &PersonCommand) -> anyhow::
         operator,
         reason,
     } = command;
-    let patient_id = Personnummer::parse(patient)
+    let patient_id = PatientId::parse_number(patient)
         .map(|p| p.as_str().to_owned())
-        .or_else(|_| Samordningsnummer::parse(patient).map(|s| s.as_str().to_owned()))
         .map_err(|e| anyhow::anyhow!("PATIENT: {e}"))?;
     if operator.trim().is_empty() {
         anyhow::bail!("--operator: must say who lifts the protection");

@@ -6,7 +6,7 @@
 //! access log like a portal's read, under the operator's login name.
 
 use anyhow::Context;
-use samgate_proto::ids::{Personnummer, Samordningsnummer};
+use samgate_proto::ids::PatientId;
 
 use super::Cli;
 use crate::config::Config;
@@ -45,9 +45,8 @@ pub enum SipCommand {
 
 pub async fn run(cli: &Cli, config: Config, command: &SipCommand) -> anyhow::Result<()> {
     let SipCommand::Export { patient, format } = command;
-    let patient_id = Personnummer::parse(patient)
+    let patient_id = PatientId::parse_number(patient)
         .map(|p| p.as_str().to_owned())
-        .or_else(|_| Samordningsnummer::parse(patient).map(|s| s.as_str().to_owned()))
         .map_err(|e| anyhow::anyhow!("--patient: {e}"))?;
     let store = crate::store::open(&config.store.url, &cli.data_dir)
         .await

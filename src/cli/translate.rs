@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use samgate_adapter_core::{Extension, Warning};
+use samgate_adapter_core::{Extension, MAX_MESSAGE_BYTES, Warning};
 use samgate_proto::{CaseEvent, canonical};
 
 use crate::dialects::DialectName;
@@ -83,6 +83,11 @@ pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, Strin
 fn read(from: Form, input: &[u8]) -> Result<(CaseEvent, Option<Extension>, Vec<Warning>), String> {
     match from.dialect() {
         None => {
+            if input.len() > MAX_MESSAGE_BYTES {
+                return Err(format!(
+                    "json: $: more than {MAX_MESSAGE_BYTES} bytes (the message limit)"
+                ));
+            }
             let text =
                 std::str::from_utf8(input).map_err(|e| format!("json: $: not UTF-8 ({e})"))?;
             canonical::from_str(text)
@@ -97,15 +102,22 @@ fn read(from: Form, input: &[u8]) -> Result<(CaseEvent, Option<Extension>, Vec<W
     }
 }
 
-fn read_input(file: Option<&Path>) -> std::io::Result<Vec<u8>> {
+/// Reads at most one byte more than a message may have, so that an
+/// endless or huge input (`/dev/zero`) is refused without being held in
+/// memory; the decoders refuse the extra byte with the size limit.
+fn read_limited(reader: impl Read) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    match file {
-        Some(path) => buf = std::fs::read(path)?,
-        None => {
-            std::io::stdin().read_to_end(&mut buf)?;
-        }
-    }
+    reader
+        .take(MAX_MESSAGE_BYTES as u64 + 1)
+        .read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+fn read_input(file: Option<&Path>) -> std::io::Result<Vec<u8>> {
+    match file {
+        Some(path) => read_limited(std::fs::File::open(path)?),
+        None => read_limited(std::io::stdin().lock()),
+    }
 }
 
 pub fn run_translate(args: &TranslateArgs) -> ExitCode {
@@ -141,7 +153,7 @@ pub fn run_translate(args: &TranslateArgs) -> ExitCode {
 pub fn run_validate(args: &ValidateArgs) -> ExitCode {
     let mut failed = 0;
     for file in &args.files {
-        let result = std::fs::read(file)
+        let result = read_input(Some(file))
             .map_err(|e| format!("cannot read: {e}"))
             .and_then(|bytes| read(args.dialect, &bytes).map(|(_, _, w)| w));
         match result {

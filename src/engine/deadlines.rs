@@ -71,7 +71,26 @@ impl Default for LiabilityRule {
     }
 }
 
+/// The most grace days an agreement may give: a year. More is a typing
+/// error, and the working-day count walks the calendar day by day.
+pub const MAX_LIABILITY_DAYS: u32 = 365;
+
 impl LiabilityRule {
+    /// Whether the agreement's numbers are in range: `days` at most
+    /// [`MAX_LIABILITY_DAYS`], `cutoff_hour` an hour of the day.
+    pub fn check(&self) -> Result<(), String> {
+        if self.days > MAX_LIABILITY_DAYS {
+            return Err(format!(
+                "days: {} is more than {MAX_LIABILITY_DAYS}",
+                self.days
+            ));
+        }
+        if let Some(hour) = self.cutoff_hour.filter(|h| *h > 23) {
+            return Err(format!("cutoff_hour: {hour} is not an hour 0 to 23"));
+        }
+        Ok(())
+    }
+
     /// The first Swedish day on which the municipality is liable for a
     /// patient declared discharge-ready at `ready_at`.
     pub fn first_liable_day(&self, ready_at: DateTime<Utc>) -> NaiveDate {
@@ -195,6 +214,18 @@ mod tests {
                 utc(2025, 3, 28, 12, 0),
                 utc(2025, 3, 29, 12, 0),
                 "Friday before DST starts",
+            ),
+            // Whit Monday was a public holiday until 2004 (the law of the
+            // day decides), a working day since.
+            (
+                utc(1990, 6, 4, 8, 0),
+                utc(1990, 6, 7, 8, 0),
+                "Whit Monday 1990, a holiday",
+            ),
+            (
+                utc(2010, 5, 24, 8, 0),
+                utc(2010, 5, 25, 8, 0),
+                "Whit Monday 2010, a working day",
             ),
         ];
         for (ready, due, why) in table {

@@ -14,6 +14,10 @@ use crate::v1::IdKind;
 
 /// A day-of-month offset that marks a samordningsnummer.
 const SAMORDNING_DAY_OFFSET: u32 = 60;
+/// The earliest birth year a personnummer or samordningsnummer may name:
+/// nobody alive, or in a register a case could need, was born before it.
+/// An older year is a typing or decoding error, not a person.
+pub const EARLIEST_BIRTH_YEAR: u32 = 1870;
 /// Longest reservnummer any region issues (the model's limit).
 const MAX_RESERVNUMMER_LEN: usize = 20;
 
@@ -60,6 +64,31 @@ fn number(d: &[u8]) -> u32 {
     d.iter().fold(0, |acc, b| acc * 10 + u32::from(b - b'0'))
 }
 
+/// The birth year of 12 digits, refused when no living person has it.
+fn plausible_year(
+    kind: &'static str,
+    value: &str,
+    d: &[u8; 12],
+    today: NaiveDate,
+) -> Result<u32, IdError> {
+    let year = number(&d[..4]);
+    if year < EARLIEST_BIRTH_YEAR {
+        return Err(IdError::new(
+            kind,
+            value,
+            format!("birth year {year} is before {EARLIEST_BIRTH_YEAR}"),
+        ));
+    }
+    if i64::from(year) > i64::from(today.year()) {
+        return Err(IdError::new(
+            kind,
+            value,
+            format!("birth year {year} is in the future"),
+        ));
+    }
+    Ok(year)
+}
+
 fn check_digit(kind: &'static str, value: &str, d: &[u8; 12]) -> Result<(), IdError> {
     let expected = luhn_check_digit(&d[2..11]);
     if d[11] - b'0' != expected {
@@ -96,7 +125,8 @@ impl Personnummer {
     fn digits(value: &str, today: NaiveDate) -> Result<[u8; 12], IdError> {
         const KIND: &str = "personnummer";
         let d = normalise(KIND, value, today)?;
-        let (year, month, day) = (number(&d[..4]), number(&d[4..6]), number(&d[6..8]));
+        let year = plausible_year(KIND, value, &d, today)?;
+        let (month, day) = (number(&d[4..6]), number(&d[6..8]));
         if day > SAMORDNING_DAY_OFFSET {
             return Err(IdError::new(
                 KIND,
@@ -150,6 +180,7 @@ impl Samordningsnummer {
     fn digits(value: &str, today: NaiveDate) -> Result<[u8; 12], IdError> {
         const KIND: &str = "samordningsnummer";
         let d = normalise(KIND, value, today)?;
+        plausible_year(KIND, value, &d, today)?;
         let (month, day) = (number(&d[4..6]), number(&d[6..8]));
         if month > 12 {
             return Err(IdError::new(
@@ -207,6 +238,20 @@ pub enum PatientId {
 }
 
 impl PatientId {
+    /// A personnummer or a samordningsnummer, whichever `value` is written
+    /// as (a day over 60 marks a samordningsnummer), as a person types it
+    /// on the command line. A refusal is the one for that kind, so a wrong
+    /// check digit is called a wrong check digit.
+    pub fn parse_number(value: &str) -> Result<Self, IdError> {
+        let today = today();
+        let d = normalise("personnummer", value, today)?;
+        if number(&d[6..8]) > SAMORDNING_DAY_OFFSET {
+            Samordningsnummer::parse_as_of(value, today).map(PatientId::Samordningsnummer)
+        } else {
+            Personnummer::parse_as_of(value, today).map(PatientId::Personnummer)
+        }
+    }
+
     /// Checks `value` as the given kind; an unspecified kind means
     /// personnummer, the model's default.
     pub fn parse(kind: IdKind, value: &str) -> Result<Self, IdError> {
