@@ -168,3 +168,104 @@ fn translate_reads_no_more_than_the_message_limit() {
         .unwrap();
     assert_eq!(json.status.code(), Some(1));
 }
+
+fn samgate(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+/// Another program's SQLite database: one table, no samgate migrations, in
+/// the default rollback journal.
+fn make_foreign_database(path: &std::path::Path) {
+    use sqlx::ConnectOptions;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE patients (x)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.unwrap();
+    });
+}
+
+#[test]
+fn commands_that_read_a_store_refuse_a_missing_or_foreign_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mistyped = dir.path().join("samgate-dta");
+    let out = samgate(&mistyped, &[], &["case", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no store at") && err.contains("samgate-dta"),
+        "{err}"
+    );
+    assert!(!mistyped.exists(), "nothing was created");
+
+    // Another program's SQLite file is refused and left as it was.
+    let foreign = dir.path().join("other.db");
+    let url = format!("sqlite://{}", foreign.display());
+    make_foreign_database(&foreign);
+    let before = std::fs::read(&foreign).unwrap();
+    let out = samgate(
+        dir.path(),
+        &[("SAMGATE_STORE_URL", &url)],
+        &["case", "list"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a samgate store"), "{err}");
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
+    assert!(!dir.path().join("other.db-wal").exists());
+}
+
+#[test]
+fn an_unreachable_postgresql_is_reported_at_once_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: refused at once, not after the pool's
+    // timeout.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    let started = std::time::Instant::now();
+    let out = samgate(
+        dir.path(),
+        &[("SAMGATE_STORE_URL", &url)],
+        &["case", "list"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}/test")), "{err}");
+    assert!(err.contains("refused"), "{err}");
+    // Each cause once.
+    assert_eq!(err.matches("refused").count(), 1, "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn two_gateways_opening_a_new_store_at_once_both_start() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = tokio::join!(
+            samgate::store::open("", dir.path()),
+            samgate::store::open("", dir.path())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        a.close().await;
+        b.close().await;
+    }
+}

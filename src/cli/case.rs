@@ -34,7 +34,7 @@ pub enum CaseCommand {
 }
 
 pub async fn run(cli: &Cli, config: Config, command: &CaseCommand) -> anyhow::Result<()> {
-    let store = crate::store::open(&config.store.url, &cli.data_dir)
+    let store = crate::store::open_existing(&config.store.url, &cli.data_dir)
         .await
         .context("cannot open the store")?;
     let result = match command {

@@ -50,7 +50,7 @@ fn delivery_json(d: &Delivery) -> serde_json::Value {
 }
 
 pub async fn run(cli: &Cli, config: Config, command: &DeliveryCommand) -> anyhow::Result<()> {
-    let store = crate::store::open(&config.store.url, &cli.data_dir)
+    let store = crate::store::open_existing(&config.store.url, &cli.data_dir)
         .await
         .context("cannot open the store")?;
     let result = match command {

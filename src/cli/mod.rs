@@ -105,6 +105,24 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
     }
 }
 
+/// An error and its causes on one line, each cause once: library errors
+/// often repeat their source's text in their own, which `{:#}` would print
+/// again for every layer.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -114,7 +132,7 @@ pub fn main() -> ExitCode {
         _ => match run_async(&cli) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", report(&e));
                 ExitCode::FAILURE
             }
         },

@@ -67,15 +67,22 @@ pub async fn run(cli: &Cli, config: Config, command: &PersonCommand) -> anyhow::
     if reason.trim().is_empty() {
         anyhow::bail!("--reason: must say why the protection is lifted");
     }
-    // The log is opened first: an act that cannot be audited is not done.
-    std::fs::create_dir_all(&cli.data_dir)
-        .with_context(|| format!("cannot create {}", cli.data_dir.display()))?;
-    let log_path = cli.data_dir.join(PERSON_REGISTER_LOG);
-    let log = AuditLog::open(&log_path)
-        .with_context(|| format!("cannot open the audit log {}", log_path.display()))?;
-    let store = crate::store::open(&config.store.url, &cli.data_dir)
+    let store = crate::store::open_existing(&config.store.url, &cli.data_dir)
         .await
         .context("cannot open the store")?;
+    // The log is opened before the act: an act that cannot be audited is
+    // not done.
+    let log_path = cli.data_dir.join(PERSON_REGISTER_LOG);
+    let log = match AuditLog::open(&log_path) {
+        Ok(log) => log,
+        Err(e) => {
+            store.close().await;
+            return Err(anyhow::anyhow!(
+                "cannot open the audit log {}: {e}",
+                log_path.display()
+            ));
+        }
+    };
     let lifted = store.lift_protection(&patient_id).await;
     store.close().await;
     let lifted = lifted?;

@@ -48,7 +48,7 @@ pub async fn run(cli: &Cli, config: Config, command: &SipCommand) -> anyhow::Res
     let patient_id = PatientId::parse_number(patient)
         .map(|p| p.as_str().to_owned())
         .map_err(|e| anyhow::anyhow!("--patient: {e}"))?;
-    let store = crate::store::open(&config.store.url, &cli.data_dir)
+    let store = crate::store::open_existing(&config.store.url, &cli.data_dir)
         .await
         .context("cannot open the store")?;
     let rules = PublishRules {

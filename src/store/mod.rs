@@ -279,6 +279,12 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("there is no store at {path} (is --data-dir or SAMGATE_STORE_URL right?)")]
+    Missing { path: String },
+    #[error("{path} is not a samgate store: {reason}; it was left as it was")]
+    Foreign { path: String, reason: String },
+    #[error("{target}: {reason}")]
+    Unreachable { target: String, reason: String },
 }
 
 #[async_trait]
@@ -398,9 +404,45 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
+/// Whether opening a store may create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `serve` and `demo`: a new data directory gets a new store.
+    CreateIfMissing,
+    /// The commands that read or mend a store: a mistyped `--data-dir`
+    /// must not silently answer from a new, empty one.
+    MustExist,
+}
+
 /// The store a URL names: `postgres://…`, `sqlite://PATH`, or the embedded default
-/// `samgate.db` under `data_dir` when the URL is empty.
+/// `samgate.db` under `data_dir` when the URL is empty; created if missing.
 pub async fn open(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    open_as(url, data_dir, Opening::CreateIfMissing).await
+}
+
+/// An existing store (see [`Opening::MustExist`]).
+pub async fn open_existing(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    open_as(url, data_dir, Opening::MustExist).await
+}
+
+async fn open_as(
+    url: &str,
+    data_dir: &Path,
+    opening: Opening,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let sqlite_file = if url.is_empty() {
+        Some(data_dir.join("samgate.db"))
+    } else {
+        url.strip_prefix("sqlite://").map(std::path::PathBuf::from)
+    };
+    if let Some(path) = &sqlite_file
+        && opening == Opening::MustExist
+        && !path.exists()
+    {
+        return Err(StoreError::Missing {
+            path: path.display().to_string(),
+        });
+    }
     if url.is_empty() {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.display().to_string(),

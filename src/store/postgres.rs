@@ -39,6 +39,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// How long the first connection may take before the store is reported
+/// unreachable: a server on the same network answers in milliseconds.
+const FIRST_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Connections per gateway process.
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -72,6 +76,36 @@ impl PostgresStore {
         // generic plan does as well as a custom one.
         let options =
             PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_generic_plan")]);
+        // One connection first, so that a server that refuses or a wrong
+        // database is reported at once, naming where, rather than after
+        // the pool has retried until its timeout.
+        let target = format!(
+            "postgres://{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("")
+        );
+        let first = tokio::time::timeout(FIRST_CONNECT_TIMEOUT, async {
+            sqlx::ConnectOptions::connect(&options).await
+        })
+        .await;
+        match first {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Ok(Err(e)) => {
+                return Err(StoreError::Unreachable {
+                    target,
+                    reason: e.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(StoreError::Unreachable {
+                    target,
+                    reason: format!("no answer in {} s", FIRST_CONNECT_TIMEOUT.as_secs()),
+                });
+            }
+        }
         // Every connection is opened at the start: one opened under load
         // held the batches waiting on it for its setup (about 90 ms here).
         let pool_options = |max| {

@@ -257,6 +257,7 @@ impl SqliteStore {
     }
 
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::refuse_foreign(path).await?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -288,14 +289,54 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Refuses an existing file that is not a samgate store, before
+    /// anything is written to it: opening it as a store would switch it to
+    /// WAL and give it samgate's tables. Read with a read-only connection
+    /// that sets no journal mode.
+    async fn refuse_foreign(path: &Path) -> Result<(), StoreError> {
+        let foreign = |reason: String| StoreError::Foreign {
+            path: path.display().to_string(),
+            reason,
+        };
+        if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+            return Ok(());
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let mut conn = sqlx::ConnectOptions::connect(&options)
+            .await
+            .map_err(|e| foreign(e.to_string()))?;
+        let tables: Result<Vec<String>, sqlx::Error> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&mut conn)
+                .await;
+        let _ = sqlx::Connection::close(conn).await;
+        let tables = tables.map_err(|e| foreign(e.to_string()))?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "schema_migrations") {
+            return Err(foreign(format!(
+                "it holds other tables ({}) and no samgate migrations",
+                tables.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies the migrations not yet applied. Each runs in an immediate
+    /// transaction: two processes opening a new store at once take turns
+    /// (the busy timeout) instead of one failing with "database is locked"
+    /// when both try to upgrade a read lock.
     async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let applied: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
                     .bind(version)
