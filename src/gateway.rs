@@ -105,7 +105,7 @@ impl Gateway {
     pub async fn submit_event(&self, event: CaseEvent) -> Result<Submitted, SubmitError> {
         let kind = event.payload.as_ref().map_or("none", payload_name);
         if let Err(e) = check_event(&event) {
-            tracing::warn!(message_id = %event.source_message_id, field = %e.field, "event refused: invalid field");
+            tracing::warn!(message_hash = %crate::telemetry::log_id(&event.source_message_id), field = %e.field, "event refused: invalid field");
             return Err(e.into());
         }
         match self.store.submit(&event, &self.router).await {
@@ -118,10 +118,10 @@ impl Gateway {
                 let e = SubmitError::from(e);
                 match &e {
                     SubmitError::Rule(r) => {
-                        tracing::warn!(message_id = %event.source_message_id, payload = kind, rule = r.code(), "event refused: {r}")
+                        tracing::warn!(message_hash = %crate::telemetry::log_id(&event.source_message_id), payload = kind, rule = r.code(), "event refused: {r}")
                     }
                     other => {
-                        tracing::error!(message_id = %event.source_message_id, "event not stored: {other}")
+                        tracing::error!(message_hash = %crate::telemetry::log_id(&event.source_message_id), "event not stored: {other}")
                     }
                 }
                 Err(e)
@@ -194,7 +194,7 @@ impl Gateway {
         let kind = event.payload.as_ref().map_or("none", payload_name);
         tracing::info!(
             case_id = %s.case_id,
-            message_id = %event.source_message_id,
+            message_hash = %crate::telemetry::log_id(&event.source_message_id),
             payload = kind,
             sequence = s.sequence,
             duplicate = s.duplicate,

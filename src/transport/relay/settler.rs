@@ -87,6 +87,9 @@ pub(super) async fn settler(
                         unmarked.add(d.id, d.message_id);
                     }
                     Confirmation::Ack(Some(_returned)) => {
+                        // Not delivered. The returned message (the whole
+                        // body) is dropped unread and never logged; lapin's
+                        // own WARN of it is filtered out (telemetry.rs).
                         tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery returned: no queue for the recipient");
                         store
                             .quarantine_delivery(
