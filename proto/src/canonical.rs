@@ -674,16 +674,96 @@ pub fn from_value(v: &Value) -> Result<CaseEvent> {
     Ok(event)
 }
 
-/// Reads a canonical event from JSON text and checks it.
+/// Reads a canonical event from JSON text and checks it. An object with a
+/// key twice is refused: JSON parsers disagree on which one counts, so a
+/// sender and samgate could read two different events from one text.
 pub fn from_str(text: &str) -> Result<CaseEvent> {
+    serde_json::from_str::<unique_keys::UniqueKeys>(text)
+        .map_err(|e| JsonError::new("$", format!("not JSON: {e}")))?;
     let v: Value =
         serde_json::from_str(text).map_err(|e| JsonError::new("$", format!("not JSON: {e}")))?;
     from_value(&v)
 }
 
+/// A pass over JSON that keeps nothing and refuses a repeated key.
+mod unique_keys {
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    pub struct UniqueKeys;
+
+    impl<'de> Deserialize<'de> for UniqueKeys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(UniqueKeysVisitor)
+        }
+    }
+
+    struct UniqueKeysVisitor;
+
+    impl<'de> Visitor<'de> for UniqueKeysVisitor {
+        type Value = UniqueKeys;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(de::Error::custom(format!(
+                        "the key \"{key}\" appears twice"
+                    )));
+                }
+                map.next_value::<UniqueKeys>()?;
+            }
+            Ok(UniqueKeys)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+            while seq.next_element::<UniqueKeys>()?.is_some() {}
+            Ok(UniqueKeys)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let twice = ADMISSION.replacen(
+            "\"caseRef\": \"SV-2024-0815\",",
+            "\"caseRef\": \"SV-2024-0815\", \"caseRef\": \"OTHER\",",
+            1,
+        );
+        assert_ne!(twice, ADMISSION);
+        let e = from_str(&twice).unwrap_err();
+        assert!(e.to_string().contains("\"caseRef\" appears twice"), "{e}");
+        from_str(ADMISSION).unwrap();
+    }
 
     const ADMISSION: &str = r#"{
   "sourceSystem": "NATIVE",

@@ -169,6 +169,7 @@ impl Directory {
         files: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, DirectoryError> {
         let mut units: HashMap<String, Unit> = HashMap::new();
+        let mut listed = std::collections::HashSet::new();
         for (file, text) in files {
             let parsed: CountyFile =
                 toml::from_str(&text).map_err(|e| fail(&file, e.to_string()))?;
@@ -191,8 +192,12 @@ impl Directory {
                 if u.name.trim().is_empty() {
                     return Err(at("a name is required".into()));
                 }
-                if units.contains_key(&u.hsa_id) {
-                    return Err(at("this HSA-id is listed twice".into()));
+                // HSA-ids differing only in case name one unit to people:
+                // two entries would route its messages two ways.
+                if !listed.insert(u.hsa_id.to_ascii_uppercase()) {
+                    return Err(at(
+                        "this HSA-id is listed twice (letters compared without case)".into(),
+                    ));
                 }
                 let queue = u.queue.clone().unwrap_or_else(|| default_queue(&u.hsa_id));
                 units.insert(
@@ -317,6 +322,14 @@ mod tests {
             ))
             .reason
             .contains("twice")
+        );
+        let lower = unit.replace("KHSL\"", "khsl\"");
+        assert!(
+            bad(&format!(
+                "county = \"05\"\nsystem = \"samsa\"\n{unit}{lower}"
+            ))
+            .reason
+            .contains("without case")
         );
         assert!(
             bad(&format!(
