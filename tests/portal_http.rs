@@ -10,7 +10,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use samgate::api::portal::{Consumer, PortalState, router};
+use samgate::api::mtls::SubjectSerial;
+use samgate::api::portal::{PortalState, router};
 use samgate::config::PortalConfig;
 use samgate::portal::audit::AuditLog;
 use samgate::portal::request::REGISTRY_NS;
@@ -49,7 +50,10 @@ async fn fixture() -> Fixture {
 
 async fn call(f: &Fixture, consumer: &str, request: Request<Body>) -> (StatusCode, String) {
     let mut request = request;
-    request.extensions_mut().insert(Consumer(consumer.into()));
+    // What mutual TLS would have read off the client certificate.
+    request
+        .extensions_mut()
+        .insert(SubjectSerial::One(consumer.into()));
     let response = router(f.state.clone()).oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -118,7 +122,7 @@ async fn an_unlisted_consumer_is_refused_and_the_refusal_recorded() {
     let f = fixture().await;
     let (status, _) = call(&f, "SE2321000016-9999", get(SEARCH)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(access_log(&f)[0]["result"], "denied");
+    assert_eq!(access_log(&f)[0]["result"], "refused");
 }
 
 #[tokio::test]

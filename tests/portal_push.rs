@@ -39,11 +39,11 @@ async fn receive(
     Path(id): Path<String>,
     body: String,
 ) -> (StatusCode, String) {
-    portal
-        .seen
-        .lock()
-        .unwrap()
-        .push((format!("/fhir/CarePlan/{id}"), peer.hsa_id, body));
+    portal.seen.lock().unwrap().push((
+        format!("/fhir/CarePlan/{id}"),
+        peer.identity.hsa_id().unwrap_or_default().to_owned(),
+        body,
+    ));
     let status = portal.script.lock().unwrap().pop_front().unwrap_or(201);
     let text = if status == 400 {
         "unknown CarePlan.category".to_owned()
@@ -209,6 +209,73 @@ async fn a_person_with_protected_identity_is_never_pushed() {
     let round = f.pusher().round().await.unwrap();
     assert_eq!(round.published, 0);
     assert!(f.seen().is_empty());
+}
+
+/// The publications of `case_id` after one push round: none was sent, and
+/// each was quarantined as withheld.
+async fn assert_withheld_at_push_time(f: &Fixture, case_id: &str, why: &str) {
+    let round = f.pusher().round().await.unwrap();
+    assert_eq!(round.published, 0);
+    assert!(f.seen().is_empty(), "{:?}", f.seen());
+    let publications = f.publications(case_id).await;
+    assert!(!publications.is_empty());
+    for p in publications {
+        assert_eq!(p.status, DeliveryStatus::Quarantined);
+        assert!(
+            p.reason.starts_with("withheld: ") && p.reason.contains(why),
+            "{}",
+            p.reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_plan_is_not_pushed_when_another_case_of_the_person_is_protected() {
+    let f = fixture(&[]).await;
+    // Case B, not protected: its publication waits in the outbox.
+    let case_b = f.store.submit(&plan(1), &f.router).await.unwrap().case_id;
+    // Case A of the same person, protected, before the push.
+    let mut protected = plan(1);
+    protected.patient.as_mut().unwrap().protected_identity = true;
+    protected.source_message_id.push_str("-A");
+    protected.case_ref.push_str("-A");
+    f.store.submit(&protected, &f.router).await.unwrap();
+    assert_withheld_at_push_time(&f, &case_b, "protected-identity").await;
+}
+
+#[tokio::test]
+async fn a_plan_reopened_after_withdrawn_consent_is_not_pushed() {
+    use samgate_proto::v1::ConsentDecision;
+    let f = fixture(&[]).await;
+    let consent = |id: &str, decision: ConsentDecision| {
+        let mut c = canonical_example("consent");
+        c.source_message_id = id.into();
+        if let Some(samgate_proto::Payload::Consent(c)) = &mut c.payload {
+            c.decision = decision as i32;
+        }
+        c
+    };
+    let mut sip = plan(1);
+    sip.case_ref = "OV-2025-0042".into();
+    sip.process = samgate_proto::v1::CareProcess::Outpatient as i32;
+    for event in [
+        canonical_example("caseOpened"),
+        consent("MSG-GIVEN", ConsentDecision::Given),
+        sip,
+        consent("MSG-WITHDRAWN", ConsentDecision::Withdrawn),
+        canonical_example("caseReopened"),
+    ] {
+        f.store.submit(&event, &f.router).await.unwrap();
+    }
+    let case_id = f
+        .store
+        .cases_for_patient("194102069046")
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .id;
+    assert_withheld_at_push_time(&f, &case_id, "consent is not GIVEN").await;
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use common::pki::{Ca, Credentials, https_client, tls_listener};
 use common::*;
+use samgate::api::mtls::{SubjectSerial, subject_serial_number};
 use samgate::api::portal::{PortalState, serve};
 use samgate::config::PortalConfig;
 use samgate::portal::audit::AuditLog;
@@ -74,12 +75,7 @@ async fn portal() -> Portal {
     let state = PortalState {
         store: store.clone(),
         audit: audit.clone(),
-        config: PortalConfig {
-            source_system_hsa_id: "SE0000000000-SAMGATE".into(),
-            fhir_base_url: format!("{url}/fhir"),
-            allowed_consumers: vec![PORTAL.into()],
-            ..PortalConfig::default()
-        },
+        config: portal_config(&url, &[PORTAL]),
     };
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(serve(state, listener, async move {
@@ -93,6 +89,15 @@ async fn portal() -> Portal {
         audit,
         dir,
         _stop: stop,
+    }
+}
+
+fn portal_config(url: &str, allowed: &[&str]) -> PortalConfig {
+    PortalConfig {
+        source_system_hsa_id: "SE0000000000-SAMGATE".into(),
+        fhir_base_url: format!("{url}/fhir"),
+        allowed_consumers: allowed.iter().map(|a| a.to_string()).collect(),
+        ..PortalConfig::default()
     }
 }
 
@@ -262,7 +267,7 @@ async fn only_certified_and_listed_consumers_read_plans() {
     );
     assert_eq!(log[0]["consumerHsaId"], "SE2321000016-9999");
     assert_eq!(log[1]["consumerHsaId"], "");
-    assert!(log.iter().all(|r| r["result"] == "denied"));
+    assert!(log.iter().all(|r| r["result"] == "refused"));
 }
 
 #[tokio::test]
@@ -724,4 +729,442 @@ fn after_the_demo_esthers_plan_exports_in_all_three_forms() {
             "\"sip-export-html\""
         ]
     );
+}
+
+// ---- issue 21, finding 8: the portal's edges; findings 1 and 2, portal side.
+
+/// The probes a consumer can send, one to each endpoint, valid or not:
+/// (what the access log calls it, method, path, SOAP body).
+fn probes(case_id: &str) -> Vec<(&'static str, &'static str, String, Option<String>)> {
+    let search =
+        "/fhir/CarePlan?subject:identifier=http://electronichealth.se/identifier/personnummer%7C";
+    vec![
+        ("fhir-metadata", "GET", "/fhir/metadata".into(), None),
+        ("unknown-path", "GET", "/fhir/Patient".into(), None),
+        ("fhir-search", "GET", format!("{search}{ESTHER}"), None),
+        // A bad check digit: a listed consumer would be told so.
+        ("fhir-search", "GET", format!("{search}194102069047"), None),
+        (
+            "fhir-read",
+            "GET",
+            format!("/fhir/CarePlan/{case_id}-sip-1"),
+            None,
+        ),
+        (
+            "fhir-read",
+            "GET",
+            format!("/fhir/CarePlan/{case_id}-sip-99"),
+            None,
+        ),
+        ("fhir-read", "GET", "/fhir/CarePlan/nonsense".into(), None),
+        ("printable-plan", "GET", format!("/sip/{case_id}"), None),
+        ("printable-plan", "GET", "/sip/no-such-case".into(), None),
+        (
+            "get-care-plans",
+            "POST",
+            "/rivta/GetCarePlans".into(),
+            Some(get_care_plans(ESTHER)),
+        ),
+        (
+            "get-care-plans",
+            "POST",
+            "/rivta/GetCarePlans".into(),
+            Some("<a/>".into()),
+        ),
+        (
+            "get-care-plans",
+            "POST",
+            "/rivta/GetCarePlans".into(),
+            Some(get_care_plans("194102069047")),
+        ),
+    ]
+}
+
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> (u16, String, String) {
+    let url = format!("{base}{path}");
+    let request = match (method, body) {
+        ("POST", Some(body)) => client
+            .post(url)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(body),
+        _ => client.get(url),
+    };
+    text(request.send().await.unwrap()).await
+}
+
+/// Sends every probe as `client` and checks each got a plain refusal: 403
+/// (a SOAP 1.1 fault for GetCarePlans) that says nothing about the request,
+/// and a `refused` line in the access log naming `consumer` and `reason`.
+async fn assert_every_probe_refused(
+    p: &Portal,
+    client: &reqwest::Client,
+    consumer: &str,
+    reason: &str,
+) {
+    let case_id = p.with_esthers_plan().await;
+    let before = p.access_log().len();
+    let probes = probes(&case_id);
+    for (_, method, path, body) in &probes {
+        let soap = body.is_some();
+        let (status, ctype, text) = send(client, &p.url, method, path, body.clone()).await;
+        if soap {
+            assert_eq!(status, 500, "{path}: {text}");
+            assert!(ctype.starts_with("text/xml"), "{path}: {ctype}");
+            assert!(
+                text.contains("<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>access denied</faultstring>"),
+                "{path}: {text}"
+            );
+        } else {
+            assert_eq!(status, 403, "{path}: {text}");
+            assert!(text.contains("access denied"), "{path}: {text}");
+        }
+        for detail in [
+            "check digit",
+            "SOAP",
+            "patientId",
+            "not-found",
+            "CarePlan\"",
+            "Esther",
+            ESTHER,
+        ] {
+            assert!(!text.contains(detail), "{path} tells '{detail}': {text}");
+        }
+    }
+    let log = p.access_log();
+    let refused = &log[before..];
+    assert_eq!(
+        refused.len(),
+        probes.len(),
+        "one line per attempt: {refused:?}"
+    );
+    for ((what, _, path, _), record) in probes.iter().zip(refused) {
+        assert_eq!(record["what"], *what, "{path}");
+        assert_eq!(record["result"], "refused", "{path}");
+        assert_eq!(record["reason"], reason, "{path}");
+        assert_eq!(record["consumerHsaId"], consumer, "{path}");
+        // Refused before the request was read: no patient, no plans.
+        assert_eq!(record["patientId"], "", "{path}");
+        assert_eq!(record["documents"], 0, "{path}");
+    }
+}
+
+/// The DER of a PEM certificate.
+fn der(credentials: &Credentials) -> rustls_pki_types::CertificateDer<'static> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_slice(credentials.cert_pem.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_consumer_probing_any_endpoint_gets_a_plain_refusal_and_is_logged() {
+    let p = portal().await;
+    let unlisted = p.ca.client(p.dir.path(), "SE2321000016-9999");
+    let client = https_client(&p.ca, Some(&unlisted));
+    assert_every_probe_refused(&p, &client, "SE2321000016-9999", "not on the allow-list").await;
+}
+
+#[tokio::test]
+async fn a_certificate_without_a_serial_number_is_no_consumer() {
+    let p = portal().await;
+    let nameless = p.ca.client(p.dir.path(), "");
+    assert_eq!(
+        subject_serial_number(&der(&nameless)),
+        SubjectSerial::Absent
+    );
+    let client = https_client(&p.ca, Some(&nameless));
+    assert_every_probe_refused(
+        &p,
+        &client,
+        "",
+        "no serialNumber in the certificate subject",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_certificate_with_two_serial_numbers_is_ambiguous_and_refused() {
+    let p = portal().await;
+    // The first names a listed consumer: taking the first would let it in.
+    let two =
+        p.ca.client_with_two_serials(p.dir.path(), PORTAL, "SE2321000016-9999");
+    assert_eq!(subject_serial_number(&der(&two)), SubjectSerial::Ambiguous);
+    let client = https_client(&p.ca, Some(&two));
+    assert_every_probe_refused(
+        &p,
+        &client,
+        "",
+        "more than one serialNumber in the certificate subject",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn settings_that_name_no_hsa_id_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "test");
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let audit = Arc::new(AuditLog::open(&dir.path().join("access.log")).unwrap());
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &[""],
+            "SE0000000000-SAMGATE",
+            "portal.allowed_consumers, entry 1 of 1: \"\" is not an HSA-id",
+        ),
+        (
+            &["nope"],
+            "SE0000000000-SAMGATE",
+            "portal.allowed_consumers, entry 1 of 1: \"nope\" is not an HSA-id",
+        ),
+        (
+            &[PORTAL, ""],
+            "SE0000000000-SAMGATE",
+            "portal.allowed_consumers, entry 2 of 2: \"\"",
+        ),
+        (
+            &[PORTAL],
+            "samgate",
+            "portal.source_system_hsa_id: \"samgate\" is not an HSA-id",
+        ),
+    ];
+    for (allowed, source, expected) in cases {
+        let (listener, port) = tls_listener(&ca, dir.path()).await;
+        let mut config = portal_config(&format!("https://127.0.0.1:{port}"), allowed);
+        config.source_system_hsa_id = source.into();
+        let state = PortalState {
+            store: store.clone(),
+            audit: audit.clone(),
+            config,
+        };
+        // serve returns at once, before anything is served.
+        let served = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            serve(state, listener, std::future::pending()),
+        )
+        .await
+        .expect("serve should refuse at once");
+        let e = served.unwrap_err().to_string();
+        assert!(e.contains(expected), "{e}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn samgate_serve_refuses_an_allow_list_entry_that_is_no_hsa_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "test");
+    let server = ca.server(dir.path());
+    let samgate = env!("CARGO_BIN_EXE_samgate");
+    for (allowed, expected) in [
+        ("[\"\"]", "portal.allowed_consumers, entry 1 of 1"),
+        (
+            "[\"SE2321000016-1177\", \"nope\"]",
+            "portal.allowed_consumers, entry 2 of 2: \"nope\"",
+        ),
+    ] {
+        let out = Command::new(samgate)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .env(
+                "SAMGATE_PORTAL_LISTEN",
+                format!("127.0.0.1:{}", free_port()),
+            )
+            .env("SAMGATE_PORTAL_TLS_CERT", &server.cert_path)
+            .env("SAMGATE_PORTAL_TLS_KEY", &server.key_path)
+            .env("SAMGATE_PORTAL_CLIENT_CA", &ca.cert_path)
+            .env("SAMGATE_PORTAL_ALLOWED_CONSUMERS", allowed)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "serve started with {allowed}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_plan_not_found_is_logged_as_not_found() {
+    let p = portal().await;
+    let case_id = p.with_esthers_plan().await;
+    let client = p.client();
+    for (what, path, patient) in [
+        (
+            "fhir-read",
+            format!("/fhir/CarePlan/{case_id}-sip-99"),
+            ESTHER,
+        ),
+        ("fhir-read", "/fhir/CarePlan/nonsense".to_owned(), ""),
+        (
+            "fhir-read",
+            "/fhir/CarePlan/no-such-case-sip-1".to_owned(),
+            "",
+        ),
+        ("printable-plan", "/sip/no-such-case".to_owned(), ""),
+    ] {
+        let before = p.access_log().len();
+        let (status, _, body) = send(&client, &p.url, "GET", &path, None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        let log = p.access_log();
+        assert_eq!(log.len(), before + 1, "{path}");
+        let record = &log[before];
+        assert_eq!(record["what"], what, "{path}");
+        assert_eq!(record["result"], "not-found", "{path}");
+        assert_eq!(record["documents"], 0, "{path}");
+        assert_eq!(record["patientId"], patient, "{path}");
+    }
+    // A read that finds its plan counts one document, not the person's all.
+    let (status, _, _) = send(&client, &p.url, "GET", &format!("/sip/{case_id}"), None).await;
+    assert_eq!(status, 200);
+    let last = p.access_log().pop().unwrap();
+    assert_eq!(
+        (last["result"].as_str(), last["documents"].as_u64()),
+        (Some("ok"), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn a_request_naming_two_patients_is_refused_as_ambiguous() {
+    let p = portal().await;
+    p.with_esthers_plan().await;
+    let client = p.client();
+    let system = "http://electronichealth.se/identifier/personnummer";
+    let url = format!(
+        "{}/fhir/CarePlan?subject:identifier={system}%7C195009072553&subject:identifier={system}%7C{ESTHER}",
+        p.url
+    );
+    let (status, _, body) = text(client.get(url).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("OperationOutcome") && body.contains("more than once"),
+        "{body}"
+    );
+    assert!(!body.contains("CarePlan\""), "{body}");
+
+    let two = get_care_plans(ESTHER).replace(
+        "</g:GetCarePlans>",
+        "<g:patientId><c:id>195009072553</c:id><c:type>1.2.752.129.2.1.3.1</c:type></g:patientId></g:GetCarePlans>",
+    );
+    let (status, _, body) = send(&client, &p.url, "POST", "/rivta/GetCarePlans", Some(two)).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("<faultcode>soapenv:Client</faultcode>"),
+        "{body}"
+    );
+    assert!(body.contains("patientId: given more than once"), "{body}");
+    assert!(!body.contains("<carePlan>"), "{body}");
+
+    let log = p.access_log();
+    assert_eq!(log.len(), 2);
+    for (record, what) in log.iter().zip(["fhir-search", "get-care-plans"]) {
+        assert_eq!(record["what"], what);
+        assert_eq!(record["result"], "invalid");
+        assert_eq!(record["patientId"], "");
+        assert_eq!(record["documents"], 0);
+    }
+}
+
+/// Every way the portal shows Esther's plans, with the status of each
+/// single read and the number of plans in each list.
+async fn shown(p: &Portal, case_id: &str) -> (usize, u16, u16, usize) {
+    let client = p.client();
+    let bundle: serde_json::Value =
+        serde_json::from_str(&fetch(&client, &search_url(p, ESTHER)).await).unwrap();
+    let total = bundle["total"].as_u64().unwrap() as usize;
+    let (read, _, _) = send(
+        &client,
+        &p.url,
+        "GET",
+        &format!("/fhir/CarePlan/{case_id}-sip-1"),
+        None,
+    )
+    .await;
+    let (page, _, _) = send(&client, &p.url, "GET", &format!("/sip/{case_id}"), None).await;
+    let plans = soap(p, &client, ESTHER).await.matches("<carePlan>").count();
+    (total, read, page, plans)
+}
+
+#[tokio::test]
+async fn protection_is_sticky_per_person_across_cases_and_events() {
+    let p = portal().await;
+    let engine = samgate::engine::Engine::default();
+    // Case B: Esther's plan, not protected; shown.
+    let case_b = p.with_esthers_plan().await;
+    assert_eq!(shown(&p, &case_b).await, (1, 200, 200, 1));
+    // Case A: another case of Esther's, protected. B is no longer shown.
+    let mut protected = canonical_example("sipPlan");
+    protected.patient.as_mut().unwrap().protected_identity = true;
+    protected.source_message_id.push_str("-A");
+    protected.case_ref.push_str("-A");
+    let case_a = p.store.submit(&protected, &engine).await.unwrap().case_id;
+    assert_ne!(case_a, case_b);
+    assert_eq!(shown(&p, &case_b).await, (0, 404, 404, 0));
+    // A later message of case A that says "not protected" lifts nothing
+    // (only the audited `samgate person unprotect` does).
+    let mut lifted = canonical_example("threadMessage");
+    lifted.case_ref = protected.case_ref.clone();
+    lifted.author = protected.author.clone();
+    lifted.source_message_id.push_str("-A");
+    lifted.patient.as_mut().unwrap().protected_identity = false;
+    p.store.submit(&lifted, &engine).await.unwrap();
+    assert_eq!(shown(&p, &case_b).await, (0, 404, 404, 0));
+    assert_eq!(shown(&p, &case_a).await, (0, 404, 404, 0));
+    let withheld = p
+        .access_log()
+        .into_iter()
+        .filter(|r| r["result"] == "withheld")
+        .count();
+    assert_eq!(withheld, 12);
+    // The audited lift (`samgate person unprotect`) is what ends it.
+    // Both cases' plans are shown then.
+    p.store.lift_protection(ESTHER).await.unwrap();
+    assert_eq!(shown(&p, &case_b).await, (2, 200, 200, 2));
+}
+
+#[tokio::test]
+async fn a_plan_reopened_after_withdrawn_consent_waits_for_new_consent() {
+    let p = portal().await;
+    let engine = samgate::engine::Engine::default();
+    let submit = |event: samgate_proto::CaseEvent| {
+        let store = p.store.clone();
+        let engine = engine.clone();
+        async move { store.submit(&event, &engine).await.unwrap() }
+    };
+    let consent = |id: &str, decision: samgate_proto::v1::ConsentDecision| {
+        let mut c = canonical_example("consent");
+        c.source_message_id = id.into();
+        if let Some(samgate_proto::Payload::Consent(c)) = &mut c.payload {
+            c.decision = decision as i32;
+        }
+        c
+    };
+    use samgate_proto::v1::{ConsentDecision, ConsentState};
+    submit(canonical_example("caseOpened")).await;
+    submit(consent("MSG-GIVEN-1", ConsentDecision::Given)).await;
+    let mut plan = canonical_example("sipPlan");
+    plan.case_ref = "OV-2025-0042".into();
+    plan.process = samgate_proto::v1::CareProcess::Outpatient as i32;
+    let case_id = submit(plan).await.case_id;
+    assert_eq!(shown(&p, &case_id).await, (1, 200, 200, 1));
+
+    submit(consent("MSG-WITHDRAWN", ConsentDecision::Withdrawn)).await;
+    assert_eq!(shown(&p, &case_id).await, (0, 404, 404, 0));
+
+    // Reopened by a participant: the case is open, its consent still
+    // withdrawn, and its plan stays unpublished.
+    let reopened = submit(canonical_example("caseReopened")).await;
+    assert_eq!(reopened.case_id, case_id);
+    assert_eq!(reopened.case.consent, ConsentState::Withdrawn as i32);
+    assert_eq!(
+        reopened.case.status,
+        samgate_proto::v1::CaseStatus::Open as i32
+    );
+    assert_eq!(shown(&p, &case_id).await, (0, 404, 404, 0));
+
+    // A new consent GIVEN publishes it again.
+    submit(consent("MSG-GIVEN-2", ConsentDecision::Given)).await;
+    assert_eq!(shown(&p, &case_id).await, (1, 200, 200, 1));
 }

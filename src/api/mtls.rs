@@ -7,7 +7,9 @@
 //! HSA-id. [`TlsListener`] accepts TCP connections, runs each handshake in
 //! its own task (a slow client cannot hold up the others), requires a client
 //! certificate that chains to the configured CA, and hands axum the stream
-//! together with a [`Peer`] that carries the consumer's HSA-id. The portal
+//! together with a [`Peer`] that carries what the certificate's subject
+//! says about its holder ([`subject_serial_number`]: none, one HSA-id, or
+//! ambiguous). The portal
 //! router turns that into the `Consumer` its handlers read; the allow-list
 //! and the access log are the router's business, not the transport's.
 
@@ -133,24 +135,60 @@ pub fn server_config(files: &TlsFiles<'_>) -> Result<Arc<ServerConfig>, TlsSetup
     Ok(Arc::new(config))
 }
 
+/// What a certificate's subject says about who holds it: the
+/// serialNumber attribute (2.5.4.5), the HSA-id of a SITHS function
+/// certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectSerial {
+    /// No serialNumber with a non-empty text value, or a certificate that
+    /// does not parse: no identity at all, never the empty HSA-id.
+    Absent,
+    /// Exactly one serialNumber.
+    One(String),
+    /// More than one serialNumber attribute: which one names the holder
+    /// cannot be told, so the certificate names nobody.
+    Ambiguous,
+}
+
+impl SubjectSerial {
+    /// The HSA-id, when the subject names exactly one.
+    pub fn hsa_id(&self) -> Option<&str> {
+        match self {
+            SubjectSerial::One(id) => Some(id),
+            SubjectSerial::Absent | SubjectSerial::Ambiguous => None,
+        }
+    }
+}
+
 /// The subject serialNumber (2.5.4.5) of a DER certificate: the HSA-id of
-/// a SITHS function certificate.
-pub fn subject_serial_number(cert: &CertificateDer<'_>) -> Option<String> {
-    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    parsed
+/// a SITHS function certificate. Every serialNumber attribute in the
+/// subject counts, readable or not, so two of them are
+/// [`SubjectSerial::Ambiguous`] whatever they hold.
+pub fn subject_serial_number(cert: &CertificateDer<'_>) -> SubjectSerial {
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return SubjectSerial::Absent;
+    };
+    let serials: Vec<_> = parsed
         .subject()
         .iter_attributes()
-        .find(|a| a.attr_type() == &x509_parser::oid_registry::OID_X509_SERIALNUMBER)
-        .and_then(|a| a.as_str().ok())
-        .map(str::to_owned)
+        .filter(|a| a.attr_type() == &x509_parser::oid_registry::OID_X509_SERIALNUMBER)
+        .collect();
+    match serials.as_slice() {
+        [] => SubjectSerial::Absent,
+        [one] => match one.as_str() {
+            Ok(id) if !id.trim().is_empty() => SubjectSerial::One(id.to_owned()),
+            _ => SubjectSerial::Absent,
+        },
+        _ => SubjectSerial::Ambiguous,
+    }
 }
 
 /// Who is at the other end of a connection.
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub address: SocketAddr,
-    /// The HSA-id from the client certificate; empty when it has none.
-    pub hsa_id: String,
+    /// What the client certificate's subject says about its holder.
+    pub identity: SubjectSerial,
 }
 
 impl Connected<IncomingStream<'_, TlsListener>> for Peer {
@@ -209,14 +247,13 @@ async fn accept_loop(
                         return;
                     }
                 };
-            let hsa_id = stream
+            let identity = stream
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|chain| chain.first())
-                .and_then(subject_serial_number)
-                .unwrap_or_default();
-            let _ = ready.send((stream, Peer { address, hsa_id })).await;
+                .map_or(SubjectSerial::Absent, subject_serial_number);
+            let _ = ready.send((stream, Peer { address, identity })).await;
         });
     }
 }
@@ -236,7 +273,7 @@ impl axum::serve::Listener for TlsListener {
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         Ok(Peer {
             address: self.local,
-            hsa_id: String::new(),
+            identity: SubjectSerial::Absent,
         })
     }
 }

@@ -2,30 +2,37 @@
 //! and read, the FHIR capability statement, GetCarePlans v2 over SOAP, and
 //! the printable plan.
 //!
-//! Every request carries the consumer's HSA-id as a [`Consumer`] extension,
-//! put there by the transport that authenticated it ([`serve`]: mutual TLS,
-//! the client certificate's serialNumber, see `api::mtls`). A consumer not on the allow-list is
-//! refused; every read is written to the access log before it is answered;
-//! a person with protected identity has no plan to show.
+//! The transport that authenticated a request puts what the client
+//! certificate says about its holder on it ([`serve`]: mutual TLS, the
+//! certificate subject's serialNumber, see `api::mtls`). Before anything
+//! else, before the request is read or anything looked up, the router's
+//! gate checks that the certificate names exactly one HSA-id and that it is
+//! on the allow-list; a refused consumer gets a plain refusal (403, or a
+//! SOAP fault for GetCarePlans) that says nothing about its request. Every
+//! attempt on a route, refused or not, is written to the access log with
+//! its real outcome before it is answered; a person with protected
+//! identity has no plan to show.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Extension, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use super::mtls::SubjectSerial;
 use crate::config::PortalConfig;
 use crate::portal::audit::{AccessRecord, AuditLog, allowed};
+use crate::portal::settings::SettingsError;
 use crate::portal::{self, PublishRules, SipDocument, Withheld, fhir, html, request, rivta};
 use crate::store::Store;
 
-/// The authenticated consumer of a request (its HSA-id).
+/// A consumer the gate let in: its HSA-id, from its client certificate,
+/// on the allow-list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumer(pub String);
 
@@ -37,94 +44,311 @@ pub struct PortalState {
     pub config: PortalConfig,
 }
 
-/// The portal's routes.
+/// Why the portal endpoints could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("the portal endpoints: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+const METADATA: &str = "/fhir/metadata";
+const SEARCH: &str = "/fhir/CarePlan";
+const READ: &str = "/fhir/CarePlan/{id}";
+const PRINTABLE: &str = "/sip/{case_id}";
+const GET_CARE_PLANS: &str = "/rivta/GetCarePlans";
+
+/// The most of a refused request's reason the access log keeps: enough to
+/// say what was wrong, not a copy of the request.
+const MAX_REASON_CHARS: usize = 200;
+
+/// The portal's routes, every one behind the allow-list gate.
 pub fn router(state: PortalState) -> Router {
     Router::new()
-        .route("/fhir/metadata", get(metadata))
-        .route("/fhir/CarePlan", get(search))
-        .route("/fhir/CarePlan/{id}", get(read))
-        .route("/sip/{case_id}", get(printable))
-        .route("/rivta/GetCarePlans", post(get_care_plans))
+        .route(METADATA, get(metadata))
+        .route(SEARCH, get(search))
+        .route(READ, get(read))
+        .route(PRINTABLE, get(printable))
+        .route(GET_CARE_PLANS, post(get_care_plans))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
 }
 
 /// Serves the portal over mutual TLS until `shutdown` resolves; requests
-/// in flight are finished.
+/// in flight are finished. Settings that name no HSA-id where one belongs
+/// are refused before anything is served.
 pub async fn serve(
     state: PortalState,
     listener: super::mtls::TlsListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(state).layer(axum::middleware::from_fn(consumer_from_certificate));
+) -> Result<(), ServeError> {
+    portal::settings::validate(&state.config)?;
+    let app = router(state).layer(axum::middleware::from_fn(identity_from_certificate));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<super::mtls::Peer>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await?;
+    Ok(())
 }
 
-/// Puts the HSA-id of the connection's client certificate on the request.
-async fn consumer_from_certificate(
+/// Puts what the connection's client certificate says about its holder on
+/// the request, for the gate.
+async fn identity_from_certificate(
     ConnectInfo(peer): ConnectInfo<super::mtls::Peer>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    request.extensions_mut().insert(Consumer(peer.hsa_id));
+    request.extensions_mut().insert(peer.identity);
     next.run(request).await
+}
+
+/// What the access log calls a request to `path`, by the route it names
+/// (read off the path: the gate runs before the request is looked at).
+fn what_of(path: &str) -> &'static str {
+    let one_segment = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    };
+    match path {
+        METADATA => "fhir-metadata",
+        SEARCH => "fhir-search",
+        GET_CARE_PLANS => "get-care-plans",
+        _ if one_segment("/fhir/CarePlan/") => "fhir-read",
+        _ if one_segment("/sip/") => "printable-plan",
+        _ => "unknown-path",
+    }
+}
+
+/// The allow-list, checked before anything else: a request goes on only
+/// when its certificate names exactly one HSA-id and the allow-list has it.
+/// A refusal is logged (access log and application log) and answered
+/// plainly, whatever the request held.
+async fn gate(State(state): State<PortalState>, mut request: Request, next: Next) -> Response {
+    let identity = request
+        .extensions()
+        .get::<SubjectSerial>()
+        .cloned()
+        .unwrap_or(SubjectSerial::Absent);
+    let (consumer, reason) = match identity {
+        SubjectSerial::One(id) if allowed(&id, &state.config.allowed_consumers) => {
+            request.extensions_mut().insert(Consumer(id));
+            return next.run(request).await;
+        }
+        SubjectSerial::One(id) => (id, "not on the allow-list"),
+        SubjectSerial::Absent => (String::new(), "no serialNumber in the certificate subject"),
+        SubjectSerial::Ambiguous => (
+            String::new(),
+            "more than one serialNumber in the certificate subject",
+        ),
+    };
+    let what = what_of(request.uri().path());
+    // The application log names a consumer by its HSA-id only, never by
+    // whatever else a certificate's serialNumber might hold.
+    let named = if samgate_proto::ids::HsaId::check(&consumer).is_ok() {
+        consumer.as_str()
+    } else {
+        "(none)"
+    };
+    tracing::warn!(consumer = named, what, reason, "portal: consumer refused");
+    let record = access(&consumer, "", what, Outcome::Refused(reason));
+    if let Err(e) = state.audit.record(&record) {
+        // The refusal stands; only the record of it is missing.
+        tracing::error!("access log not written for a refusal: {e}");
+    }
+    refusal(request.uri().path())
+}
+
+/// The answer to a refused consumer: no detail about its request.
+fn refusal(path: &str) -> Response {
+    const TEXT: &str = "access denied";
+    if path.starts_with("/rivta/") {
+        // SOAP 1.1 answers every fault with HTTP 500.
+        soap(StatusCode::INTERNAL_SERVER_ERROR, request::fault(TEXT))
+    } else if path.starts_with("/fhir/") {
+        operation_outcome(StatusCode::FORBIDDEN, "forbidden", TEXT)
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            TEXT,
+        )
+            .into_response()
+    }
 }
 
 fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The plans of one person under the rules, recorded in the access log.
+/// How an access ended.
+#[derive(Debug, Clone, Copy)]
+enum Outcome<'a> {
+    /// Answered with this many plans.
+    Ok(usize),
+    /// The case, or the plan version, does not exist (or is not shown).
+    NotFound,
+    Withheld(&'a str),
+    Refused(&'a str),
+    Invalid(&'a str),
+    Error(&'a str),
+}
+
+fn access(consumer: &str, patient_id: &str, what: &str, outcome: Outcome<'_>) -> AccessRecord {
+    let (result, reason, documents) = match outcome {
+        Outcome::Ok(n) => ("ok", "", n),
+        Outcome::NotFound => ("not-found", "", 0),
+        Outcome::Withheld(why) => ("withheld", why, 0),
+        Outcome::Refused(why) => ("refused", why, 0),
+        Outcome::Invalid(why) => ("invalid", why, 0),
+        Outcome::Error(why) => ("error", why, 0),
+    };
+    AccessRecord {
+        at: now(),
+        consumer_hsa_id: consumer.to_owned(),
+        patient_id: patient_id.to_owned(),
+        what: what.to_owned(),
+        result: result.to_owned(),
+        reason: reason.chars().take(MAX_REASON_CHARS).collect(),
+        documents,
+    }
+}
+
+/// The access log could not keep a record: the request is answered 503.
+#[derive(Debug)]
+struct AccessLogDown;
+
+impl From<AccessLogDown> for Response {
+    fn from(_: AccessLogDown) -> Response {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }
+}
+
+/// Writes one access to the log; nothing is answered that the log did not
+/// keep.
+fn log_access(
+    state: &PortalState,
+    consumer: &Consumer,
+    patient_id: &str,
+    what: &str,
+    outcome: Outcome<'_>,
+) -> Result<(), AccessLogDown> {
+    state
+        .audit
+        .record(&access(&consumer.0, patient_id, what, outcome))
+        .map_err(|e| {
+            tracing::error!("access log not written, request refused: {e}");
+            AccessLogDown
+        })
+}
+
+/// What a read asks for: a list (a search: finding nothing is an answer)
+/// or one plan (finding nothing is `not-found`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    List,
+    One,
+}
+
+/// The plans of one person that `select` keeps, recorded in the access log
+/// with the number kept (a withheld person has none).
 async fn read_plans(
     state: &PortalState,
     consumer: &Consumer,
     patient_id: &str,
     what: &str,
+    asked: Asked,
+    select: impl FnOnce(Vec<SipDocument>) -> Vec<SipDocument>,
 ) -> Result<Vec<SipDocument>, Response> {
-    let mut record = AccessRecord {
-        at: now(),
-        consumer_hsa_id: consumer.0.clone(),
-        patient_id: patient_id.to_owned(),
-        what: what.to_owned(),
-        result: "ok".into(),
-        reason: String::new(),
-        documents: 0,
+    let rules = PublishRules {
+        approve_all: state.config.approve_all,
     };
-    let outcome = if !allowed(&consumer.0, &state.config.allowed_consumers) {
-        record.result = "denied".into();
-        record.reason = "not on the allow-list".into();
-        Err(StatusCode::FORBIDDEN.into_response())
-    } else {
-        let rules = PublishRules {
-            approve_all: state.config.approve_all,
-        };
+    let (outcome, chosen) =
         match portal::documents_for(state.store.as_ref(), patient_id, rules).await {
             Ok(Ok(docs)) => {
-                record.documents = docs.len();
-                Ok(docs)
+                let chosen = select(docs);
+                let outcome = match (asked, chosen.len()) {
+                    (Asked::One, 0) => Outcome::NotFound,
+                    (_, n) => Outcome::Ok(n),
+                };
+                (outcome, chosen)
             }
             Ok(Err(Withheld::ProtectedIdentity)) => {
-                record.result = "withheld".into();
-                record.reason = "protected-identity".into();
-                Ok(Vec::new())
+                (Outcome::Withheld("protected-identity"), Vec::new())
             }
             Err(e) => {
-                record.result = "error".into();
-                record.reason = e.to_string();
-                Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
+                log_access(
+                    state,
+                    consumer,
+                    patient_id,
+                    what,
+                    Outcome::Error(&e.to_string()),
+                )?;
+                return Err(StatusCode::SERVICE_UNAVAILABLE.into_response());
             }
+        };
+    log_access(state, consumer, patient_id, what, outcome)?;
+    Ok(chosen)
+}
+
+/// The one plan of case `case_id` that `pick` chooses among the case's
+/// shown versions (oldest first), recorded in the access log. The person's
+/// other cases count: if any of them is protected, nothing is shown.
+async fn read_case_plan(
+    state: &PortalState,
+    consumer: &Consumer,
+    case_id: &str,
+    what: &str,
+    pick: impl FnOnce(Vec<SipDocument>) -> Option<SipDocument>,
+) -> Result<Option<SipDocument>, Response> {
+    let case = match state.store.get_case(case_id).await {
+        Ok(case) => case,
+        Err(e) => {
+            log_access(state, consumer, "", what, Outcome::Error(&e.to_string()))?;
+            return Err(StatusCode::SERVICE_UNAVAILABLE.into_response());
         }
     };
-    if let Err(e) = state.audit.record(&record) {
-        // Nothing is answered that the access log did not keep.
-        tracing::error!("access log not written, request refused: {e}");
-        return Err(StatusCode::SERVICE_UNAVAILABLE.into_response());
+    let patient = case
+        .and_then(|c| c.patient)
+        .map(|p| p.id)
+        .unwrap_or_default();
+    if patient.is_empty() {
+        log_access(state, consumer, "", what, Outcome::NotFound)?;
+        return Ok(None);
     }
-    outcome
+    let of_case = |docs: Vec<SipDocument>| {
+        pick(docs.into_iter().filter(|d| d.case_id == case_id).collect())
+            .into_iter()
+            .collect()
+    };
+    let chosen = read_plans(state, consumer, &patient, what, Asked::One, of_case).await?;
+    Ok(chosen.into_iter().next())
+}
+
+/// An unreadable request from a listed consumer: logged, then `answer`.
+fn invalid(
+    state: &PortalState,
+    consumer: &Consumer,
+    what: &str,
+    reason: &str,
+    answer: Response,
+) -> Response {
+    match log_access(state, consumer, "", what, Outcome::Invalid(reason)) {
+        Ok(()) => answer,
+        Err(down) => down.into(),
+    }
+}
+
+fn soap(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 fn fhir_json(status: StatusCode, body: serde_json::Value) -> Response {
@@ -166,11 +390,21 @@ async fn metadata(State(state): State<PortalState>) -> Response {
     )
 }
 
-/// `subject:identifier=system|value` for a personnummer or samordningsnummer.
-fn patient_of(params: &HashMap<String, String>) -> Result<String, String> {
-    let token = params
-        .get("subject:identifier")
+/// `subject:identifier=system|value` for a personnummer or samordningsnummer,
+/// given once: two of them name two people, which is ambiguous.
+fn patient_of(uri: &Uri) -> Result<String, String> {
+    let Query(params) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map_err(|_| "the query string cannot be read".to_owned())?;
+    let mut tokens = params
+        .iter()
+        .filter(|(k, _)| k == "subject:identifier")
+        .map(|(_, v)| v);
+    let token = tokens
+        .next()
         .ok_or("the search needs subject:identifier=system|value")?;
+    if tokens.next().is_some() {
+        return Err("subject:identifier is given more than once, which is ambiguous".into());
+    }
     let (system, value) = token
         .split_once('|')
         .ok_or("subject:identifier must be system|value")?;
@@ -189,13 +423,17 @@ fn patient_of(params: &HashMap<String, String>) -> Result<String, String> {
 async fn search(
     State(state): State<PortalState>,
     Extension(consumer): Extension<Consumer>,
-    Query(params): Query<HashMap<String, String>>,
+    uri: Uri,
 ) -> Response {
-    let patient = match patient_of(&params) {
+    const WHAT: &str = "fhir-search";
+    let patient = match patient_of(&uri) {
         Ok(p) => p,
-        Err(e) => return operation_outcome(StatusCode::BAD_REQUEST, "invalid", &e),
+        Err(e) => {
+            let answer = operation_outcome(StatusCode::BAD_REQUEST, "invalid", &e);
+            return invalid(&state, &consumer, WHAT, &e, answer);
+        }
     };
-    match read_plans(&state, &consumer, &patient, "fhir-search").await {
+    match read_plans(&state, &consumer, &patient, WHAT, Asked::List, |docs| docs).await {
         Ok(docs) => fhir_json(
             StatusCode::OK,
             fhir::search_bundle(&docs, &state.config.fhir_base_url),
@@ -204,36 +442,23 @@ async fn search(
     }
 }
 
-/// The case a document id names (`<case id>-sip-<version>`).
-async fn plans_of_case(
-    state: &PortalState,
-    consumer: &Consumer,
-    case_id: &str,
-    what: &str,
-) -> Result<Vec<SipDocument>, Response> {
-    let case = match state.store.get_case(case_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Ok(Vec::new()),
-        Err(_) => return Err(StatusCode::SERVICE_UNAVAILABLE.into_response()),
-    };
-    let patient = case.patient.map(|p| p.id).unwrap_or_default();
-    let docs = read_plans(state, consumer, &patient, what).await?;
-    Ok(docs.into_iter().filter(|d| d.case_id == case_id).collect())
-}
-
 async fn read(
     State(state): State<PortalState>,
     Extension(consumer): Extension<Consumer>,
     Path(id): Path<String>,
 ) -> Response {
+    const WHAT: &str = "fhir-read";
+    let not_found = || operation_outcome(StatusCode::NOT_FOUND, "not-found", "no such CarePlan");
     let Some((case_id, _)) = id.rsplit_once("-sip-") else {
-        return operation_outcome(StatusCode::NOT_FOUND, "not-found", "no such CarePlan");
+        return match log_access(&state, &consumer, "", WHAT, Outcome::NotFound) {
+            Ok(()) => not_found(),
+            Err(down) => down.into(),
+        };
     };
-    match plans_of_case(&state, &consumer, case_id, "fhir-read").await {
-        Ok(docs) => match docs.iter().find(|d| d.document_id == id) {
-            Some(doc) => fhir_json(StatusCode::OK, fhir::care_plan(doc)),
-            None => operation_outcome(StatusCode::NOT_FOUND, "not-found", "no such CarePlan"),
-        },
+    let pick = |docs: Vec<SipDocument>| docs.into_iter().find(|d| d.document_id == id);
+    match read_case_plan(&state, &consumer, case_id, WHAT, pick).await {
+        Ok(Some(doc)) => fhir_json(StatusCode::OK, fhir::care_plan(&doc)),
+        Ok(None) => not_found(),
         Err(r) => r,
     }
 }
@@ -251,11 +476,10 @@ async fn printable(
         )
             .into_response()
     };
-    match plans_of_case(&state, &consumer, &case_id, "printable-plan").await {
-        Ok(docs) => match docs.last() {
-            Some(doc) => page(StatusCode::OK, html::page(doc)),
-            None => page(StatusCode::NOT_FOUND, html::no_plan()),
-        },
+    let latest = |docs: Vec<SipDocument>| docs.into_iter().last();
+    match read_case_plan(&state, &consumer, &case_id, "printable-plan", latest).await {
+        Ok(Some(doc)) => page(StatusCode::OK, html::page(&doc)),
+        Ok(None) => page(StatusCode::NOT_FOUND, html::no_plan()),
         Err(r) => r,
     }
 }
@@ -265,31 +489,35 @@ async fn get_care_plans(
     Extension(consumer): Extension<Consumer>,
     body: Bytes,
 ) -> Response {
-    let soap = |status: StatusCode, body: String| {
-        (
-            status,
-            [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-            body,
-        )
-            .into_response()
-    };
+    const WHAT: &str = "get-care-plans";
     let request = match request::parse_request(&body) {
         Ok(r) => r,
         // SOAP 1.1 answers a fault with HTTP 500.
-        Err(e) => return soap(StatusCode::INTERNAL_SERVER_ERROR, request::fault(&e)),
+        Err(e) => {
+            let answer = soap(StatusCode::INTERNAL_SERVER_ERROR, request::fault(&e));
+            return invalid(&state, &consumer, WHAT, &e, answer);
+        }
     };
-    match read_plans(&state, &consumer, &request.patient_id, "get-care-plans").await {
-        Ok(docs) => {
-            let chosen: Vec<SipDocument> =
-                request::select(&docs, &request, &state.config.source_system_hsa_id)
-                    .into_iter()
-                    .cloned()
-                    .collect();
+    let own = state.config.source_system_hsa_id.as_str();
+    let select = |docs: Vec<SipDocument>| {
+        request::select(&docs, &request, own)
+            .into_iter()
+            .cloned()
+            .collect()
+    };
+    match read_plans(
+        &state,
+        &consumer,
+        &request.patient_id,
+        WHAT,
+        Asked::List,
+        select,
+    )
+    .await
+    {
+        Ok(chosen) => {
             let log_id = uuid::Uuid::new_v4().to_string();
-            soap(
-                StatusCode::OK,
-                rivta::response(&chosen, &state.config.source_system_hsa_id, &log_id),
-            )
+            soap(StatusCode::OK, rivta::response(&chosen, own, &log_id))
         }
         Err(r) => r,
     }

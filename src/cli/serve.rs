@@ -131,6 +131,7 @@ fn start_push(
 
 pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<()> {
     let listen = args.listen.clone().unwrap_or(config.server.listen.clone());
+    crate::portal::settings::validate_if_in_use(&config.portal)?;
     let store = crate::store::open(&config.store.url, &cli.data_dir)
         .await
         .context("cannot open the store")?;

@@ -19,12 +19,16 @@ use serde::Serialize;
 pub struct AccessRecord {
     /// RFC 3339 UTC.
     pub at: String,
-    /// The consumer's HSA-id, from its client certificate.
+    /// The consumer's HSA-id, from its client certificate; empty when the
+    /// certificate names none (or more than one).
     pub consumer_hsa_id: String,
+    /// Empty when the request was refused or unreadable before it named a
+    /// patient, or named a case that does not exist.
     pub patient_id: String,
     /// What was read (`fhir-search`, `get-care-plans`, `printable-plan`, …).
     pub what: String,
-    /// `ok`, `withheld`, `denied` or `error`.
+    /// `ok`, `not-found`, `withheld`, `refused` (the consumer may not read
+    /// at all), `invalid` (the request could not be read) or `error`.
     pub result: String,
     /// Why, when the result is not `ok` (`protected-identity`, …).
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -69,9 +73,10 @@ impl AuditLog {
 }
 
 /// Whether a consumer may read plans at all: its HSA-id must be on the
-/// configured allow-list.
+/// configured allow-list. The empty HSA-id never is, whatever the list
+/// holds (the settings refuse an empty entry at start, too).
 pub fn allowed(consumer_hsa_id: &str, allow_list: &[String]) -> bool {
-    allow_list.iter().any(|a| a == consumer_hsa_id)
+    !consumer_hsa_id.is_empty() && allow_list.iter().any(|a| a == consumer_hsa_id)
 }
 
 #[cfg(test)]
@@ -130,5 +135,6 @@ mod tests {
         assert!(allowed("SE2321000016-1177", &list));
         assert!(!allowed("SE2321000016-9999", &list));
         assert!(!allowed("SE2321000016-1177", &[]));
+        assert!(!allowed("", &["".to_owned()]));
     }
 }

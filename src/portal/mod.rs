@@ -4,10 +4,16 @@
 //!
 //! [`documents_for`] gathers a person's SIP versions under the rules: a
 //! person with protected identity is never published (the answer is "no
-//! plan", and the caller records why); a withdrawn or closed-by-consent
-//! case is not shown; `approvedForPatient` is true only when the person
-//! took part in the plan, unless configuration says otherwise. The
-//! renderers (`html`, `fhir`, `rivta`) are plain functions of documents.
+//! plan", and the caller records why), and protection is per person: if
+//! any case of the person is protected, none of the person's plans is
+//! shown, a single plan of an unprotected case included (the case fold
+//! keeps protection once given; `samgate person unprotect` is the audited
+//! way it ends). An outpatient case's plans are shown only while its consent is
+//! GIVEN (withdrawn consent stays withdrawn through a reopening until a new
+//! GIVEN), and no case with consent WITHDRAWN is shown; `approvedForPatient`
+//! is true only when the person took part in the plan, unless configuration
+//! says otherwise. The renderers (`html`, `fhir`, `rivta`) are plain
+//! functions of documents.
 
 pub mod audit;
 pub mod fhir;
@@ -15,10 +21,11 @@ pub mod html;
 pub mod push;
 pub mod request;
 pub mod rivta;
+pub mod settings;
 
 use std::collections::BTreeMap;
 
-use samgate_proto::v1::{Case, CaseStatus, CloseReason, SipPlan};
+use samgate_proto::v1::{CareProcess, Case, CaseStatus, ConsentState, SipPlan};
 use samgate_proto::{Actor, Patient, Payload, Timestamp};
 
 use crate::store::{Store, StoreError};
@@ -76,13 +83,16 @@ pub async fn documents_for(
     patient_id: &str,
     rules: PublishRules,
 ) -> Result<Result<Vec<SipDocument>, Withheld>, StoreError> {
-    let mut docs = Vec::new();
-    for case in store.cases_for_patient(patient_id).await? {
-        let patient = case.patient.clone().unwrap_or_default();
-        if patient.protected_identity {
+    let cases = store.cases_for_patient(patient_id).await?;
+    // Every case first: one protected case withholds them all.
+    for case in &cases {
+        if case.patient.as_ref().is_some_and(|p| p.protected_identity) {
             return Ok(Err(Withheld::ProtectedIdentity));
         }
-        if case.close_reason == CloseReason::ConsentWithdrawn as i32 {
+    }
+    let mut docs = Vec::new();
+    for case in cases {
+        if !consent_allows_publication(&case) {
             continue;
         }
         let mut care_contact = None;
@@ -102,6 +112,17 @@ pub async fn documents_for(
         }
     }
     Ok(Ok(docs))
+}
+
+/// Whether the case's consent state lets its plans be shown: an
+/// outpatient case's only while consent is GIVEN (the state itself, not
+/// why the case was last closed, so a reopening does not bring them back);
+/// no case's while consent is WITHDRAWN.
+pub fn consent_allows_publication(case: &Case) -> bool {
+    if case.consent == ConsentState::Withdrawn as i32 {
+        return false;
+    }
+    case.process != CareProcess::Outpatient as i32 || case.consent == ConsentState::Given as i32
 }
 
 fn document(

@@ -15,8 +15,9 @@
 //!   with backoff; later plans wait, so the portal sees versions in order.
 //! - any other answer is permanent: the delivery is quarantined with the
 //!   portal's status and the start of its answer, and the next one goes.
-//! - a plan the rules withhold at push time (protected identity, consent
-//!   withdrawn) is quarantined with reason `withheld: …` and never sent.
+//! - a plan the rules withhold at push time (protected identity of the
+//!   person in any case, consent not GIVEN) is quarantined with reason
+//!   `withheld: …` and never sent.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -198,7 +199,9 @@ impl Pusher {
         Ok(docs
             .into_iter()
             .find(|d| d.case_id == delivery.case_id && d.version == version)
-            .ok_or_else(|| "withheld: the plan is no longer shown (consent withdrawn)".to_owned()))
+            .ok_or_else(|| {
+                "withheld: the plan is not shown (the case's consent is not GIVEN)".to_owned()
+            }))
     }
 
     /// One PUT of one document.

@@ -38,6 +38,26 @@ fn child<'d, 'a>(el: &'d Element<'a>, ns: &str, local: &str) -> Option<&'d Eleme
         .find(|c| &*c.ns == ns && c.local == local)
 }
 
+/// The one `ns:local` child of `el`, if any; a second one is an error: an
+/// element the contract allows once names one thing, and two of them
+/// (two patients, two periods) leave it open which is meant.
+fn only_child<'d, 'a>(
+    el: &'d Element<'a>,
+    ns: &str,
+    local: &str,
+    path: &str,
+) -> Result<Option<&'d Element<'a>>, String> {
+    let mut found = el
+        .children
+        .iter()
+        .filter(|c| &*c.ns == ns && c.local == local);
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(format!("{path}: given more than once, which is ambiguous"));
+    }
+    Ok(first)
+}
+
 fn text(el: &Element) -> Option<String> {
     let t = el.text.trim();
     (!t.is_empty()).then(|| t.to_owned())
@@ -85,11 +105,12 @@ pub fn parse_request(bytes: &[u8]) -> Result<GetCarePlansRequest, String> {
             return Err(format!("GetCarePlans/{}: unknown element", c.local));
         }
     }
-    let patient = child(request, RESPONDER_NS, "patientId").ok_or("patientId is required")?;
-    let id = child(patient, CORE_NS, "id")
+    let patient = only_child(request, RESPONDER_NS, "patientId", "patientId")?
+        .ok_or("patientId is required")?;
+    let id = only_child(patient, CORE_NS, "id", "patientId/id")?
         .and_then(text)
         .ok_or("patientId/id is required")?;
-    let kind = child(patient, CORE_NS, "type")
+    let kind = only_child(patient, CORE_NS, "type", "patientId/type")?
         .and_then(text)
         .ok_or("patientId/type is required")?;
     let patient_id = match kind.as_str() {
@@ -115,7 +136,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<GetCarePlansRequest, String> {
         .filter(|c| &*c.ns == RESPONDER_NS && c.local == "careUnitHSAId")
         .filter_map(text)
         .collect();
-    let date_period = match child(request, RESPONDER_NS, "datePeriod") {
+    let date_period = match only_child(request, RESPONDER_NS, "datePeriod", "datePeriod")? {
         None => None,
         Some(p) => {
             let start = child(p, CORE_NS, "start")
@@ -135,7 +156,13 @@ pub fn parse_request(bytes: &[u8]) -> Result<GetCarePlansRequest, String> {
         patient_id,
         care_unit_hsa_ids,
         date_period,
-        source_system_hsa_id: child(request, RESPONDER_NS, "sourceSystemHSAId").and_then(text),
+        source_system_hsa_id: only_child(
+            request,
+            RESPONDER_NS,
+            "sourceSystemHSAId",
+            "sourceSystemHSAId",
+        )?
+        .and_then(text),
     })
 }
 
@@ -241,6 +268,19 @@ mod tests {
                     "<g:patientId><c:id>194102069046</c:id><c:type>1.2.752.129.2.1.3.1</c:type></g:patientId><g:bogus/>",
                 ),
                 "unknown element",
+            ),
+            (
+                request(
+                    "<g:patientId><c:id>194102069046</c:id><c:type>1.2.752.129.2.1.3.1</c:type></g:patientId>\
+                     <g:patientId><c:id>195009072553</c:id><c:type>1.2.752.129.2.1.3.1</c:type></g:patientId>",
+                ),
+                "patientId: given more than once",
+            ),
+            (
+                request(
+                    "<g:patientId><c:id>194102069046</c:id><c:id>195009072553</c:id><c:type>1.2.752.129.2.1.3.1</c:type></g:patientId>",
+                ),
+                "patientId/id: given more than once",
             ),
             ("<a/>".to_owned(), "SOAP"),
             ("<!DOCTYPE x><a/>".to_owned(), "DOCTYPE"),
