@@ -2,16 +2,37 @@
 //!
 //! The path of one message (see docs/architecture.md): a transport hands
 //! bytes and their dialect to an adapter (`samgate-lifecare`, …), which
-//! returns a canonical `CaseEvent`; the [`engine`] folds it into its case
-//! under the rules of the process; the [`store`] commits it; the API serves
-//! it. Modules, from the bottom up:
-//! - [`calendar`]: Swedish public holidays and working days;
-//! - [`engine`]: the case fold, rules and deadlines;
-//! - [`store`]: the `Store` trait and the embedded SQLite store;
-//! - [`gateway`]: submitting events (decode, fold, store, notify watchers);
-//! - [`api`]: the gRPC services;
-//! - [`config`], [`telemetry`]: configuration and logging;
-//! - [`cli`]: the command line.
+//! returns a canonical `CaseEvent`; the [`gateway`] checks it and hands it
+//! to the [`store`], which folds it into its case with the [`engine`] and
+//! [`routing`] and commits event, case and outbox in one transaction; the
+//! [`transport`] relay, [`api`] and [`portal`] deliver and serve it.
+//!
+//! # Layout
+//!
+//! Every module this crate declares, roughly from the bottom up. (Not yet
+//! strictly: routing and the store know each other's types, and the portal,
+//! api and config modules reach into each other; issue 23 untangles them.)
+//!
+//! - [`calendar`]: Swedish public holidays, with the law's history, and
+//!   working days.
+//! - [`engine`]: the case fold: the process rules, deadlines, payment
+//!   liability; a plain function of the case, the event and outside facts.
+//! - [`routing`]: the actor directory and the recipient rules; the
+//!   `Router` (engine + recipients) the store folds with.
+//! - [`store`]: the `Store` trait, its SQLite and PostgreSQL backends, the
+//!   outbox, the person register.
+//! - [`dialects`]: the dialects by name, each with its adapter.
+//! - [`gateway`]: the one submit path every way in takes, and rendering a
+//!   delivery in its recipient's form.
+//! - [`portal`]: SIP documents for the citizen (GetCarePlans v2, FHIR R4,
+//!   the printable page), the access log, the push to a portal.
+//! - [`transport`]: RabbitMQ: topology, inbound consumers, the outbox relay.
+//! - [`api`]: the gRPC services and their authentication, the portal's
+//!   HTTPS endpoints, mutual TLS.
+//! - [`config`]: configuration: built-in defaults, a file, `SAMGATE_*`.
+//! - [`telemetry`]: logging, and what it must never carry.
+//! - [`cli`]: the `samgate` command line (serve, demo, translate, validate,
+//!   case, delivery, sip, person).
 
 pub mod api;
 pub mod calendar;

@@ -12,7 +12,9 @@ mod fold;
 mod participants;
 mod violation;
 
-pub use deadlines::{DayCounting, LiabilityRule, admission_notice_due, sip_invitation_due};
+pub use deadlines::{
+    DayCounting, LiabilityRule, MAX_LIABILITY_DAYS, admission_notice_due, sip_invitation_due,
+};
 pub use fold::Facts;
 pub use violation::RuleViolation;
 
