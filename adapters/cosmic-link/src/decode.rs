@@ -57,7 +57,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let text = document_text(CTX, input, false)?;
     let root_el = parse_document(CTX, &text)?;
     let root = Node::root(&CTX, &root_el, "Message")?;
-    root.attrs(&["schemaVersion"])?;
+    root.only_attributes(&["schemaVersion"])?;
     root.parsed_attr("schemaVersion", check_schema_version)?
         .ok_or_else(|| root.attr_error("schemaVersion", "is required"))?;
     let kids = root.children(&[
@@ -67,7 +67,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     ])?;
 
     let header = kids.req("Header")?;
-    header.attrs(&[])?;
+    header.only_attributes(&[])?;
     let hk = header.children(&[
         ("MessageId", Card::One),
         ("MessageType", Card::One),
@@ -88,10 +88,10 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
         })?;
 
     let case = kids.req("Case")?;
-    case.attrs(&["caseId", "flow"])?;
+    case.only_attributes(&["caseId", "flow"])?;
     let ck = case.children(&[("Person", Card::One), ("Content", Card::One)])?;
     let content = ck.req("Content")?;
-    content.attrs(&[])?;
+    content.only_attributes(&[])?;
     let spec: Vec<(&'static str, Card)> = MESSAGE_TYPES
         .iter()
         .map(|(_, _, el)| (*el, Card::One))
@@ -131,7 +131,7 @@ fn unit_kind(n: &Node) -> Result<i32> {
 }
 
 fn sender(n: &Node) -> Result<Actor> {
-    n.attrs(&["hsaId", "unitType"])?;
+    n.only_attributes(&["hsaId", "unitType"])?;
     let k = n.children(&[("Name", Card::One)])?;
     Ok(Actor {
         hsa_id: n.attr("hsaId").unwrap_or_default().to_owned(),
@@ -141,7 +141,7 @@ fn sender(n: &Node) -> Result<Actor> {
 }
 
 fn participant(n: &Node) -> Result<Actor> {
-    n.attrs(&["hsaId", "unitType"])?;
+    n.only_attributes(&["hsaId", "unitType"])?;
     Ok(Actor {
         hsa_id: n.attr("hsaId").unwrap_or_default().to_owned(),
         name: n.text()?.unwrap_or_default().to_owned(),
@@ -150,7 +150,7 @@ fn participant(n: &Node) -> Result<Actor> {
 }
 
 fn person(n: &Node) -> Result<Patient> {
-    n.attrs(&[])?;
+    n.only_attributes(&[])?;
     let k = n.children(&[
         ("PersonId", Card::One),
         ("Protected", Card::One),
@@ -161,7 +161,7 @@ fn person(n: &Node) -> Result<Patient> {
     ])?;
     let (id, id_kind) = match k.one("PersonId") {
         Some(p) => {
-            p.attrs(&["type"])?;
+            p.only_attributes(&["type"])?;
             let kind = p
                 .coded_attr("type", ID_KIND, "Cosmic Link person id type")?
                 .ok_or_else(|| p.attr_error("type", "is required"))?;
@@ -200,7 +200,7 @@ fn enum_or_zero<T: Into<i32>>(v: Option<T>) -> i32 {
 fn payload(n: &Node) -> Result<Payload> {
     Ok(match n.name() {
         "Admission" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("AdmittedAt", Card::One),
                 ("Cause", Card::One),
@@ -223,7 +223,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "InNotice" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("Housing", Card::One),
                 ("Services", Card::One),
@@ -232,7 +232,7 @@ fn payload(n: &Node) -> Result<Payload> {
             ])?;
             let services = match k.one("Services") {
                 Some(s) => {
-                    s.attrs(&[])?;
+                    s.only_attributes(&[])?;
                     s.children(&[("Service", Card::Many)])?
                         .leaf_list("Service")?
                 }
@@ -250,7 +250,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "CareContact" => {
-            n.attrs(&["hsaId"])?;
+            n.only_attributes(&["hsaId"])?;
             let k = n.children(&[
                 ("Name", Card::One),
                 ("Title", Card::One),
@@ -266,7 +266,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "DischargeReady" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("ReadyAt", Card::One), ("Physician", Card::One)])?;
             Payload::DischargeReady(DischargeReady {
                 ready_at: k.parsed_leaf("ReadyAt", parse_rfc3339)?,
@@ -274,7 +274,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "SipInvitation" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("MeetingTime", Card::One),
                 ("Location", Card::One),
@@ -298,7 +298,7 @@ fn payload(n: &Node) -> Result<Payload> {
         }
         "Plan" => plan(n)?,
         "Discharge" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("DischargedAt", Card::One), ("Destination", Card::One)])?;
             Payload::DischargeNotice(DischargeNotice {
                 discharged_at: k.parsed_leaf("DischargedAt", parse_rfc3339)?,
@@ -310,7 +310,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "ThreadMessage" => {
-            n.attrs(&["thread"])?;
+            n.only_attributes(&["thread"])?;
             let k = n.children(&[("Subject", Card::One), ("Body", Card::One)])?;
             Payload::ThreadMessage(ThreadMessage {
                 thread: n.attr("thread").unwrap_or_default().to_owned(),
@@ -319,7 +319,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Consent" => {
-            n.attrs(&["status"])?;
+            n.only_attributes(&["status"])?;
             let k = n.children(&[("Scope", Card::One), ("RegisteredBy", Card::One)])?;
             Payload::Consent(Consent {
                 decision: enum_or_zero(n.coded_attr(
@@ -332,7 +332,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Opened" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             Payload::CaseOpened(CaseOpened {
                 reason: n.children(&[("Reason", Card::One)])?.string("Reason")?,
             })
@@ -348,13 +348,13 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Reopened" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             Payload::CaseReopened(CaseReopened {
                 reason: n.children(&[("Reason", Card::One)])?.string("Reason")?,
             })
         }
         "Deviation" => {
-            n.attrs(&["category"])?;
+            n.only_attributes(&["category"])?;
             let k = n.children(&[("Description", Card::One)])?;
             Payload::Deviation(Deviation {
                 category: enum_or_zero(n.coded_attr(
@@ -370,7 +370,7 @@ fn payload(n: &Node) -> Result<Payload> {
 }
 
 fn plan(n: &Node) -> Result<Payload> {
-    n.attrs(&["planType", "revision"])?;
+    n.only_attributes(&["planType", "revision"])?;
     if let Some(t) = n.attr("planType")
         && t != "SIP"
     {
@@ -390,7 +390,7 @@ fn plan(n: &Node) -> Result<Payload> {
     ])?;
     let mut goals = Vec::new();
     for g in k.many("Goal") {
-        g.attrs(&[])?;
+        g.only_attributes(&[])?;
         let gk = g.children(&[("Text", Card::One), ("SubGoal", Card::Many)])?;
         goals.push(Goal {
             text: gk.string("Text")?,
@@ -399,7 +399,7 @@ fn plan(n: &Node) -> Result<Payload> {
     }
     let mut interventions = Vec::new();
     for a in k.many("Activity") {
-        a.attrs(&["responsibleHsaId", "responsibleName"])?;
+        a.only_attributes(&["responsibleHsaId", "responsibleName"])?;
         interventions.push(Intervention {
             text: a.text()?.unwrap_or_default().to_owned(),
             responsible_hsa_id: a.attr("responsibleHsaId").unwrap_or_default().to_owned(),
@@ -415,7 +415,7 @@ fn plan(n: &Node) -> Result<Payload> {
     };
     let (follow_up_date, follow_up_note) = match k.one("FollowUp") {
         Some(f) => {
-            f.attrs(&["date"])?;
+            f.only_attributes(&["date"])?;
             let note = f.text()?.unwrap_or_default().to_owned();
             let date = f
                 .parsed_attr("date", parse_iso_date)?

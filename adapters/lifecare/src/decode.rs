@@ -23,7 +23,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let text = document_text(CTX, input, true)?;
     let root_el = parse_document(CTX, &text)?;
     let root = Node::root(&CTX, &root_el, "Meddelande")?;
-    root.attrs(&["typ", "meddelandeId", "skapad"])?;
+    root.only_attributes(&["typ", "meddelandeId", "skapad"])?;
 
     let mut spec = vec![
         ("Avsandare", Card::One),
@@ -74,7 +74,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
 
 /// An actor element: `@hsaId`, `@typ` (required), text = name.
 fn actor(n: &Node) -> Result<Actor> {
-    n.attrs(&["hsaId", "typ"])?;
+    n.only_attributes(&["hsaId", "typ"])?;
     let kind = n
         .coded_attr("typ", ACTOR_KIND, "Lifecare unit type")?
         .ok_or_else(|| n.attr_error("typ", "is required"))?;
@@ -86,7 +86,7 @@ fn actor(n: &Node) -> Result<Actor> {
 }
 
 fn patient(n: &Node) -> Result<Patient> {
-    n.attrs(&["id", "idtyp", "skyddad"])?;
+    n.only_attributes(&["id", "idtyp", "skyddad"])?;
     let kids = n.children(&[
         ("Fornamn", Card::One),
         ("Efternamn", Card::One),
@@ -128,7 +128,7 @@ fn wrapped_list<'d, 'a>(
 ) -> Result<Vec<Node<'d, 'a>>> {
     match kids.one(wrapper) {
         Some(w) => {
-            w.attrs(&[])?;
+            w.only_attributes(&[])?;
             Ok(w.children(&[(item, Card::Many)])?.many(item))
         }
         None => Ok(Vec::new()),
@@ -138,7 +138,7 @@ fn wrapped_list<'d, 'a>(
 fn payload(n: &Node) -> Result<Payload> {
     Ok(match n.name() {
         "Inskrivning" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("Tid", Card::One),
                 ("Orsak", Card::One),
@@ -157,7 +157,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Inmeddelande" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("Boende", Card::One),
                 ("Insatser", Card::One),
@@ -178,7 +178,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "FastVardkontakt" => {
-            n.attrs(&["hsaId"])?;
+            n.only_attributes(&["hsaId"])?;
             let k = n.children(&[
                 ("Namn", Card::One),
                 ("Roll", Card::One),
@@ -194,7 +194,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Utskrivningsklar" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("Tid", Card::One), ("BedomdAv", Card::One)])?;
             Payload::DischargeReady(DischargeReady {
                 ready_at: k.parsed_leaf("Tid", parse_swedish_local)?,
@@ -202,7 +202,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "KallelseSIP" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("Motestid", Card::One),
                 ("Plats", Card::One),
@@ -226,7 +226,7 @@ fn payload(n: &Node) -> Result<Payload> {
         }
         "SIP" => sip(n)?,
         "Utskrivning" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("Tid", Card::One), ("Till", Card::One)])?;
             Payload::DischargeNotice(DischargeNotice {
                 discharged_at: k.parsed_leaf("Tid", parse_swedish_local)?,
@@ -238,7 +238,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Meddelandetext" => {
-            n.attrs(&["trad"])?;
+            n.only_attributes(&["trad"])?;
             let k = n.children(&[("Amne", Card::One), ("Text", Card::One)])?;
             Payload::ThreadMessage(ThreadMessage {
                 thread: n.attr("trad").unwrap_or_default().to_owned(),
@@ -247,7 +247,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Samtycke" => {
-            n.attrs(&["beslut"])?;
+            n.only_attributes(&["beslut"])?;
             let k = n.children(&[("Omfattning", Card::One), ("RegistreratAv", Card::One)])?;
             Payload::Consent(Consent {
                 decision: enum_or_zero(n.coded_attr(
@@ -260,7 +260,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "StartArende" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             Payload::CaseOpened(CaseOpened {
                 reason: n.children(&[("Orsak", Card::One)])?.string("Orsak")?,
             })
@@ -276,13 +276,13 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "Ateroppning" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             Payload::CaseReopened(CaseReopened {
                 reason: n.children(&[("Orsak", Card::One)])?.string("Orsak")?,
             })
         }
         "Avvikelse" => {
-            n.attrs(&["kategori"])?;
+            n.only_attributes(&["kategori"])?;
             let k = n.children(&[("Beskrivning", Card::One)])?;
             Payload::Deviation(Deviation {
                 category: enum_or_zero(n.coded_attr(
@@ -298,7 +298,7 @@ fn payload(n: &Node) -> Result<Payload> {
 }
 
 fn sip(n: &Node) -> Result<Payload> {
-    n.attrs(&["version"])?;
+    n.only_attributes(&["version"])?;
     let version = n
         .parsed_attr("version", parse_sip_version)?
         .ok_or_else(|| n.attr_error("version", "is required"))?;
@@ -313,7 +313,7 @@ fn sip(n: &Node) -> Result<Payload> {
     ])?;
     let mut goals = Vec::new();
     for g in k.many("Mal") {
-        g.attrs(&[])?;
+        g.only_attributes(&[])?;
         let gk = g.children(&[("Malbeskrivning", Card::One), ("Delmal", Card::Many)])?;
         goals.push(Goal {
             text: gk.string("Malbeskrivning")?,
@@ -322,7 +322,7 @@ fn sip(n: &Node) -> Result<Payload> {
     }
     let mut interventions = Vec::new();
     for i in wrapped_list(&k, "Insatser", "Insats")? {
-        i.attrs(&["ansvarigHsaId", "ansvarig"])?;
+        i.only_attributes(&["ansvarigHsaId", "ansvarig"])?;
         interventions.push(Intervention {
             text: i.text()?.unwrap_or_default().to_owned(),
             responsible_hsa_id: i.attr("ansvarigHsaId").unwrap_or_default().to_owned(),
@@ -344,7 +344,7 @@ fn sip(n: &Node) -> Result<Payload> {
     };
     let (follow_up_date, follow_up_note) = match k.one("Uppfoljning") {
         Some(u) => {
-            u.attrs(&["datum"])?;
+            u.only_attributes(&["datum"])?;
             let note = u.text()?.unwrap_or_default().to_owned();
             let date = u
                 .parsed_attr("datum", parse_iso_date)?

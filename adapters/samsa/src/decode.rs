@@ -96,7 +96,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
     let text = document_text(CTX, input, false)?;
     let root_el = parse_document(CTX, &text)?;
     let root = Node::root(&CTX, &root_el, "Notification")?;
-    root.attrs(&[])?;
+    root.only_attributes(&[])?;
     let kids = root.children(&[
         ("id", Card::One),
         ("code", Card::One),
@@ -127,7 +127,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
         })?;
 
     let component = kids.req("component")?;
-    component.attrs(&[])?;
+    component.only_attributes(&[])?;
     let spec: Vec<(&'static str, Card)> = MESSAGE_TYPES
         .iter()
         .map(|(_, _, el, _)| (*el, Card::One))
@@ -143,7 +143,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
 
     let (case_ref, process) = match kids.one("case") {
         Some(c) => {
-            c.attrs(&[])?;
+            c.only_attributes(&[])?;
             let k = c.children(&[("id", Card::One), ("processCode", Card::One)])?;
             let id = match k.one("id") {
                 Some(n) => fixed_id(&n, CASE_ID_ROOT)?,
@@ -181,7 +181,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
 
 /// `author` and `participant`: `@classCode` (required), `id` (HSA), `name`.
 fn actor(n: &Node) -> Result<Actor> {
-    n.attrs(&["classCode"])?;
+    n.only_attributes(&["classCode"])?;
     let k = n.children(&[("id", Card::One), ("name", Card::One)])?;
     let kind = n
         .coded_attr("classCode", ACTOR_KIND, "SAMSA class code")?
@@ -194,7 +194,7 @@ fn actor(n: &Node) -> Result<Actor> {
 }
 
 fn subject(n: &Node) -> Result<Patient> {
-    n.attrs(&["protected"])?;
+    n.only_attributes(&["protected"])?;
     let k = n.children(&[
         ("id", Card::One),
         ("name", Card::One),
@@ -216,7 +216,7 @@ fn subject(n: &Node) -> Result<Patient> {
     };
     let (given, family) = match k.one("name") {
         Some(name) => {
-            name.attrs(&[])?;
+            name.only_attributes(&[])?;
             let nk = name.children(&[("given", Card::One), ("family", Card::One)])?;
             (nk.string("given")?, nk.string("family")?)
         }
@@ -224,7 +224,7 @@ fn subject(n: &Node) -> Result<Patient> {
     };
     let listed = match k.one("listedAt") {
         Some(l) => {
-            l.attrs(&[])?;
+            l.only_attributes(&[])?;
             hsa_child(&l.children(&[("id", Card::One)])?, "id")?
         }
         None => String::new(),
@@ -252,7 +252,7 @@ fn subject(n: &Node) -> Result<Patient> {
 fn payload(n: &Node) -> Result<Payload> {
     Ok(match n.name() {
         "admission" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("effectiveTime", Card::One),
                 ("reason", Card::One),
@@ -275,7 +275,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "inNotice" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("housing", Card::One),
                 ("service", Card::Many),
@@ -290,7 +290,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "careContact" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("id", Card::One),
                 ("name", Card::One),
@@ -307,7 +307,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "dischargeReady" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("effectiveTime", Card::One), ("assessedBy", Card::One)])?;
             Payload::DischargeReady(DischargeReady {
                 ready_at: parsed_child(&k, "effectiveTime", "value", parse_hl7_ts)?,
@@ -315,7 +315,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "invitation" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("meetingTime", Card::One),
                 ("location", Card::One),
@@ -335,7 +335,7 @@ fn payload(n: &Node) -> Result<Payload> {
         }
         "plan" => plan(n)?,
         "discharge" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("effectiveTime", Card::One), ("destination", Card::One)])?;
             Payload::DischargeNotice(DischargeNotice {
                 discharged_at: parsed_child(&k, "effectiveTime", "value", parse_hl7_ts)?,
@@ -343,7 +343,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "message" => {
-            n.attrs(&["thread"])?;
+            n.only_attributes(&["thread"])?;
             let k = n.children(&[("subject", Card::One), ("text", Card::One)])?;
             Payload::ThreadMessage(ThreadMessage {
                 thread: n.attr("thread").unwrap_or_default().to_owned(),
@@ -352,7 +352,7 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "consent" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[
                 ("status", Card::One),
                 ("scope", Card::One),
@@ -365,26 +365,26 @@ fn payload(n: &Node) -> Result<Payload> {
             })
         }
         "caseOpened" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             Payload::CaseOpened(CaseOpened {
                 reason: n.children(&[("reason", Card::One)])?.string("reason")?,
             })
         }
         "caseClosed" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("reason", Card::One)])?;
             Payload::CaseClosed(CaseClosed {
                 reason: code_of(&k, "reason", CLOSE_REASON, "SAMSA close reason")?,
             })
         }
         "caseReopened" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             Payload::CaseReopened(CaseReopened {
                 reason: n.children(&[("reason", Card::One)])?.string("reason")?,
             })
         }
         "deviation" => {
-            n.attrs(&[])?;
+            n.only_attributes(&[])?;
             let k = n.children(&[("category", Card::One), ("description", Card::One)])?;
             Payload::Deviation(Deviation {
                 category: code_of(&k, "category", DEVIATION, "SAMSA deviation category")?,
@@ -396,7 +396,7 @@ fn payload(n: &Node) -> Result<Payload> {
 }
 
 fn plan(n: &Node) -> Result<Payload> {
-    n.attrs(&["version"])?;
+    n.only_attributes(&["version"])?;
     let version = n
         .parsed_attr("version", parse_sip_version)?
         .ok_or_else(|| n.attr_error("version", "is required"))?;
@@ -411,7 +411,7 @@ fn plan(n: &Node) -> Result<Payload> {
     ])?;
     let mut goals = Vec::new();
     for g in k.many("goal") {
-        g.attrs(&[])?;
+        g.only_attributes(&[])?;
         let gk = g.children(&[("text", Card::One), ("subGoal", Card::Many)])?;
         goals.push(Goal {
             text: gk.string("text")?,
@@ -420,11 +420,11 @@ fn plan(n: &Node) -> Result<Payload> {
     }
     let mut interventions = Vec::new();
     for i in k.many("intervention") {
-        i.attrs(&[])?;
+        i.only_attributes(&[])?;
         let ik = i.children(&[("text", Card::One), ("responsible", Card::One)])?;
         let (hsa, name) = match ik.one("responsible") {
             Some(r) => {
-                r.attrs(&[])?;
+                r.only_attributes(&[])?;
                 let rk = r.children(&[("id", Card::One), ("name", Card::One)])?;
                 (hsa_child(&rk, "id")?, rk.string("name")?)
             }
@@ -438,14 +438,14 @@ fn plan(n: &Node) -> Result<Payload> {
     }
     let coordinator = match k.one("coordinator") {
         Some(c) => {
-            c.attrs(&[])?;
+            c.only_attributes(&[])?;
             hsa_child(&c.children(&[("id", Card::One)])?, "id")?
         }
         None => String::new(),
     };
     let (follow_up_date, follow_up_note) = match k.one("followUp") {
         Some(f) => {
-            f.attrs(&[])?;
+            f.only_attributes(&[])?;
             let fk = f.children(&[("effectiveTime", Card::One), ("note", Card::One)])?;
             let date =
                 parsed_child(&fk, "effectiveTime", "value", parse_hl7_date)?.ok_or_else(|| {

@@ -133,7 +133,7 @@ impl<'d, 'a> Node<'d, 'a> {
 
     /// Refuses attributes other than `allowed` (namespace declarations and
     /// xsi attributes aside).
-    pub fn attrs(&self, allowed: &[&str]) -> Result<(), DecodeError> {
+    pub fn only_attributes(&self, allowed: &[&str]) -> Result<(), DecodeError> {
         for a in &self.el.attributes {
             if &*a.ns == XSI_NS {
                 continue;
@@ -201,7 +201,7 @@ impl<'d, 'a> Node<'d, 'a> {
     /// A leaf's trimmed text; empty counts as absent. A leaf has neither
     /// attributes nor children.
     pub fn leaf(&self) -> Result<Option<&'d str>, DecodeError> {
-        self.attrs(&[])?;
+        self.only_attributes(&[])?;
         self.text()
     }
 
@@ -228,7 +228,7 @@ impl<'d, 'a> Node<'d, 'a> {
 
     /// Checks the element is empty apart from `allowed` attributes.
     pub fn attributes_only(&self, allowed: &[&str]) -> Result<(), DecodeError> {
-        self.attrs(allowed)?;
+        self.only_attributes(allowed)?;
         self.children(&[])?;
         self.no_text()
     }
