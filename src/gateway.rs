@@ -174,10 +174,10 @@ impl Gateway {
                 }
                 Err(e) => {
                     tracing::error!("batch not stored: {e}");
+                    let e = Arc::new(e);
                     for slot in slots {
-                        results[slot] = Some(Err(SubmitError::Store(StoreError::BatchFailed(
-                            e.to_string(),
-                        ))));
+                        results[slot] =
+                            Some(Err(SubmitError::Store(StoreError::BatchFailed(e.clone()))));
                     }
                 }
             }

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ async fn broker() -> Connection {
         .unwrap_or_else(|e| panic!("RabbitMQ at {url} is needed by this test and cannot be reached: {e} (scripts/test starts it)"))
 }
 
+/// The longest a test waits for what it expects to happen.
+const WAIT: Duration = Duration::from_secs(20);
+
 fn prefix() -> String {
     format!("samgate-test-{}", uuid::Uuid::new_v4().simple())
 }
@@ -46,6 +50,25 @@ async fn declared(channel: &Channel) -> (Directory, AmqpConfig, Names) {
         .await
         .unwrap();
     (directory, config, names)
+}
+
+/// A gateway on a fresh PostgreSQL schema, its transports not started, and
+/// a pool on the same schema for the test's own SQL, with the topology
+/// declared as [`declared`] does.
+async fn on_postgres(
+    channel: &Channel,
+) -> (Arc<Gateway>, sqlx::PgPool, (Directory, AmqpConfig, Names)) {
+    let declared = declared(channel).await;
+    let url = postgres_schema_url().await;
+    let store = samgate::store::open(&url, std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let gateway = Arc::new(Gateway::new(
+        store,
+        Router::new(Engine::default(), declared.0.clone()),
+    ));
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    (gateway, admin, declared)
 }
 
 /// A gateway on the embedded store with its transports running under a
@@ -118,6 +141,31 @@ async fn next_message(channel: &Channel, queue: &str) -> lapin::message::Deliver
         .await
         .unwrap();
     delivery
+}
+
+/// The messages ready in `queue` (not those handed to a consumer).
+async fn message_count(channel: &Channel, queue: &str) -> u32 {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .message_count()
+}
+
+/// Why samgate quarantined `message` (its `x-samgate-reason` header).
+fn reason(message: &lapin::message::Delivery) -> String {
+    let headers = message.properties.headers().clone().unwrap();
+    match headers.inner().get("x-samgate-reason") {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("reason header: {other:?}"),
+    }
 }
 
 async fn publish(channel: &Channel, queue: &str, body: &[u8]) {
@@ -201,6 +249,14 @@ async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_qu
         &example_bytes("lifecare", "admissionNotice"),
     )
     .await;
+    // Then another case's message: the queue is taken in order, so once
+    // it is stored the redelivery before it has been handled.
+    publish(
+        &channel,
+        &names.inbound(DialectName::Lifecare),
+        &stream_message("MARK", 0, 0),
+    )
+    .await;
 
     let out = next_message(&channel, &names.outbound("SE2120000449-KHSL")).await;
     let event = DialectName::CosmicLink
@@ -224,9 +280,11 @@ async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_qu
         .list_cases(&Default::default(), 0, None)
         .await
         .unwrap()
-        .0[0]
-        .id
-        .clone();
+        .0
+        .into_iter()
+        .find(|c| c.external_refs.iter().all(|r| r.case_ref != "MARK-0"))
+        .unwrap()
+        .id;
     let deliveries = store.case_deliveries(&case_id).await.unwrap();
     let want = deliveries
         .iter()
@@ -245,32 +303,45 @@ async fn a_lifecare_message_in_becomes_cosmic_link_messages_out_and_poison_is_qu
 
     let poison = next_message(&channel, &names.quarantine()).await;
     assert_eq!(poison.data, b"<not xml");
-    let headers = poison.properties.headers().clone().unwrap();
-    let reason = match headers.inner().get("x-samgate-reason") {
-        Some(AMQPValue::LongString(s)) => s.to_string(),
-        other => panic!("reason header: {other:?}"),
-    };
+    let reason = reason(&poison);
     assert!(
         reason.contains("lifecare") && reason.contains("malformed XML"),
         "{reason}"
     );
 
     // One case, one event: the redelivery was recognised.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (cases, _) = store
-        .list_cases(&Default::default(), 0, None)
-        .await
-        .unwrap();
-    assert_eq!(cases.len(), 1);
-    assert_eq!(cases[0].event_count, 1);
+    let store = &store;
+    let cases = eventually(
+        "the message after the redelivery stored",
+        WAIT,
+        || async move {
+            let (cases, _) = store
+                .list_cases(&Default::default(), 0, None)
+                .await
+                .unwrap();
+            (cases.len() > 1).then_some(cases)
+        },
+    )
+    .await;
+    let (marked, admitted): (Vec<_>, Vec<_>) = cases
+        .into_iter()
+        .partition(|c| c.external_refs.iter().any(|r| r.case_ref == "MARK-0"));
+    assert_eq!((marked.len(), admitted.len()), (1, 1));
+    assert_eq!(admitted[0].event_count, 1);
     // Everything confirmed is marked delivered.
-    let deliveries = store.case_deliveries(&cases[0].id).await.unwrap();
-    assert!(
-        deliveries
-            .iter()
-            .all(|d| d.status == samgate::store::DeliveryStatus::Delivered),
-        "{deliveries:?}"
-    );
+    let id = &admitted[0].id;
+    eventually(
+        "every delivery of the case marked delivered",
+        WAIT,
+        || async move {
+            let deliveries = store.case_deliveries(id).await.unwrap();
+            deliveries
+                .iter()
+                .all(|d| d.status == samgate::store::DeliveryStatus::Delivered)
+                .then_some(())
+        },
+    )
+    .await;
 
     run.finish(&channel).await;
 }
@@ -335,7 +406,8 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
     channel.wait_for_confirms().await.unwrap();
 
     let queue = names.outbound("SE2120000449-KHSL");
-    let mut consumer = channel
+    let receiving = connection.create_channel().await.unwrap();
+    let mut consumer = receiving
         .basic_consume(
             queue.as_str().into(),
             "two".into(),
@@ -362,60 +434,64 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
         d.ack(BasicAckOptions::default()).await.unwrap();
     }
     // Nothing more: no second relay published the same deliveries again.
-    assert!(
-        tokio::time::timeout(Duration::from_secs(2), consumer.next())
-            .await
-            .is_err()
-    );
-    assert_eq!(total, CASES * EVENTS);
+    // Once both have stopped, all they published is in the queue or was
+    // received; what the consumer was handed and not yet taken goes back
+    // to the queue when its channel closes.
     stop.send(true).unwrap();
     for t in tasks {
         t.await.unwrap();
     }
+    receiving.close(200, "done".into()).await.unwrap();
+    let left = message_count(&channel, &queue).await;
+    assert_eq!((total, left), (CASES * EVENTS, 0));
     clean_amqp(&channel, &names, &directory).await;
 }
 
-/// A store that refuses writes fails the whole batch: its messages go back
-/// to their queue (after one wait for the batch, not one per message) and
-/// are stored once the store takes writes again. Nothing is lost.
+/// A store that fails every write for a reason that passes (here a
+/// serialization failure, as PostgreSQL gives under contention) fails the
+/// whole batch: its messages go back to their queue (after one wait for
+/// the batch, not one per message, growing while the failures last) and
+/// are stored once the store takes writes again. None is quarantined,
+/// nothing is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_a_failing_store_cannot_take_go_back_to_their_queue() {
-    use sqlx::Connection;
     use std::collections::HashSet;
 
     const CASES: usize = 20;
     let connection = broker().await;
     let channel = connection.create_channel().await.unwrap();
-    let (directory, config, names) = declared(&channel).await;
-    let url = postgres_schema_url().await;
-    let store = samgate::store::open(&url, std::path::Path::new("unused"))
-        .await
-        .unwrap();
-    // Every new event breaks a constraint until it is dropped again.
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("ALTER TABLE events ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Router::new(Engine::default(), directory.clone()),
-    ));
+    let (gateway, admin, (directory, config, names)) = on_postgres(&channel).await;
+    // Every new event fails, and is counted, until the trigger is dropped
+    // again (a sequence, which a rolled-back transaction does not undo).
+    for sql in [
+        "CREATE SEQUENCE attempts",
+        "CREATE FUNCTION refuse_for_now() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           PERFORM nextval('attempts'); \
+           RAISE EXCEPTION 'the test refuses writes for now' USING ERRCODE = 'serialization_failure'; \
+         END $$",
+        "CREATE TRIGGER refuse_for_now BEFORE INSERT ON events \
+         FOR EACH ROW EXECUTE FUNCTION refuse_for_now()",
+    ] {
+        sqlx::query(sql).execute(&admin).await.unwrap();
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let tasks = start(gateway, &config, stopped);
     let inbound = names.inbound(DialectName::Lifecare);
     publish_stream(&channel, inbound.as_str(), "DOWN", CASES, 1).await;
 
-    // Tried and returned, more than once, and nothing stored meanwhile.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
-    assert_eq!(stored, 0);
-
-    sqlx::query("ALTER TABLE events DROP CONSTRAINT refuse_all")
-        .execute(&mut admin)
+    // Tried, returned and tried again, more than once.
+    let admin = &admin;
+    eventually("three tries of the refused batch", WAIT, || async move {
+        let tries: Option<i64> =
+            sqlx::query_scalar("SELECT last_value FROM attempts WHERE is_called")
+                .fetch_optional(admin)
+                .await
+                .unwrap();
+        tries.filter(|t| *t >= 3)
+    })
+    .await;
+    sqlx::query("DROP TRIGGER refuse_for_now ON events")
+        .execute(admin)
         .await
         .unwrap();
     let queue = names.outbound("SE2120000449-KHSL");
@@ -441,10 +517,11 @@ async fn messages_a_failing_store_cannot_take_go_back_to_their_queue() {
         d.ack(BasicAckOptions::default()).await.unwrap();
     }
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&mut admin)
+        .fetch_one(admin)
         .await
         .unwrap();
     assert_eq!(stored, CASES as i64);
+    assert_eq!(message_count(&channel, &names.quarantine()).await, 0);
     stop.send(true).unwrap();
     for t in tasks {
         t.await.unwrap();
@@ -495,4 +572,243 @@ async fn a_reloaded_directory_gets_queues_for_its_new_actors() {
     assert!(DialectName::Samsa.adapter().decode(&out.data).is_ok());
     run.finish(&channel).await;
     clean_amqp(&channel, &names, &reloaded).await;
+}
+
+/// A message the store refuses for good (here a constraint the test adds;
+/// in the field, a value over a PostgreSQL index's maximum, which was
+/// returned to its queue every second, forever) goes to quarantine with
+/// the database's reason, once. The messages that came with it are stored:
+/// a batch the store refused whole is tried again message by message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_store_refuses_for_good_is_quarantined_with_its_reason() {
+    const CASES: usize = 20;
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let (gateway, admin, (directory, config, names)) = on_postgres(&channel).await;
+    sqlx::query(
+        "ALTER TABLE events ADD CONSTRAINT refuse_one CHECK (source_message_id <> 'ONE-7-0') NOT VALID",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    // Published before the consumers start, so that they come in batches.
+    let inbound = names.inbound(DialectName::Lifecare);
+    publish_stream(&channel, &inbound, "ONE", CASES, 1).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = start(gateway, &config, stopped);
+
+    let refused = next_message(&channel, &names.quarantine()).await;
+    let event = DialectName::Lifecare
+        .adapter()
+        .decode(&refused.data)
+        .unwrap()
+        .event;
+    assert_eq!(event.source_message_id, "ONE-7-0");
+    let reason = reason(&refused);
+    assert!(
+        reason.contains("store") && reason.contains("refuse_one"),
+        "{reason}"
+    );
+    let admin = &admin;
+    eventually("the other messages stored", WAIT, || async move {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(admin)
+            .await
+            .unwrap();
+        (stored == CASES as i64 - 1).then_some(())
+    })
+    .await;
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Every message was settled once: none is back in its queue (the
+    // consumers have stopped, so what they held unsettled would be), and
+    // the refused one was quarantined once.
+    assert_eq!(message_count(&channel, &inbound).await, 0);
+    assert_eq!(message_count(&channel, &names.quarantine()).await, 0);
+    clean_amqp(&channel, &names, &directory).await;
+}
+
+/// Whether retrying can fix a store error, for errors the two databases
+/// really give: what the inbound consumers quarantine (false) or return to
+/// their queue (true).
+#[tokio::test]
+async fn store_errors_say_whether_retrying_can_fix_them() {
+    use samgate::store::StoreError;
+    use sqlx::Connection;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    let transient = |e: sqlx::Error| StoreError::from(e).is_transient();
+    let url = postgres_schema_url().await;
+    let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE ids (id TEXT PRIMARY KEY)")
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    let fails = async |pg: &mut sqlx::PgConnection, sql: &str| {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(pg)
+            .await
+            .unwrap_err()
+    };
+    // An id over the index's maximum, as a 3,000-character caseRef was
+    // (random hex, which does not compress below it).
+    let e = fails(
+        &mut pg,
+        "INSERT INTO ids SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 200)",
+    )
+    .await;
+    assert!(e.to_string().contains("exceeds"), "{e}");
+    let too_long = StoreError::from(e);
+    assert!(!too_long.is_transient());
+    assert!(!StoreError::BatchFailed(Arc::new(too_long)).is_transient());
+    sqlx::query("INSERT INTO ids VALUES ('a')")
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO ids VALUES ('a')",
+        "SELECT 1 / 0",
+        "ALTER TABLE ids ADD CONSTRAINT no_a CHECK (id <> 'a')",
+    ] {
+        assert!(!transient(fails(&mut pg, sql).await), "{sql}");
+    }
+    let e = fails(
+        &mut pg,
+        "DO $$ BEGIN RAISE EXCEPTION 'busy' USING ERRCODE = 'serialization_failure'; END $$",
+    )
+    .await;
+    let serialization = StoreError::from(e);
+    assert!(serialization.is_transient());
+    assert!(StoreError::BatchFailed(Arc::new(serialization)).is_transient());
+    // A connection the server ends (as on a restart or failover).
+    let e = fails(&mut pg, "SELECT pg_terminate_backend(pg_backend_pid())").await;
+    assert!(transient(e));
+    assert!(transient(sqlx::Error::PoolTimedOut));
+
+    // SQLite: a database another connection holds locked, and a constraint.
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteConnectOptions::new()
+        .filename(dir.path().join("t.db"))
+        .create_if_missing(true)
+        .busy_timeout(Duration::ZERO);
+    let mut holder = SqliteConnection::connect_with(&options).await.unwrap();
+    let mut other = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::query("CREATE TABLE t (x INTEGER CHECK (x > 0))")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let e = sqlx::query("INSERT INTO t VALUES (0)")
+        .execute(&mut holder)
+        .await
+        .unwrap_err();
+    assert!(!transient(e));
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let e = sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(&mut other)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("locked"), "{e}");
+    assert!(transient(e));
+}
+
+// ---------------------------------------------------------------------
+// `samgate serve` with AMQP, as a process
+
+/// `samgate serve` on a fresh data directory with `url` and `prefix`.
+fn serve(url: &str, prefix: &str, data: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SAMGATE_AMQP_URL", url)
+        .env("SAMGATE_AMQP_PREFIX", prefix)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `serve` with `url`, which it must refuse at start: it exits with
+/// an error that names the setting and not the password.
+async fn refused_at_start(url: &str, password: &str) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = serve(url, &prefix(), data.path());
+    let stderr = common::process::Stderr::follow(&mut child);
+    let status = common::process::exit_status(&mut child, WAIT).await;
+    let log = stderr.finish();
+    assert!(!status.success(), "{log}");
+    let error = log.lines().last().unwrap_or_default().to_owned();
+    assert!(error.contains("SAMGATE_AMQP_URL"), "{log}");
+    assert!(!log.contains(password), "the password in: {log}");
+    error
+}
+
+#[tokio::test]
+async fn an_amqp_url_that_does_not_parse_is_refused_at_start() {
+    // The second is one amq-protocol quotes whole, password and all.
+    for url in [
+        "amqp://guest:pa55-word@127.0.0.1:99999/%2f",
+        "amqp:guest:pa55-word",
+    ] {
+        let error = refused_at_start(url, "pa55-word").await;
+        assert!(error.contains("is not an AMQP URL"), "{url}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_the_broker_refuses_are_refused_at_start() {
+    let mut wrong = lapin::uri::AMQPUri::from_str(&amqp_url()).unwrap();
+    wrong.authority.userinfo.password = "not-the-pa55word".into();
+    let error = refused_at_start(&wrong.to_string(), "not-the-pa55word").await;
+    assert!(error.contains("ACCESS_REFUSED"), "{error}");
+}
+
+/// A broker that is merely down is said at start, then waited for, while
+/// samgate serves.
+#[tokio::test]
+async fn a_broker_that_is_down_is_said_at_start_and_waited_for() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = serve(
+        &format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"),
+        &prefix(),
+        data.path(),
+    );
+    let stderr = common::process::Stderr::follow(&mut child);
+    stderr
+        .wait_for("the AMQP broker cannot be reached", 1, &mut child)
+        .await;
+    stderr.wait_for("reconnecting in", 2, &mut child).await;
+    common::process::stop(child, stderr).await;
+}
+
+/// The topology is declared before anything consumes from it: the start-up
+/// log has no NOT_FOUND for a queue that was not there yet.
+#[tokio::test]
+async fn serve_declares_its_queues_before_it_consumes() {
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let prefix = prefix();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = serve(&amqp_url(), &prefix, data.path());
+    let stderr = common::process::Stderr::follow(&mut child);
+    stderr
+        .wait_for("inbound consumers connected", 1, &mut child)
+        .await;
+    stderr.wait_for("relay connected", 1, &mut child).await;
+    let log = common::process::stop(child, stderr).await;
+    assert!(log.contains("AMQP topology declared"), "{log}");
+    for unwanted in ["no queue", "NOT_FOUND", "reconnecting"] {
+        assert!(!log.contains(unwanted), "{unwanted:?} in: {log}");
+    }
+    clean_amqp(&channel, &Names::new(&prefix), &Directory::builtin()).await;
 }

@@ -10,11 +10,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
+use common::process::{Stderr, terminate};
 use common::*;
 use samgate::config::{LogConfig, LogFormat};
 use samgate::dialects::DialectName;
@@ -357,75 +357,6 @@ fn the_scanner_finds_identity_as_text_bytes_hex_and_base64() {
 
 fn samgate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_samgate"))
-}
-
-/// A process's standard error, read as it comes.
-struct Stderr {
-    text: Arc<Mutex<Vec<u8>>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl Stderr {
-    fn follow(child: &mut Child) -> Self {
-        let mut pipe = child.stderr.take().unwrap();
-        let text: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let into = text.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 64 * 1024];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                into.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Stderr { text, reader }
-    }
-
-    fn count(&self, what: &str) -> usize {
-        String::from_utf8_lossy(&self.text.lock().unwrap())
-            .matches(what)
-            .count()
-    }
-
-    /// Waits until `what` has been written `times` times.
-    async fn wait_for(&self, what: &str, times: usize, child: &mut Child) {
-        let started = Instant::now();
-        while self.count(what) < times {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "samgate stopped ({status}) before {what:?}: {}",
-                    self.tail()
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no {what:?} in the log: {}",
-                self.tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn tail(&self) -> String {
-        let text = self.text.lock().unwrap();
-        String::from_utf8_lossy(&text[text.len().saturating_sub(4000)..]).into_owned()
-    }
-
-    /// Everything written, once the process has ended.
-    fn finish(self) -> String {
-        self.reader.join().unwrap();
-        String::from_utf8(Arc::try_unwrap(self.text).unwrap().into_inner().unwrap()).unwrap()
-    }
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// A message the broker returns (its recipient's queue is gone) goes

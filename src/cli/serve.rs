@@ -157,6 +157,7 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         Vec::new()
     } else {
         tracing::info!(prefix = %config.amqp.prefix, "AMQP on: inbound consumers and the outbox relay");
+        crate::transport::prepare(&gateway, &config.amqp).await?;
         crate::transport::start(gateway.clone(), &config.amqp, stopped)
     };
     let mut tasks = transports;

@@ -268,8 +268,9 @@ pub enum StoreError {
     Rule(#[from] RuleViolation),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// What failed a whole batch, given to each of its events.
     #[error("the batch was not stored: {0}")]
-    BatchFailed(String),
+    BatchFailed(Arc<StoreError>),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
     #[error("unsupported store URL {0} (expected sqlite://PATH or postgres://...)")]
@@ -285,6 +286,58 @@ pub enum StoreError {
     Foreign { path: String, reason: String },
     #[error("{target}: {reason}")]
     Unreachable { target: String, reason: String },
+}
+
+impl StoreError {
+    /// True when trying the same write again later may succeed: the
+    /// connection or the server's resources failed, or another writer got
+    /// in the way (serialization failure, deadlock, database locked). False
+    /// when the write itself is refused (a broken rule or constraint, data
+    /// the database cannot hold, such as an index row over its maximum) or
+    /// the store is not usable as configured: retrying cannot fix those.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(e) => sql_error_is_transient(e),
+            StoreError::BatchFailed(e) => e.is_transient(),
+            StoreError::Unreachable { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// PostgreSQL's SQLSTATEs (classes, or single codes) of conditions that
+/// pass: connection exceptions, serialization failure, deadlock,
+/// insufficient resources, a lock not available, operator intervention
+/// (shutdown, cancelled statement), system I/O errors, and a server that
+/// is read-only for now (a standby during failover).
+const PG_TRANSIENT: &[&str] = &["08", "40001", "40P01", "53", "55P03", "57", "58", "25006"];
+/// SQLite's primary result codes of conditions that pass: SQLITE_BUSY,
+/// SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR, SQLITE_FULL.
+const SQLITE_TRANSIENT: &[i64] = &[5, 6, 7, 10, 13];
+
+fn sql_error_is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The extended code: the primary one is its low byte.
+                code.parse::<i64>()
+                    .is_ok_and(|c| SQLITE_TRANSIENT.contains(&(c & 0xff)))
+            } else {
+                PG_TRANSIENT.iter().any(|t| code.starts_with(t))
+            }
+        }
+        _ => false,
+    }
 }
 
 #[async_trait]

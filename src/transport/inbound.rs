@@ -3,12 +3,19 @@
 //! Each message is decoded in its queue's dialect and submitted like any
 //! other event; it is acknowledged only after the event (and its outbox
 //! rows) are committed. Messages that have already arrived are committed
-//! together (group commit), in queue order. A redelivered duplicate is recognised by its source
-//! message id and acknowledged without a second event. A message that
-//! cannot be handled (refused by the decoder or by the case rules) is
-//! published to quarantine with its reason, confirmed, and only then
-//! acknowledged; when the store itself fails, the message is returned to
-//! its queue for a later try. Nothing is dropped.
+//! together (group commit), in queue order. A redelivered duplicate is
+//! recognised by its source message id and acknowledged without a second
+//! event.
+//!
+//! What retrying cannot fix goes to quarantine: a message refused by the
+//! decoder, the checks or the case rules, or one the store refuses for
+//! good (`StoreError::is_transient` is false: a constraint, data the
+//! database cannot hold). It is published there with its reason,
+//! confirmed, and only then acknowledged. A store that refuses a whole
+//! batch for good is given its messages one at a time, so that only the
+//! one at fault is quarantined. Only what may pass (a lost connection, a
+//! locked database, a serialization failure) returns the messages to their
+//! queue, after a wait that grows while it lasts. Nothing is dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,10 +34,15 @@ use super::topology::Names;
 use super::{FIRST_BACKOFF, TransportError, connect};
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
+use crate::store::StoreError;
 
-/// How long a consumer waits before returning a message when the store
-/// is unavailable.
-const STORE_RETRY: Duration = Duration::from_secs(1);
+/// How long a consumer waits before returning messages the store could
+/// not take for now; the wait doubles while the store keeps failing.
+const FIRST_STORE_RETRY: Duration = Duration::from_secs(1);
+/// The longest such wait: a store that stays down is tried twice a
+/// minute, its messages waiting in their queue meanwhile, and one that
+/// comes back is used again within half a minute.
+const MAX_STORE_RETRY: Duration = Duration::from_secs(30);
 /// Unacknowledged messages a consumer holds at once, and the largest batch
 /// committed together. A batch is acknowledged only after its commit, so
 /// the batch being committed and the one gathering share this window:
@@ -49,6 +61,9 @@ pub(super) async fn session(
 ) -> Result<(), TransportError> {
     let connection = connect(url).await?;
     let quarantine = connection.create_channel().await?;
+    // Before anything consumes: a broker that lost its definitions, or
+    // never had them, gets them back first (idempotent).
+    super::topology::declare_inbound(&quarantine, names).await?;
     quarantine
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
@@ -118,13 +133,42 @@ async fn consume(
     // and made both stores slower at 1,000 msg/s (twice the commits and
     // outbox reads for the same messages on two cores).
     let mut acking: Option<Acking> = None;
+    let mut retry = FIRST_STORE_RETRY;
     while let Some(first) = consumer.next().await {
         let batch = gather(first?, &mut consumer)?;
-        let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
-        let results = gateway.submit_raw_batch(dialect, &bodies).await;
-        settle.batch(&batch, results, &mut acking).await?;
+        let results = submit(&gateway, dialect, &batch).await;
+        settle
+            .batch(&batch, results, &mut acking, &mut retry)
+            .await?;
     }
     finish(&mut acking).await
+}
+
+/// True for a store error that retrying cannot fix.
+fn refused_by_store(result: &Submission) -> bool {
+    matches!(result, Err(SubmitError::Store(e)) if !e.is_transient())
+}
+
+/// Stores a batch. A store that refuses the whole batch for good does not
+/// say which message is at fault: the messages it failed are then tried
+/// one at a time, in queue order, so that the others are stored.
+async fn submit(gateway: &Gateway, dialect: DialectName, batch: &[Delivery]) -> Vec<Submission> {
+    let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
+    let mut results = gateway.submit_raw_batch(dialect, &bodies).await;
+    let failed_together = results
+        .iter()
+        .filter(|r| matches!(r, Err(SubmitError::Store(StoreError::BatchFailed(_)))))
+        .count();
+    if failed_together > 1 && results.iter().any(refused_by_store) {
+        for (result, body) in results.iter_mut().zip(&bodies) {
+            if matches!(result, Err(SubmitError::Store(_)))
+                && let Some(alone) = gateway.submit_raw_batch(dialect, &[body]).await.pop()
+            {
+                *result = alone;
+            }
+        }
+    }
+    results
 }
 
 /// Group commit: whatever else has already arrived joins `first` in its
@@ -155,12 +199,14 @@ struct Settle {
 
 impl Settle {
     /// Acknowledges a stored batch's messages, quarantines those refused
-    /// and returns to their queue those the store could not take.
+    /// and returns to their queue those the store could not take for now,
+    /// after a wait (`retry`, which grows while the store keeps failing).
     async fn batch(
         &self,
         batch: &[Delivery],
         results: Vec<Submission>,
         acking: &mut Option<Acking>,
+        retry: &mut Duration,
     ) -> Result<(), TransportError> {
         let dialect = self.dialect;
         // The common case, all stored: one acknowledgement covers the batch
@@ -175,27 +221,32 @@ impl Settle {
             *acking = Some(tokio::spawn(async move {
                 acker.ack(BasicAckOptions { multiple: true }).await
             }));
+            *retry = FIRST_STORE_RETRY;
             return Ok(());
         }
         finish(acking).await?;
         // A store that failed the batch failed all of it: one wait before
         // its messages go back, not one per message.
-        if let Some(Err(SubmitError::Store(e))) = results
-            .iter()
-            .find(|r| matches!(r, Err(SubmitError::Store(_))))
-        {
+        let transient = results.iter().find_map(|r| match r {
+            Err(SubmitError::Store(e)) if e.is_transient() => Some(e),
+            _ => None,
+        });
+        if let Some(e) = transient {
             tracing::error!(
                 dialect = dialect.as_str(),
-                "store unavailable, messages returned to their queue: {e}"
+                "store unavailable, messages returned to their queue in {retry:?}: {e}"
             );
-            tokio::time::sleep(STORE_RETRY).await;
+            tokio::time::sleep(*retry).await;
+            *retry = (*retry * 2).min(MAX_STORE_RETRY);
+        } else {
+            *retry = FIRST_STORE_RETRY;
         }
         for (delivery, result) in batch.iter().zip(results) {
             match result {
                 Ok(_) => {
                     delivery.ack(BasicAckOptions::default()).await?;
                 }
-                Err(SubmitError::Store(_)) => {
+                Err(SubmitError::Store(e)) if e.is_transient() => {
                     delivery
                         .nack(BasicNackOptions {
                             requeue: true,
@@ -204,6 +255,12 @@ impl Settle {
                         .await?;
                 }
                 Err(refused) => {
+                    if let SubmitError::Store(e) = &refused {
+                        tracing::error!(
+                            dialect = dialect.as_str(),
+                            "the store refused a message for good, it goes to quarantine: {e}"
+                        );
+                    }
                     let reason = refused.to_string();
                     if send_to_quarantine(&self.quarantine, &self.names, dialect, delivery, &reason)
                         .await?

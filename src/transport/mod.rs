@@ -2,14 +2,19 @@
 //! set. Without it the gateway still routes: deliveries wait in the store
 //! for `DeliveryService`.
 //!
+//! - [`broker`]: the broker's URL and the start-up check ([`prepare`]),
+//!   which refuses settings retrying cannot fix and declares the topology
+//!   before anything consumes;
 //! - [`topology`]: the exchanges and queues, declared idempotently at start
-//!   and exported to `deploy/rabbitmq/definitions.json`;
+//!   and on every connection, and exported to
+//!   `deploy/rabbitmq/definitions.json`;
 //! - [`inbound`]: one consumer per dialect queue; a message is acked only
 //!   after its event is committed, and one that cannot be handled goes to
 //!   quarantine with its reason;
 //! - [`relay`]: the outbox relay, publishing each delivery in its
 //!   recipient's dialect with publisher confirms, in order per case.
 
+pub mod broker;
 pub mod inbound;
 pub mod relay;
 pub mod topology;
@@ -17,6 +22,8 @@ pub mod topology;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use broker::{StartError, connect, prepare};
 
 /// `[amqp]` in the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,19 +98,14 @@ pub enum TransportError {
     Store(#[from] crate::store::StoreError),
     #[error("the broker connection closed: {0}")]
     Closed(&'static str),
-}
-
-/// Connects to the broker.
-pub async fn connect(url: &str) -> Result<lapin::Connection, lapin::Error> {
-    lapin::Connection::connect(
-        url,
-        lapin::ConnectionProperties::default().with_connection_name("samgate".into()),
-    )
-    .await
+    #[error(transparent)]
+    Start(#[from] StartError),
 }
 
 /// Starts the relay and the inbound consumers; they stop when `stop` turns
-/// true. Returns their task handles so shutdown can wait for them.
+/// true. Returns their task handles so shutdown can wait for them. Call
+/// [`prepare`] first, so that settings the broker refuses stop samgate at
+/// start instead of being retried.
 pub fn start(
     gateway: std::sync::Arc<crate::gateway::Gateway>,
     config: &AmqpConfig,

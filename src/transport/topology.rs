@@ -144,8 +144,16 @@ pub async fn declare(
     names: &Names,
     directory: &Directory,
 ) -> Result<(), lapin::Error> {
-    exchange(channel, &names.dead_letter_exchange()).await?;
+    declare_inbound(channel, names).await?;
     exchange(channel, &names.outbound_exchange()).await?;
+    declare_actors(channel, names, directory).await
+}
+
+/// What the inbound consumers use: the dialect queues and quarantine,
+/// declared before they consume, so none starts on a queue that is not
+/// there yet.
+pub async fn declare_inbound(channel: &Channel, names: &Names) -> Result<(), lapin::Error> {
+    exchange(channel, &names.dead_letter_exchange()).await?;
     queue(channel, &names.quarantine(), &quorum_arguments()).await?;
     bind(
         channel,
@@ -157,7 +165,7 @@ pub async fn declare(
     for d in DialectName::ALL {
         queue(channel, &names.inbound(d), &inbound_arguments(names)).await?;
     }
-    declare_actors(channel, names, directory).await
+    Ok(())
 }
 
 /// One outbound queue per directory unit (also after a directory reload).

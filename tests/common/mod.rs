@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod pki;
+pub mod process;
 
 use std::path::PathBuf;
 
@@ -233,5 +234,25 @@ pub async fn wait_for_unique<T>(
             "only {unique} of {expected} deliveries arrived"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls `check` until it gives `Some`, and returns that; fails the test,
+/// naming `what` it waited for, after `limit`.
+pub async fn eventually<T, F>(
+    what: &str,
+    limit: std::time::Duration,
+    mut check: impl FnMut() -> F,
+) -> T
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(started.elapsed() < limit, "{what}: not after {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

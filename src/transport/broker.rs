@@ -1,0 +1,137 @@
+//! The broker's address and samgate's first contact with it.
+//!
+//! `amqp.url` is parsed before any connection, and an error names the
+//! setting but never the password (amq-protocol quotes a whole URL it
+//! cannot read). At start ([`prepare`]) samgate refuses what retrying
+//! cannot fix — a URL it cannot read, credentials or a virtual host the
+//! broker refuses, a topology the broker will not take — and declares the
+//! topology before anything consumes from it. A broker that is merely down
+//! is said once and then waited for, as after any lost connection.
+
+use lapin::uri::AMQPUri;
+
+use super::topology::{self, Names};
+use super::{AmqpConfig, TransportError};
+use crate::gateway::Gateway;
+
+/// Why the AMQP transport refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "amqp.url (SAMGATE_AMQP_URL) is not an AMQP URL (amqp://user:password@host:port/vhost): {0}"
+    )]
+    Url(String),
+    #[error(
+        "amqp.url (SAMGATE_AMQP_URL): the broker at {broker} refused samgate ({reason}); check the user, password and virtual host"
+    )]
+    Refused { broker: String, reason: String },
+    #[error(
+        "the broker at {broker} did not take samgate's topology (amqp.prefix {prefix}): {source}"
+    )]
+    Topology {
+        broker: String,
+        prefix: String,
+        source: Box<lapin::Error>,
+    },
+}
+
+/// Reads `amqp.url`. The reason given for a URL that does not parse never
+/// holds the URL itself, which holds the password.
+pub fn parse_url(url: &str) -> Result<AMQPUri, StartError> {
+    url.parse::<AMQPUri>().map_err(|reason| {
+        if reason.contains(url) || reason.starts_with("Invalid URL") {
+            StartError::Url("it has no host part".into())
+        } else {
+            StartError::Url(reason)
+        }
+    })
+}
+
+/// The broker as logs and errors name it: user, host, port and virtual
+/// host; never the password.
+pub fn describe(uri: &AMQPUri) -> String {
+    format!(
+        "{}@{}:{} (virtual host {:?})",
+        uri.authority.userinfo.username, uri.authority.host, uri.authority.port, uri.vhost
+    )
+}
+
+/// Connects to the broker at `url`.
+pub async fn connect(url: &str) -> Result<lapin::Connection, TransportError> {
+    let uri = parse_url(url)?;
+    Ok(lapin::Connection::connect_uri(
+        uri,
+        lapin::ConnectionProperties::default().with_connection_name("samgate".into()),
+    )
+    .await?)
+}
+
+/// True when the broker answered and refused samgate: ACCESS_REFUSED
+/// (a user or password it does not accept, or no access to the virtual
+/// host), NOT_ALLOWED (no such virtual host), INVALID_PATH, or an
+/// authentication mechanism it does not offer. Trying again with the same
+/// settings cannot succeed.
+pub fn is_refusal(e: &TransportError) -> bool {
+    match e {
+        TransportError::Start(_) => true,
+        TransportError::Amqp(e) => match e.kind() {
+            lapin::ErrorKind::ProtocolError(amqp) => matches!(amqp.get_id(), 402 | 403 | 530),
+            lapin::ErrorKind::AuthProviderError(_)
+            | lapin::ErrorKind::InvalidProtocolVersion(_) => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// What the broker said, without the layers lapin wraps around it
+/// ("ACCESS_REFUSED - Login was refused ...").
+fn broker_said(e: &TransportError) -> String {
+    match e {
+        TransportError::Amqp(e) => match e.kind() {
+            lapin::ErrorKind::ProtocolError(amqp) => amqp.get_message().to_string(),
+            _ => e.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// The start-up check: refuses settings the broker will never take, and
+/// declares the topology, so that the consumers find their queues. A
+/// broker that cannot be reached is logged and left to the reconnecting
+/// transports.
+pub async fn prepare(gateway: &Gateway, config: &AmqpConfig) -> Result<(), StartError> {
+    let uri = parse_url(&config.url)?;
+    let broker = describe(&uri);
+    let connection = match connect(&config.url).await {
+        Ok(connection) => connection,
+        Err(e) if is_refusal(&e) => {
+            return Err(StartError::Refused {
+                broker,
+                reason: broker_said(&e),
+            });
+        }
+        Err(e) => {
+            tracing::warn!(
+                broker = %broker,
+                "the AMQP broker cannot be reached ({e}); samgate serves meanwhile and keeps trying to connect, waiting up to {:?} between attempts",
+                super::MAX_BACKOFF
+            );
+            return Ok(());
+        }
+    };
+    let names = Names::new(&config.prefix);
+    let declared = async {
+        let channel = connection.create_channel().await?;
+        topology::declare(&channel, &names, &gateway.router().directory()).await
+    }
+    .await;
+    let _ = connection.close(200, "topology declared".into()).await;
+    declared.map_err(|source| StartError::Topology {
+        broker: broker.clone(),
+        prefix: config.prefix.clone(),
+        source: Box::new(source),
+    })?;
+    tracing::info!(broker = %broker, prefix = %config.prefix, "AMQP topology declared");
+    Ok(())
+}
