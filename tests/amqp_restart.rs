@@ -28,6 +28,11 @@ const RECIPIENT: &str = "SE2120000449-KHSL";
 /// How long the test's consumer waits for a message before it subscribes
 /// again.
 const QUIET: Duration = Duration::from_secs(1);
+/// How long the broker stays down: the scenario's length, not a wait for
+/// anything to happen. Longer than the transports' first waits (0.1 s,
+/// doubling), so that they fail to reconnect several times before the
+/// broker is back.
+const OUTAGE: Duration = Duration::from_secs(2);
 /// The longest the test's consumer waits for the broker to answer.
 const STEP: Duration = Duration::from_secs(5);
 
@@ -157,7 +162,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     }
     let during = received.lock().unwrap().len();
     rabbitmqctl(&["stop_app"]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(OUTAGE).await;
     rabbitmqctl(&["start_app"]);
     rabbitmqctl(&["await_startup"]);
 

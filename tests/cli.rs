@@ -181,12 +181,7 @@ fn serve_stops_cleanly_on_sigterm_and_the_case_commands_read_the_store() {
             .into_inner()
             .case_id
     });
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::process::terminate(&child);
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -315,7 +310,7 @@ fn sighup_reloads_the_directory_and_a_bad_one_is_refused() {
         .local_addr()
         .unwrap()
         .port();
-    let child = samgate()
+    let mut child = samgate()
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -324,6 +319,7 @@ fn sighup_reloads_the_directory_and_a_bad_one_is_refused() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = common::process::Stderr::follow(&mut child);
     let hup = |pid: u32| {
         assert!(
             Command::new("kill")
@@ -354,7 +350,13 @@ fn sighup_reloads_the_directory_and_a_bad_one_is_refused() {
                 };
                 std::fs::write(directory.join("05.toml"), text).unwrap();
                 hup(child.id());
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                // Handled once the log says so, one way or the other.
+                let said = if *system == "broken" {
+                    "not reloaded, the old one stays"
+                } else {
+                    "actor directory reloaded"
+                };
+                stderr.wait_for(said, 1, &mut child).await;
             }
             let mut event = canonical_example("admissionNotice");
             event.case_ref = format!("HUP-{i}");
@@ -379,18 +381,19 @@ fn sighup_reloads_the_directory_and_a_bad_one_is_refused() {
     // The reload changed the system; the broken directory was refused and
     // the one before it stayed.
     assert_eq!(systems, ["cosmic-link", "samsa", "samsa"]);
-    assert!(
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap()
-            .success()
+    common::process::terminate(&child);
+    child.wait().unwrap();
+    let logs = stderr.finish();
+    assert_eq!(
+        logs.matches("actor directory reloaded").count(),
+        1,
+        "{logs}"
     );
-    let out = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr);
-    assert!(logs.contains("actor directory reloaded"), "{logs}");
-    assert!(logs.contains("not reloaded, the old one stays"), "{logs}");
+    assert_eq!(
+        logs.matches("not reloaded, the old one stays").count(),
+        1,
+        "{logs}"
+    );
 }
 
 #[test]
