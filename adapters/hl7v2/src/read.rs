@@ -374,14 +374,10 @@ impl<'a> Reader<'_, 'a> {
             None
         };
 
-        let deceased = match self
-            .text(component(self.raw(pid, at(30), 30)?, 1, d), at(30))?
-            .as_deref()
-        {
-            None | Some("N") => None,
-            Some("Y") => Some(true),
-            Some(_) => return Err(Refusal::table(at(30), "the death indicator must be Y or N")),
-        };
+        // Only `Y` says anything; `N`, empty and the `NO` some feeds write
+        // leave the register as it is.
+        let death = self.text(component(self.raw(pid, at(30), 30)?, 1, d), at(30))?;
+        let deceased = (death.as_deref() == Some("Y")).then_some(true);
 
         let protected_identity = match self.m.first("PD1") {
             None => None,
