@@ -89,6 +89,9 @@ pub struct PortalConfig {
     pub source_system_hsa_id: String,
     pub approve_all: bool,
     pub fhir_base_url: String,
+    /// The base URL of the RIVTA endpoints as consumers reach them, the
+    /// address in the served WSDL; empty: the request's Host, https.
+    pub rivta_base_url: String,
     /// HSA-ids allowed to read plans (from their client certificates).
     pub allowed_consumers: Vec<String>,
     /// Where the endpoints listen (HTTPS, mutual TLS); empty: not served.

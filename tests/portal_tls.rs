@@ -49,6 +49,17 @@ impl Portal {
             .collect()
     }
 
+    /// Stores the spec's canonical example `name`.
+    async fn submit_example(&self, name: &str) {
+        self.store
+            .submit(
+                &canonical_example(name),
+                &samgate::engine::Engine::default(),
+            )
+            .await
+            .unwrap();
+    }
+
     /// Stores the spec's SIP for Esther; returns its case id.
     async fn with_esthers_plan(&self) -> String {
         self.store
@@ -160,7 +171,10 @@ async fn every_endpoint_answers_over_mutual_tls() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, ctype.as_str()), (200, "application/fhir+json"));
+    assert_eq!(
+        (status, ctype.as_str()),
+        (200, "application/fhir+json; charset=utf-8")
+    );
     assert!(body.contains("\"CapabilityStatement\""));
 
     let (status, _, body) = text(client.get(search_url(&p, ESTHER)).send().await.unwrap()).await;
@@ -424,13 +438,7 @@ fn media_boxes(pdf: &[u8]) -> Vec<Vec<f64>> {
 async fn the_printable_plan_renders_and_prints_on_one_a4_page_in_chromium() {
     let p = portal().await;
     // Her care contact first, so the page says whom to call.
-    p.store
-        .submit(
-            &canonical_example("careContactAssigned"),
-            &samgate::engine::Engine::default(),
-        )
-        .await
-        .unwrap();
+    p.submit_example("careContactAssigned").await;
     let case_id = p.with_esthers_plan().await;
     let page = fetch(&p.client(), &format!("{}/sip/{case_id}", p.url)).await;
     assert!(
@@ -603,6 +611,25 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `samgate serve` on `dir` with the portal on 127.0.0.1:`port`, mutual
+/// TLS from `ca`, and `PORTAL` on the allow-list.
+fn serve_portal(dir: &Path, ca: &Ca, server: &Credentials, port: u16) -> Command {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_samgate"));
+    serve
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .env("SAMGATE_PORTAL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SAMGATE_PORTAL_TLS_CERT", &server.cert_path)
+        .env("SAMGATE_PORTAL_TLS_KEY", &server.key_path)
+        .env("SAMGATE_PORTAL_CLIENT_CA", &ca.cert_path)
+        .env(
+            "SAMGATE_PORTAL_ALLOWED_CONSUMERS",
+            format!("[\"{PORTAL}\"]"),
+        );
+    serve
+}
+
 #[cfg(unix)]
 #[test]
 fn samgate_serve_answers_the_readme_curl_line() {
@@ -620,18 +647,7 @@ fn samgate_serve_answers_the_readme_curl_line() {
         .unwrap();
     assert!(demo.status.success());
     let port = free_port();
-    let mut serve = Command::new(samgate)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
-        .env("SAMGATE_PORTAL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SAMGATE_PORTAL_TLS_CERT", &server.cert_path)
-        .env("SAMGATE_PORTAL_TLS_KEY", &server.key_path)
-        .env("SAMGATE_PORTAL_CLIENT_CA", &ca.cert_path)
-        .env(
-            "SAMGATE_PORTAL_ALLOWED_CONSUMERS",
-            format!("[\"{PORTAL}\"]"),
-        )
+    let mut serve = serve_portal(dir.path(), &ca, &server, port)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -816,10 +832,15 @@ async fn assert_every_probe_refused(
         if soap {
             assert_eq!(status, 500, "{path}: {text}");
             assert!(ctype.starts_with("text/xml"), "{path}: {ctype}");
-            assert!(
-                text.contains("<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>access denied</faultstring>"),
-                "{path}: {text}"
-            );
+            // A SOAP 1.1 Fault as the national platform words it, naming
+            // the calling system when its certificate names one.
+            let (code, string) = soap_fault(&text);
+            assert_eq!(code, (SOAP_NS.to_owned(), "Client".to_owned()), "{path}");
+            let expected = match consumer {
+                "" => "Obehörigt anrop: klientcertifikatet anger inte ett HSA-id".to_owned(),
+                hsa_id => format!("Obehörigt anrop för system {hsa_id}"),
+            };
+            assert_eq!(string, expected, "{path}");
         } else {
             assert_eq!(status, 403, "{path}: {text}");
             assert!(text.contains("access denied"), "{path}: {text}");
@@ -1167,4 +1188,797 @@ async fn a_plan_reopened_after_withdrawn_consent_waits_for_new_consent() {
     // A new consent GIVEN publishes it again.
     submit(consent("MSG-GIVEN-2", ConsentDecision::Given)).await;
     assert_eq!(shown(&p, &case_id).await, (1, 200, 200, 1));
+}
+
+// ---- issue 22, items 3, 4 and 6: FHIR REST, RIVTA and the printable plan
+// as their clients expect them, each through the real mutual-TLS listener.
+
+const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+const PERSONNUMMER: &str = "http://electronichealth.se/identifier/personnummer";
+/// The ward that admitted Esther (tests/data/examples/canonical/admissionNotice.json).
+const WARD: &str = "SE2321000164-7381";
+
+/// The faultcode (namespace URI, local name) and faultstring of a SOAP 1.1
+/// Fault, read namespace-aware; panics when `text` is not one.
+fn soap_fault(text: &str) -> ((String, String), String) {
+    use samgate_adapter_core::xml::read::parse;
+    let envelope = parse(text).unwrap_or_else(|e| panic!("not XML: {} {text}", e.reason));
+    assert_eq!((&*envelope.ns, &*envelope.local), (SOAP_NS, "Envelope"));
+    let body = envelope
+        .children
+        .iter()
+        .find(|c| &*c.ns == SOAP_NS && c.local == "Body")
+        .expect("a SOAP Body");
+    assert_eq!(body.children.len(), 1, "{text}");
+    let fault = &body.children[0];
+    assert_eq!((&*fault.ns, &*fault.local), (SOAP_NS, "Fault"), "{text}");
+    // SOAP 1.1: faultcode and faultstring are unqualified.
+    let field = |name: &str| {
+        fault
+            .children
+            .iter()
+            .find(|c| c.ns.is_empty() && c.local == name)
+            .unwrap_or_else(|| panic!("no {name}: {text}"))
+            .text
+            .trim()
+            .to_owned()
+    };
+    let code = field("faultcode");
+    let (prefix, local) = code.split_once(':').expect("a QName faultcode");
+    // The prefix's namespace, as declared in the envelope.
+    let declaration = format!("xmlns:{prefix}=\"");
+    let at = text
+        .find(&declaration)
+        .expect("the faultcode's prefix is declared")
+        + declaration.len();
+    let ns = &text[at..at + text[at..].find('"').unwrap()];
+    ((ns.to_owned(), local.to_owned()), field("faultstring"))
+}
+
+/// Every key path in `value` whose value is an empty array, object or string.
+fn empties(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Array(a) if a.is_empty() => out.push(path.to_owned()),
+        serde_json::Value::Object(o) if o.is_empty() => out.push(path.to_owned()),
+        serde_json::Value::String(s) if s.is_empty() => out.push(path.to_owned()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| empties(v, path, out)),
+        serde_json::Value::Object(o) => {
+            for (k, v) in o {
+                empties(v, &format!("{path}/{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every Reference in a CarePlan (by the elements that hold one), with the
+/// path it is at.
+fn references(plan: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    let mut push = |path: &str, v: &serde_json::Value| match v {
+        serde_json::Value::Array(items) => {
+            out.extend(items.iter().map(|i| (path.to_owned(), i.clone())))
+        }
+        serde_json::Value::Null => {}
+        other => out.push((path.to_owned(), other.clone())),
+    };
+    for key in ["subject", "author", "contributor", "goal"] {
+        push(key, &plan[key]);
+    }
+    for activity in plan["activity"].as_array().unwrap() {
+        push(
+            "activity.detail.performer",
+            &activity["detail"]["performer"],
+        );
+    }
+    for goal in plan["contained"].as_array().unwrap() {
+        push("contained.subject", &goal["subject"]);
+    }
+    out
+}
+
+async fn get_with(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request = client.get(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+fn content_type(headers: &reqwest::header::HeaderMap) -> &str {
+    headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_default()
+}
+
+/// An OperationOutcome body, checked as one: at least one issue, each with
+/// a severity, a code and diagnostics.
+fn outcome(status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> serde_json::Value {
+    assert_eq!(content_type(headers), FHIR_JSON, "{status}: {body}");
+    let json: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("{status}: not JSON: {body:?}"));
+    assert_eq!(json["resourceType"], "OperationOutcome", "{status}: {body}");
+    let issues = json["issue"].as_array().unwrap();
+    assert!(!issues.is_empty(), "{body}");
+    for issue in issues {
+        assert!(
+            issue["severity"].is_string() && issue["code"].is_string(),
+            "{body}"
+        );
+        assert!(issue["diagnostics"].is_string(), "{body}");
+    }
+    let _: fhir::r4::resources::OperationOutcome = parse_exactly("an OperationOutcome", body);
+    json
+}
+
+/// Stores three versions of Esther's plan in one case; returns its id.
+async fn with_three_versions(p: &Portal) -> String {
+    let case_id = p.with_esthers_plan().await;
+    for version in [2, 3] {
+        let mut plan = canonical_example("sipPlan");
+        plan.source_message_id = format!("MSG-0006-v{version}");
+        if let Some(samgate_proto::Payload::SipPlan(sip)) = &mut plan.payload {
+            sip.version = version;
+        }
+        p.store
+            .submit(&plan, &samgate::engine::Engine::default())
+            .await
+            .unwrap();
+    }
+    case_id
+}
+
+#[tokio::test]
+async fn fhir_is_labelled_fhir_json_and_other_formats_are_406() {
+    let p = portal().await;
+    let case_id = p.with_esthers_plan().await;
+    let client = p.client();
+    let read = format!("{}/fhir/CarePlan/{case_id}-sip-1", p.url);
+    let metadata = format!("{}/fhir/metadata", p.url);
+    let search = search_url(&p, ESTHER);
+    for url in [&metadata, &search, &read] {
+        let (status, headers, body) = get_with(&client, url, &[]).await;
+        assert_eq!(
+            (status, content_type(&headers)),
+            (200, FHIR_JSON),
+            "{url}: {body}"
+        );
+        // A client that prefers XML but takes JSON gets JSON.
+        let (status, _, _) = get_with(
+            &client,
+            url,
+            &[(
+                "accept",
+                "application/fhir+xml, application/fhir+json;q=0.8",
+            )],
+        )
+        .await;
+        assert_eq!(status, 200, "{url}");
+        let with_format = |f: &str| {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}_format={f}")
+        };
+        for (url, headers) in [
+            (with_format("xml"), vec![]),
+            (with_format("application/fhir+xml"), vec![]),
+            (url.to_string(), vec![("accept", "application/fhir+xml")]),
+        ] {
+            let (status, h, body) = get_with(&client, &url, &headers).await;
+            assert_eq!(status, 406, "{url} {headers:?}: {body}");
+            let o = outcome(status, &h, &body);
+            assert!(
+                o["issue"][0]["diagnostics"]
+                    .as_str()
+                    .unwrap()
+                    .contains("JSON only"),
+                "{body}"
+            );
+        }
+        let (status, _, _) = get_with(&client, &with_format("json"), &[]).await;
+        assert_eq!(status, 200, "{url}");
+    }
+    // The refused searches and reads are in the access log as invalid.
+    let invalid = p
+        .access_log()
+        .into_iter()
+        .filter(|r| r["result"] == "invalid")
+        .count();
+    assert_eq!(invalid, 6);
+}
+
+#[tokio::test]
+async fn unknown_search_parameters_are_refused_by_name_unless_lenient() {
+    let p = portal().await;
+    p.with_esthers_plan().await;
+    let client = p.client();
+    let url = format!(
+        "{}&date=ge2024-01-01&_sort=-date&_summary=text",
+        search_url(&p, ESTHER)
+    );
+    let (status, headers, body) = get_with(&client, &url, &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let o = outcome(status, &headers, &body);
+    assert_eq!(
+        o["issue"][0]["diagnostics"],
+        "unknown or unsupported search parameters: date, _sort, _summary=text"
+    );
+    assert!(!body.contains(ESTHER), "{body}");
+
+    // Prefer: handling=lenient ignores them, and the self link says which
+    // parameters were used: not those.
+    let (status, _, body) = get_with(&client, &url, &[("prefer", "handling=lenient")]).await;
+    assert_eq!(status, 200, "{body}");
+    let bundle: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(bundle["total"], 1);
+    let own = bundle["link"][0].clone();
+    assert_eq!(own["relation"], "self");
+    let own = own["url"].as_str().unwrap();
+    assert_eq!(
+        own,
+        format!(
+            "{}/fhir/CarePlan?subject:identifier={PERSONNUMMER}%7C{ESTHER}&_count=50",
+            p.url
+        )
+    );
+    for ignored in ["date", "_sort", "_summary"] {
+        assert!(!own.contains(ignored), "{own}");
+    }
+}
+
+#[tokio::test]
+async fn search_takes_the_patient_alias_status_count_with_paging_and_summary_count() {
+    let p = portal().await;
+    with_three_versions(&p).await;
+    let client = p.client();
+    let base = format!(
+        "{}/fhir/CarePlan?patient:identifier={PERSONNUMMER}%7C{ESTHER}",
+        p.url
+    );
+    let bundle = |body: &str| -> serde_json::Value { serde_json::from_str(body).unwrap() };
+    let link = |b: &serde_json::Value, relation: &str| -> Option<String> {
+        b["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == relation)
+            .map(|l| l["url"].as_str().unwrap().to_owned())
+    };
+
+    // patient:identifier is subject:identifier.
+    let (status, _, body) = get_with(&client, &base, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bundle(&body)["total"], 3);
+
+    // _count pages, and the links walk the pages.
+    let (_, _, body) = get_with(&client, &format!("{base}&_count=2"), &[]).await;
+    let first = bundle(&body);
+    assert_eq!(
+        (
+            first["total"].as_u64(),
+            first["entry"].as_array().map(Vec::len)
+        ),
+        (Some(3), Some(2))
+    );
+    assert_eq!(link(&first, "previous"), None);
+    let next = link(&first, "next").expect("a next link");
+    let (status, _, body) = get_with(&client, &next, &[]).await;
+    assert_eq!(status, 200, "{next}: {body}");
+    let second = bundle(&body);
+    assert_eq!(second["entry"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        second["entry"][0]["resource"]["meta"]["versionId"]
+            .as_str()
+            .unwrap()
+            .split('-')
+            .next(),
+        Some("3")
+    );
+    assert_eq!(link(&second, "next"), None);
+    assert_eq!(link(&second, "previous"), link(&first, "first"));
+    assert_eq!(link(&second, "last"), Some(next));
+
+    // status: the case is open, so its plans are active, none completed.
+    let (_, _, body) = get_with(&client, &format!("{base}&status=active,on-hold"), &[]).await;
+    assert_eq!(bundle(&body)["total"], 3);
+    let (status, _, body) = get_with(&client, &format!("{base}&status=completed"), &[]).await;
+    assert_eq!(status, 200);
+    let none = bundle(&body);
+    assert_eq!(none["total"], 0);
+    // An empty search omits entry rather than writing "entry": [].
+    assert!(
+        none.get("entry").is_none() && !body.contains("[]"),
+        "{body}"
+    );
+    let (status, headers, body) = get_with(&client, &format!("{base}&status=closed"), &[]).await;
+    assert_eq!(status, 400);
+    outcome(status, &headers, &body);
+
+    // _summary=count: the total only.
+    let (_, _, body) = get_with(&client, &format!("{base}&_summary=count"), &[]).await;
+    let count = bundle(&body);
+    assert_eq!(count["total"], 3);
+    assert!(count.get("entry").is_none(), "{body}");
+    let _: fhir::r4::resources::Bundle = parse_exactly("the _summary=count Bundle", &body);
+
+    // Bad paging values are refused, not defaulted.
+    for bad in ["_count=-1", "_count=x", "_offset=-2"] {
+        let (status, headers, body) = get_with(&client, &format!("{base}&{bad}"), &[]).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            outcome(status, &headers, &body)["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap()
+                .contains(bad.split('=').next().unwrap())
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_searchset_and_its_plans_carry_ids_times_versions_and_typed_references() {
+    let p = portal().await;
+    // The ward admits Esther first: a participant of her case.
+    p.submit_example("admissionNotice").await;
+    with_three_versions(&p).await;
+    let (status, _, body) = get_with(&p.client(), &search_url(&p, ESTHER), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let bundle: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(bundle["id"].as_str().is_some_and(|id| !id.is_empty()));
+    let timestamp = bundle["timestamp"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),
+        "{timestamp}"
+    );
+    assert_eq!(bundle["link"][0]["relation"], "self");
+    let mut found = Vec::new();
+    empties(&bundle, "", &mut found);
+    assert!(found.is_empty(), "empty values at {found:?}");
+    let mut versions = std::collections::BTreeSet::new();
+    for entry in bundle["entry"].as_array().unwrap() {
+        let plan = &entry["resource"];
+        assert!(
+            entry["fullUrl"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{}/fhir/CarePlan/", p.url)),
+            "{entry}"
+        );
+        let version = plan["meta"]["versionId"].as_str().unwrap();
+        versions.insert(version.to_owned());
+        let updated = plan["meta"]["lastUpdated"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(updated).is_ok(),
+            "{updated}"
+        );
+        for (path, reference) in references(plan) {
+            let expected = match path.as_str() {
+                "subject" | "contained.subject" => "Patient",
+                "goal" => "Goal",
+                _ => "Organization",
+            };
+            assert_eq!(reference["type"], expected, "{path}: {reference}");
+        }
+        // The ward is a contributor.
+        let contributors: Vec<&str> = plan["contributor"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["identifier"]["value"].as_str().unwrap())
+            .collect();
+        assert!(contributors.contains(&WARD), "{contributors:?}");
+    }
+    assert_eq!(versions.len(), 3, "each plan version has its own versionId");
+    let _: fhir::r4::resources::Bundle = parse_exactly("the search Bundle", &body);
+}
+
+#[tokio::test]
+async fn a_read_answers_etag_and_last_modified_and_304_when_unchanged() {
+    let p = portal().await;
+    let engine = samgate::engine::Engine::default();
+    // An outpatient case with consent, so that it can later be closed.
+    p.store
+        .submit(&canonical_example("caseOpened"), &engine)
+        .await
+        .unwrap();
+    let mut consent = canonical_example("consent");
+    if let Some(samgate_proto::Payload::Consent(c)) = &mut consent.payload {
+        c.decision = samgate_proto::v1::ConsentDecision::Given as i32;
+    }
+    p.store.submit(&consent, &engine).await.unwrap();
+    let mut plan = canonical_example("sipPlan");
+    plan.case_ref = "OV-2025-0042".into();
+    plan.process = samgate_proto::v1::CareProcess::Outpatient as i32;
+    let case_id = p.store.submit(&plan, &engine).await.unwrap().case_id;
+    let client = p.client();
+    let url = format!("{}/fhir/CarePlan/{case_id}-sip-1", p.url);
+    let (status, headers, body) = get_with(&client, &url, &[]).await;
+    assert_eq!(status, 200);
+    let plan: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let version = plan["meta"]["versionId"].as_str().unwrap();
+    let etag = headers.get("etag").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("W/\"{version}\""));
+    let modified = headers.get("last-modified").unwrap().to_str().unwrap();
+    let modified = chrono::DateTime::parse_from_rfc2822(&modified.replace("GMT", "+0000")).unwrap();
+    let updated =
+        chrono::DateTime::parse_from_rfc3339(plan["meta"]["lastUpdated"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(modified, updated);
+
+    for matching in [
+        etag.clone(),
+        format!("\"{version}\""),
+        "*".into(),
+        format!("W/\"other\", {etag}"),
+    ] {
+        let (status, h, body) = get_with(&client, &url, &[("if-none-match", &matching)]).await;
+        assert_eq!(status, 304, "{matching}");
+        assert!(body.is_empty());
+        assert_eq!(h.get("etag").unwrap().to_str().unwrap(), etag);
+    }
+    let (status, _, _) = get_with(&client, &url, &[("if-none-match", "W/\"1-00000000\"")]).await;
+    assert_eq!(status, 200);
+
+    // The case closes: the plan is completed, a new version of the resource.
+    p.store
+        .submit(&canonical_example("caseClosed"), &engine)
+        .await
+        .unwrap();
+    let (status, h, body) = get_with(&client, &url, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, 200, "a changed plan is sent again");
+    assert_ne!(h.get("etag").unwrap().to_str().unwrap(), etag);
+    assert!(body.contains("\"status\":\"completed\""), "{body}");
+}
+
+#[tokio::test]
+async fn every_error_under_fhir_is_an_operation_outcome() {
+    let p = portal().await;
+    let case_id = p.with_esthers_plan().await;
+    let client = p.client();
+    let unlisted = p.ca.client(p.dir.path(), "SE2321000016-9999");
+    let stranger = https_client(&p.ca, Some(&unlisted));
+    let url = |path: &str| format!("{}{path}", p.url);
+    let big = vec![b'x'; 1024 * 1024];
+    let cases: Vec<(u16, reqwest::RequestBuilder)> = vec![
+        (403, stranger.get(search_url(&p, ESTHER))),
+        (403, stranger.get(url("/fhir/metadata"))),
+        (404, client.get(url("/fhir/Patient/1"))),
+        (404, client.get(url("/fhir"))),
+        (
+            404,
+            client.get(url(&format!("/fhir/CarePlan/{case_id}-sip-9"))),
+        ),
+        (405, client.post(url("/fhir/CarePlan")).body("{}")),
+        (
+            405,
+            client.delete(url(&format!("/fhir/CarePlan/{case_id}-sip-1"))),
+        ),
+        (413, client.get(search_url(&p, ESTHER)).body(big)),
+        (400, client.get(url("/fhir/CarePlan"))),
+    ];
+    for (expected, request) in cases {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, expected, "{body}");
+        outcome(status, &headers, &body);
+        if status == 405 {
+            assert!(headers.get("allow").is_some(), "405 says what is allowed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_capability_statement_declares_software_security_and_search_parameters() {
+    let p = portal().await;
+    let body = fetch(&p.client(), &format!("{}/fhir/metadata", p.url)).await;
+    let statement: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(statement["software"]["name"], "samgate");
+    assert!(statement["software"]["version"].is_string());
+    assert_eq!(
+        statement["implementation"]["url"],
+        format!("{}/fhir", p.url)
+    );
+    let security = &statement["rest"][0]["security"];
+    assert_eq!(security["service"][0]["coding"][0]["code"], "Certificates");
+    assert!(
+        security["description"]
+            .as_str()
+            .unwrap()
+            .contains("Mutual TLS")
+    );
+    let params = statement["rest"][0]["resource"][0]["searchParam"]
+        .as_array()
+        .unwrap();
+    let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["subject", "patient", "status"]);
+    for param in params {
+        let definition = param["definition"].as_str().unwrap();
+        assert!(
+            definition.starts_with("http://hl7.org/fhir/SearchParameter/"),
+            "{definition}"
+        );
+    }
+    let _: fhir::r4::resources::CapabilityStatement =
+        parse_exactly("the capability statement", &body);
+}
+
+#[cfg(unix)]
+#[test]
+fn samgate_serve_warns_when_the_fhir_base_url_is_the_default_but_the_portal_listens_elsewhere() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "test");
+    let server = ca.server(dir.path());
+    let port = free_port();
+    let mut serve = serve_portal(dir.path(), &ca, &server, port)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = serve.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let expected = format!(
+        "portal.fhir_base_url is the default https://localhost:8443/fhir but the portal listens on 127.0.0.1:{port}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(&expected) => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(serve.id().to_string())
+        .status();
+    let _ = serve.wait();
+    assert!(found, "no warning; stderr:\n{}", seen.join("\n"));
+}
+
+#[tokio::test]
+async fn an_over_long_soap_request_is_a_soap_fault() {
+    let p = portal().await;
+    let client = p.client();
+    let padding = "<!--".to_owned() + &"x".repeat(1024 * 1024) + "-->";
+    for path in ["/rivta/GetCarePlans", "/rivta/PingForConfiguration"] {
+        let body = format!("{}{padding}", get_care_plans(ESTHER));
+        let (status, ctype, text) = send(&client, &p.url, "POST", path, Some(body)).await;
+        assert_eq!(status, 500, "{path}: {text}");
+        assert!(ctype.starts_with("text/xml"), "{ctype}");
+        let (code, string) = soap_fault(&text);
+        assert_eq!(code, (SOAP_NS.to_owned(), "Client".to_owned()));
+        assert_eq!(string, "the request is larger than 65536 bytes");
+    }
+    let log = p.access_log();
+    let whats: Vec<_> = log
+        .iter()
+        .map(|r| (r["what"].as_str().unwrap(), r["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        whats,
+        [
+            ("get-care-plans", "invalid"),
+            ("ping-for-configuration", "invalid")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_wsdl_is_served_with_the_endpoint_address_and_its_schemas() {
+    let p = portal().await;
+    let client = p.client();
+    let endpoint = format!("{}/rivta/GetCarePlans", p.url);
+    let (status, headers, wsdl) = get_with(&client, &format!("{endpoint}?wsdl"), &[]).await;
+    assert_eq!(status, 200, "{wsdl}");
+    assert!(content_type(&headers).starts_with("text/xml"));
+    assert!(
+        wsdl.contains(&format!("<soap:address location='{endpoint}' />")),
+        "{wsdl}"
+    );
+    assert!(wsdl.contains("name='GetCarePlansResponderService'"));
+    // Every schema the contract imports is served from the endpoint, and
+    // the whole contract, read from there, is well-formed.
+    require_tool("xmllint", "libxml2-utils");
+    let mut pending = vec![wsdl];
+    let mut fetched = std::collections::BTreeSet::new();
+    while let Some(text) = pending.pop() {
+        let file = p.dir.path().join(format!("contract-{}.xml", fetched.len()));
+        std::fs::write(&file, &text).unwrap();
+        let out = Command::new("xmllint")
+            .args(["--noout", "--nonet"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (at, _) in text.match_indices("schemaLocation=") {
+            let rest = &text[at + 16..];
+            let location = &rest[..rest.find(['"', '\'']).unwrap()];
+            assert!(
+                location.starts_with(&format!("{endpoint}?xsd=")),
+                "{location}"
+            );
+            if fetched.insert(location.to_owned()) {
+                let (status, _, schema) = get_with(&client, location, &[]).await;
+                assert_eq!(status, 200, "{location}");
+                assert!(schema.contains("<xs:schema"), "{location}");
+                pending.push(schema);
+            }
+        }
+    }
+    assert_eq!(fetched.len(), 4, "{fetched:?}");
+    let (status, _, text) =
+        get_with(&client, &format!("{endpoint}?xsd=../../etc/passwd"), &[]).await;
+    assert_eq!(status, 500);
+    soap_fault(&text);
+}
+
+#[tokio::test]
+async fn ping_for_configuration_answers_the_platform() {
+    let p = portal().await;
+    let ns = "urn:riv:itintegration:monitoring:PingForConfigurationResponder:1";
+    let request = format!(
+        "<soapenv:Envelope xmlns:soapenv=\"{SOAP_NS}\" xmlns:urn=\"{REGISTRY_NS}\" xmlns:urn1=\"{ns}\">\
+         <soapenv:Header><urn:LogicalAddress>5565594230</urn:LogicalAddress></soapenv:Header><soapenv:Body>\
+         <urn1:PingForConfiguration><urn1:serviceContractNamespace>{RESPONDER_NS}</urn1:serviceContractNamespace>\
+         <urn1:logicalAddress>5565594230</urn1:logicalAddress><!--You may enter ANY elements at this point-->\
+         </urn1:PingForConfiguration></soapenv:Body></soapenv:Envelope>"
+    );
+    let (status, ctype, text) = send(
+        &p.client(),
+        &p.url,
+        "POST",
+        "/rivta/PingForConfiguration",
+        Some(request),
+    )
+    .await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (200, "text/xml; charset=utf-8"),
+        "{text}"
+    );
+    let envelope = samgate_adapter_core::xml::read::parse(&text).unwrap();
+    let body = envelope
+        .children
+        .iter()
+        .find(|c| c.local == "Body")
+        .unwrap();
+    let answer = &body.children[0];
+    assert_eq!(
+        (&*answer.ns, &*answer.local),
+        (ns, "PingForConfigurationResponse")
+    );
+    let names: Vec<&str> = answer.children.iter().map(|c| &*c.local).collect();
+    assert_eq!(&names[..2], ["version", "pingDateTime"]);
+    assert!(answer.children.iter().all(|c| &*c.ns == ns));
+    let time = answer.children[1].text.trim();
+    assert!(
+        time.len() == 14 && time.bytes().all(|b| b.is_ascii_digit()),
+        "{time}"
+    );
+    let configuration: Vec<(String, String)> = answer.children[2..]
+        .iter()
+        .map(|c| {
+            assert_eq!(c.local, "configuration");
+            (
+                c.children[0].text.to_string(),
+                c.children[1].text.to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        configuration.contains(&("servesServiceContract".into(), "yes".into())),
+        "{configuration:?}"
+    );
+    // A ping reads no patient data: nothing in the access log.
+    assert!(p.access_log().is_empty());
+}
+
+#[tokio::test]
+async fn care_unit_filter_matches_every_participating_unit_and_lists_the_fhir_contributors() {
+    let p = portal().await;
+    p.submit_example("admissionNotice").await;
+    let case_id = p.with_esthers_plan().await;
+    let client = p.client();
+    let with_units = |units: &[&str]| {
+        let filter: String = units
+            .iter()
+            .map(|u| format!("<g:careUnitHSAId>{u}</g:careUnitHSAId>"))
+            .collect();
+        get_care_plans(ESTHER).replace("<g:patientId>", &format!("{filter}<g:patientId>"))
+    };
+    let plans = |body: &str| body.matches("<carePlan>").count();
+    for (units, expected) in [
+        (&[WARD][..], 1),
+        (&["SE2120000449-KHSL"][..], 1),
+        (&["SE2321000040-V2K1"][..], 1),
+        (&["SE9999999999-NONE"][..], 0),
+        (&["SE9999999999-NONE", WARD][..], 1),
+    ] {
+        let (status, _, body) = send(
+            &client,
+            &p.url,
+            "POST",
+            "/rivta/GetCarePlans",
+            Some(with_units(units)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(plans(&body), expected, "{units:?}");
+    }
+    // participatingCareUnitHSAId lists exactly the FHIR contributors.
+    let body = soap(&p, &client, ESTHER).await;
+    validate_with_xmllint(p.dir.path(), "participants.xml", &body);
+    let tree = xml_tree(body.as_bytes());
+    fn collect(t: &common::Tree, out: &mut std::collections::BTreeSet<String>) {
+        if t.local == "participatingCareUnitHSAId" {
+            let ext = t.children.iter().find(|c| c.local == "extension").unwrap();
+            out.insert(ext.text.clone());
+        }
+        t.children.iter().for_each(|c| collect(c, out));
+    }
+    let mut rivta_units = std::collections::BTreeSet::new();
+    collect(&tree, &mut rivta_units);
+    let read = fetch(&client, &format!("{}/fhir/CarePlan/{case_id}-sip-1", p.url)).await;
+    let plan: serde_json::Value = serde_json::from_str(&read).unwrap();
+    let fhir_units: std::collections::BTreeSet<String> = plan["contributor"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["identifier"]["value"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(rivta_units, fhir_units);
+    assert!(rivta_units.contains(WARD), "{rivta_units:?}");
+}
+
+#[tokio::test]
+async fn the_printable_plan_has_a_main_landmark_a_viewport_and_a_top_margin_on_screen() {
+    let p = portal().await;
+    let case_id = p.with_esthers_plan().await;
+    let client = p.client();
+    for (path, status) in [
+        (format!("/sip/{case_id}"), 200),
+        ("/sip/no-such-case".into(), 404),
+    ] {
+        let (got, ctype, page) = send(&client, &p.url, "GET", &path, None).await;
+        assert_eq!((got, ctype.as_str()), (status, "text/html; charset=utf-8"));
+        assert!(
+            page.contains(
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            ),
+            "{page}"
+        );
+        // One main landmark holding the heading; the footer outside it.
+        assert_eq!(page.matches("<main>").count(), 1);
+        let main = &page[page.find("<main>").unwrap()..page.find("</main>").unwrap()];
+        assert!(main.contains("<h1>"));
+        assert!(!main.contains("<footer>"));
+        // A top margin on screen; print keeps its @page margins.
+        assert!(
+            page.contains("@media screen { body { margin-top: 10mm;"),
+            "{page}"
+        );
+        assert!(page.contains("@page { size: A4; margin: 18mm 16mm; }"));
+    }
 }

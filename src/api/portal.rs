@@ -1,6 +1,13 @@
 //! The citizen-portal endpoints, as an axum router: FHIR R4 CarePlan search
-//! and read, the FHIR capability statement, GetCarePlans v2 over SOAP, and
-//! the printable plan.
+//! and read, the FHIR capability statement, GetCarePlans v2 over SOAP (and
+//! its contract at `?wsdl`), PingForConfiguration, and the printable plan.
+//!
+//! FHIR follows the REST conventions FHIR clients expect (see
+//! `portal::search`): `application/fhir+json; charset=utf-8`, 406 for a
+//! format other than JSON, every error under `/fhir` an OperationOutcome,
+//! ETag and Last-Modified on a read and 304 for a matching If-None-Match.
+//! RIVTA answers every fault, a refusal and an over-long request included,
+//! as a SOAP 1.1 Fault with HTTP 500, as the national platform does.
 //!
 //! The transport that authenticated a request puts what the client
 //! certificate says about its holder on it ([`serve`]: mutual TLS, the
@@ -16,19 +23,22 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Extension, Path, Query, Request, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Extension, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
+use futures_util::StreamExt;
 
 use super::mtls::SubjectSerial;
 use crate::config::PortalConfig;
 use crate::portal::audit::{AccessRecord, AuditLog, allowed};
+use crate::portal::search::{CarePlanSearch, SearchError, lenient, negotiate, parameters};
 use crate::portal::settings::SettingsError;
-use crate::portal::{self, PublishRules, SipDocument, Withheld, fhir, html, request, rivta};
+use crate::portal::{
+    self, PublishRules, SipDocument, Withheld, contract, fhir, html, ping, request, rivta,
+};
 use crate::store::Store;
 
 /// A consumer the gate let in: its HSA-id, from its client certificate,
@@ -58,6 +68,17 @@ const SEARCH: &str = "/fhir/CarePlan";
 const READ: &str = "/fhir/CarePlan/{id}";
 const PRINTABLE: &str = "/sip/{case_id}";
 const GET_CARE_PLANS: &str = "/rivta/GetCarePlans";
+const PING_FOR_CONFIGURATION: &str = "/rivta/PingForConfiguration";
+
+/// FHIR's JSON, as every FHIR answer is labelled.
+const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+/// The largest request body under `/fhir`: every interaction served is a
+/// GET, whose request has no body.
+const MAX_FHIR_REQUEST_BYTES: usize = 64 * 1024;
+/// The most of an over-long request body read (and thrown away) before it
+/// is refused: reading it lets the client, still sending, read the answer
+/// instead of a reset connection; beyond this the connection is dropped.
+const MAX_DRAINED_BYTES: usize = 16 * 1024 * 1024;
 
 /// The most of a refused request's reason the access log keeps: enough to
 /// say what was wrong, not a copy of the request.
@@ -70,9 +91,12 @@ pub fn router(state: PortalState) -> Router {
         .route(SEARCH, get(search))
         .route(READ, get(read))
         .route(PRINTABLE, get(printable))
-        .route(GET_CARE_PLANS, post(get_care_plans))
+        .route(GET_CARE_PLANS, post(get_care_plans).get(get_contract))
+        .route(PING_FOR_CONFIGURATION, post(ping_for_configuration))
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn(fhir_request_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
+        .layer(axum::middleware::from_fn(fhir_errors))
         .with_state(state)
 }
 
@@ -85,6 +109,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     portal::settings::validate(&state.config)?;
+    if let Ok(listening) = axum::serve::Listener::local_addr(&listener)
+        && let Some(warning) = portal::settings::base_url_warning(&state.config, listening.address)
+    {
+        tracing::warn!("{warning}");
+    }
     let app = router(state).layer(axum::middleware::from_fn(identity_from_certificate));
     axum::serve(
         listener,
@@ -117,6 +146,7 @@ fn what_of(path: &str) -> &'static str {
         METADATA => "fhir-metadata",
         SEARCH => "fhir-search",
         GET_CARE_PLANS => "get-care-plans",
+        PING_FOR_CONFIGURATION => "ping-for-configuration",
         _ if one_segment("/fhir/CarePlan/") => "fhir-read",
         _ if one_segment("/sip/") => "printable-plan",
         _ => "unknown-path",
@@ -159,16 +189,24 @@ async fn gate(State(state): State<PortalState>, mut request: Request, next: Next
         // The refusal stands; only the record of it is missing.
         tracing::error!("access log not written for a refusal: {e}");
     }
-    refusal(request.uri().path())
+    let hsa_id = (named != "(none)").then_some(named);
+    refusal(request.uri().path(), hsa_id)
 }
 
-/// The answer to a refused consumer: no detail about its request.
-fn refusal(path: &str) -> Response {
+/// Whether `path` is under `/fhir`.
+fn under_fhir(path: &str) -> bool {
+    path == "/fhir" || path.starts_with("/fhir/")
+}
+
+/// The answer to a refused consumer: no detail about its request. RIVTA
+/// names the calling system, as the national platform does.
+fn refusal(path: &str, hsa_id: Option<&str>) -> Response {
     const TEXT: &str = "access denied";
     if path.starts_with("/rivta/") {
         // SOAP 1.1 answers every fault with HTTP 500.
-        soap(StatusCode::INTERNAL_SERVER_ERROR, request::fault(TEXT))
-    } else if path.starts_with("/fhir/") {
+        let text = request::unauthorised_text(hsa_id);
+        soap(StatusCode::INTERNAL_SERVER_ERROR, request::fault(&text))
+    } else if under_fhir(path) {
         operation_outcome(StatusCode::FORBIDDEN, "forbidden", TEXT)
     } else {
         (
@@ -181,7 +219,107 @@ fn refusal(path: &str) -> Response {
 }
 
 fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    fhir::now()
+}
+
+/// Under `/fhir`, refuses a request body larger than
+/// [`MAX_FHIR_REQUEST_BYTES`] with 413 (after the gate: a refused consumer
+/// is refused first).
+async fn fhir_request_limit(request: Request, next: Next) -> Response {
+    if !under_fhir(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    match read_limited(&parts.headers, body, MAX_FHIR_REQUEST_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(BodyError::TooLarge) => operation_outcome(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-costly",
+            &format!("the request body is larger than {MAX_FHIR_REQUEST_BYTES} bytes"),
+        ),
+        Err(BodyError::Unreadable) => operation_outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the request body could not be read",
+        ),
+    }
+}
+
+/// Under `/fhir`, every error is an OperationOutcome: an error answered
+/// otherwise (404 on an unknown route, 405, 503) gets one, its status and
+/// headers (`Allow`) kept.
+async fn fhir_errors(request: Request, next: Next) -> Response {
+    let fhir = under_fhir(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    let labelled = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/fhir+json"));
+    if !fhir || labelled || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (code, text) = match status {
+        StatusCode::BAD_REQUEST => ("invalid", "the request cannot be read"),
+        StatusCode::UNAUTHORIZED => ("login", "a client certificate is required"),
+        StatusCode::FORBIDDEN => ("forbidden", "access denied"),
+        StatusCode::NOT_FOUND => ("not-found", "no such resource or interaction"),
+        StatusCode::METHOD_NOT_ALLOWED => ("not-supported", "the method is not supported here"),
+        StatusCode::NOT_ACCEPTABLE => ("not-supported", "only application/fhir+json is served"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-costly", "the request is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("not-supported", "the media type is not supported"),
+        StatusCode::SERVICE_UNAVAILABLE => ("transient", "the service is unavailable, try again"),
+        s if s.is_server_error() => ("exception", "the request could not be answered"),
+        _ => ("processing", "the request could not be answered"),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    let body = fhir::operation_outcome(&[("error", code, text)]).to_string();
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Why a request body was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+/// The request body when it is at most `limit` bytes. A longer one is read
+/// on (up to [`MAX_DRAINED_BYTES`], none kept) so that the client can read
+/// the refusal; one that says it is longer still is not read at all.
+async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_DRAINED_BYTES as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if seen > MAX_DRAINED_BYTES {
+            break;
+        }
+    }
+    if seen > limit {
+        Err(BodyError::TooLarge)
+    } else {
+        Ok(Bytes::from(kept))
+    }
 }
 
 /// How an access ended.
@@ -354,100 +492,146 @@ fn soap(status: StatusCode, body: String) -> Response {
 fn fhir_json(status: StatusCode, body: serde_json::Value) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, "application/fhir+json")],
+        [(header::CONTENT_TYPE, FHIR_JSON)],
         body.to_string(),
     )
         .into_response()
 }
 
 fn operation_outcome(status: StatusCode, code: &str, text: &str) -> Response {
-    fhir_json(
-        status,
-        json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}),
-    )
+    fhir_json(status, fhir::operation_outcome(&[("error", code, text)]))
 }
 
-async fn metadata(State(state): State<PortalState>) -> Response {
+/// The format a FHIR request asks for, checked: JSON, or why not (see
+/// [`not_acceptable`]).
+fn fhir_format(headers: &HeaderMap, uri: &Uri) -> Result<(), String> {
+    let params = parameters(uri.query()).unwrap_or_default();
+    let format = params
+        .iter()
+        .find(|(k, _)| k == "_format")
+        .map(|(_, v)| v.as_str());
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    negotiate(format, accept)
+}
+
+/// The 406 for a format other than JSON.
+fn not_acceptable(why: &str) -> Response {
+    operation_outcome(StatusCode::NOT_ACCEPTABLE, "not-supported", why)
+}
+
+async fn metadata(State(state): State<PortalState>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Err(why) = fhir_format(&headers, &uri) {
+        return not_acceptable(&why);
+    }
     fhir_json(
         StatusCode::OK,
-        json!({
-            "resourceType": "CapabilityStatement",
-            "status": "active",
-            "date": now(),
-            "kind": "instance",
-            "fhirVersion": "4.0.1",
-            "format": ["json"],
-            "implementation": {"description": "samgate: SIP care plans", "url": state.config.fhir_base_url},
-            "rest": [{
-                "mode": "server",
-                "resource": [{
-                    "type": "CarePlan",
-                    "interaction": [{"code": "read"}, {"code": "search-type"}],
-                    "searchParam": [{"name": "subject:identifier", "type": "token"}],
-                }],
-            }],
-        }),
+        fhir::capability_statement(&state.config.fhir_base_url),
     )
-}
-
-/// `subject:identifier=system|value` for a personnummer or samordningsnummer,
-/// given once: two of them name two people, which is ambiguous.
-fn patient_of(uri: &Uri) -> Result<String, String> {
-    let Query(params) = Query::<Vec<(String, String)>>::try_from_uri(uri)
-        .map_err(|_| "the query string cannot be read".to_owned())?;
-    let mut tokens = params
-        .iter()
-        .filter(|(k, _)| k == "subject:identifier")
-        .map(|(_, v)| v);
-    let token = tokens
-        .next()
-        .ok_or("the search needs subject:identifier=system|value")?;
-    if tokens.next().is_some() {
-        return Err("subject:identifier is given more than once, which is ambiguous".into());
-    }
-    let (system, value) = token
-        .split_once('|')
-        .ok_or("subject:identifier must be system|value")?;
-    let checked = match system {
-        fhir::PERSONNUMMER_SYSTEM => {
-            samgate_proto::ids::Personnummer::parse(value).map(|p| p.as_str().to_owned())
-        }
-        fhir::SAMORDNINGSNUMMER_SYSTEM => {
-            samgate_proto::ids::Samordningsnummer::parse(value).map(|s| s.as_str().to_owned())
-        }
-        other => return Err(format!("identifier system {other} is not supported")),
-    };
-    checked.map_err(|e| e.reason)
 }
 
 async fn search(
     State(state): State<PortalState>,
     Extension(consumer): Extension<Consumer>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     const WHAT: &str = "fhir-search";
-    let patient = match patient_of(&uri) {
-        Ok(p) => p,
+    if let Err(why) = fhir_format(&headers, &uri) {
+        return invalid(&state, &consumer, WHAT, &why, not_acceptable(&why));
+    }
+    let prefer = headers.get("prefer").and_then(|v| v.to_str().ok());
+    let query = match parameters(uri.query())
+        .and_then(|params| CarePlanSearch::parse(&params, lenient(prefer)))
+    {
+        Ok(q) => q,
         Err(e) => {
-            let answer = operation_outcome(StatusCode::BAD_REQUEST, "invalid", &e);
-            return invalid(&state, &consumer, WHAT, &e, answer);
+            let code = match e {
+                SearchError::Unsupported(_) => "not-supported",
+                _ => "invalid",
+            };
+            let text = e.to_string();
+            let answer = operation_outcome(StatusCode::BAD_REQUEST, code, &text);
+            return invalid(&state, &consumer, WHAT, &text, answer);
         }
     };
-    match read_plans(&state, &consumer, &patient, WHAT, Asked::List, |docs| docs).await {
-        Ok(docs) => fhir_json(
-            StatusCode::OK,
-            fhir::search_bundle(&docs, &state.config.fhir_base_url),
-        ),
+    let mut total = 0;
+    let page = |docs: Vec<SipDocument>| {
+        let matches: Vec<SipDocument> = docs.into_iter().filter(|d| query.matches(d)).collect();
+        total = matches.len();
+        query.page(matches)
+    };
+    match read_plans(
+        &state,
+        &consumer,
+        &query.patient_id,
+        WHAT,
+        Asked::List,
+        page,
+    )
+    .await
+    {
+        Ok(docs) => {
+            let base = &state.config.fhir_base_url;
+            let links = query.links(base, total);
+            fhir_json(StatusCode::OK, fhir::searchset(&docs, total, &links, base))
+        }
         Err(r) => r,
     }
+}
+
+/// Whether an `If-None-Match` header names the entity tag of `version`
+/// (weakly compared, as for a GET) or is `*`.
+fn none_match(headers: &HeaderMap, version: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version)
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate).
+fn http_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// A read's answer: the CarePlan with its ETag and Last-Modified, or 304
+/// when the client's `If-None-Match` names this version.
+fn care_plan_answer(doc: &SipDocument, headers: &HeaderMap) -> Response {
+    let plan = fhir::care_plan(doc);
+    let version = plan["meta"]["versionId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut validators = vec![(header::ETAG, format!("W/\"{version}\""))];
+    if let Some(t) = fhir::last_updated(doc) {
+        validators.push((header::LAST_MODIFIED, http_date(t)));
+    }
+    let mut response = if none_match(headers, &version) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        fhir_json(StatusCode::OK, plan)
+    };
+    for (name, value) in validators {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 async fn read(
     State(state): State<PortalState>,
     Extension(consumer): Extension<Consumer>,
     Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
     const WHAT: &str = "fhir-read";
+    if let Err(why) = fhir_format(&headers, &uri) {
+        return invalid(&state, &consumer, WHAT, &why, not_acceptable(&why));
+    }
     let not_found = || operation_outcome(StatusCode::NOT_FOUND, "not-found", "no such CarePlan");
     let Some((case_id, _)) = id.rsplit_once("-sip-") else {
         return match log_access(&state, &consumer, "", WHAT, Outcome::NotFound) {
@@ -457,7 +641,7 @@ async fn read(
     };
     let pick = |docs: Vec<SipDocument>| docs.into_iter().find(|d| d.document_id == id);
     match read_case_plan(&state, &consumer, case_id, WHAT, pick).await {
-        Ok(Some(doc)) => fhir_json(StatusCode::OK, fhir::care_plan(&doc)),
+        Ok(Some(doc)) => care_plan_answer(&doc, &headers),
         Ok(None) => not_found(),
         Err(r) => r,
     }
@@ -484,12 +668,41 @@ async fn printable(
     }
 }
 
+/// The body of a SOAP request, or the fault to answer (logged as invalid
+/// under `what`).
+async fn soap_body(
+    state: &PortalState,
+    consumer: &Consumer,
+    what: &str,
+    request: Request,
+) -> Result<Bytes, Response> {
+    let (parts, body) = request.into_parts();
+    match read_limited(&parts.headers, body, request::MAX_REQUEST_BYTES).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => {
+            let text = match e {
+                BodyError::TooLarge => format!(
+                    "the request is larger than {} bytes",
+                    request::MAX_REQUEST_BYTES
+                ),
+                BodyError::Unreadable => "the request could not be read".to_owned(),
+            };
+            let answer = soap(StatusCode::INTERNAL_SERVER_ERROR, request::fault(&text));
+            Err(invalid(state, consumer, what, &text, answer))
+        }
+    }
+}
+
 async fn get_care_plans(
     State(state): State<PortalState>,
     Extension(consumer): Extension<Consumer>,
-    body: Bytes,
+    http_request: Request,
 ) -> Response {
     const WHAT: &str = "get-care-plans";
+    let body = match soap_body(&state, &consumer, WHAT, http_request).await {
+        Ok(body) => body,
+        Err(fault) => return fault,
+    };
     let request = match request::parse_request(&body) {
         Ok(r) => r,
         // SOAP 1.1 answers a fault with HTTP 500.
@@ -520,5 +733,78 @@ async fn get_care_plans(
             soap(StatusCode::OK, rivta::response(&chosen, own, &log_id))
         }
         Err(r) => r,
+    }
+}
+
+/// The address of the GetCarePlans endpoint as the consumer reaches it:
+/// configured, or the https URL of the Host it asked.
+fn get_care_plans_address(state: &PortalState, headers: &HeaderMap) -> String {
+    let base = state.config.rivta_base_url.trim_end_matches('/');
+    if !base.is_empty() {
+        return format!("{base}/GetCarePlans");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("https://{host}{GET_CARE_PLANS}")
+}
+
+/// `GET /rivta/GetCarePlans?wsdl`: the contract, with this endpoint's
+/// address; `?xsd=<file>`: a schema it imports.
+async fn get_contract(State(state): State<PortalState>, headers: HeaderMap, uri: Uri) -> Response {
+    let endpoint = get_care_plans_address(&state, &headers);
+    let params = parameters(uri.query()).unwrap_or_default();
+    let xml = |text: String| {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+            text,
+        )
+            .into_response()
+    };
+    if params.iter().any(|(k, _)| k.eq_ignore_ascii_case("wsdl")) {
+        return xml(contract::wsdl(&endpoint));
+    }
+    if let Some((_, name)) = params.iter().find(|(k, _)| k.eq_ignore_ascii_case("xsd")) {
+        return match contract::schema(name, &endpoint) {
+            Some(text) => xml(text),
+            None => soap(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                request::fault("the contract has no such schema"),
+            ),
+        };
+    }
+    soap(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        request::fault("GetCarePlans is called with POST; GET serves ?wsdl and ?xsd=<file>"),
+    )
+}
+
+/// PingForConfiguration: the national platform's check that samgate is up.
+async fn ping_for_configuration(
+    State(state): State<PortalState>,
+    Extension(consumer): Extension<Consumer>,
+    http_request: Request,
+) -> Response {
+    const WHAT: &str = "ping-for-configuration";
+    let body = match soap_body(&state, &consumer, WHAT, http_request).await {
+        Ok(body) => body,
+        Err(fault) => return fault,
+    };
+    match ping::parse_ping(&body) {
+        Ok(p) => soap(
+            StatusCode::OK,
+            ping::response(&p, &state.config.source_system_hsa_id, chrono::Utc::now()),
+        ),
+        Err(e) => {
+            let answer = soap(StatusCode::INTERNAL_SERVER_ERROR, request::fault(&e));
+            invalid(&state, &consumer, WHAT, &e, answer)
+        }
     }
 }

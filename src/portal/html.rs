@@ -70,17 +70,23 @@ th { font-size: 10pt; color: #444; }
 .goal { margin: 2mm 0 3mm; }
 .goal p { margin: 0; font-weight: bold; }
 footer { margin-top: 8mm; font-size: 9.5pt; color: #555; }
+@media screen { body { margin-top: 10mm; margin-bottom: 10mm; padding: 0 4mm; } }
 @media print { h2 { break-after: avoid; } tr, .goal { break-inside: avoid; } }
 ";
+
+/// The head every page opens with: UTF-8, the viewport of a phone as wide
+/// as the device (the page is read on phones as often as printed), the
+/// title and the style.
+fn head() -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Samordnad individuell plan</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+    )
+}
 
 /// The page for one plan version.
 pub fn page(doc: &SipDocument) -> String {
     let p = &doc.plan;
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">\n<title>Samordnad individuell plan</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-    );
+    let mut h = head();
     let name = format!("{} {}", doc.patient.given_name, doc.patient.family_name);
     let written = doc
         .written_at
@@ -90,7 +96,7 @@ pub fn page(doc: &SipDocument) -> String {
         .unwrap_or_default();
     let _ = write!(
         h,
-        "<h1>Samordnad individuell plan (SIP)</h1>\n<p class=\"meta\">För {}. Version {}, upprättad {} av {}.</p>\n",
+        "<main>\n<h1>Samordnad individuell plan (SIP)</h1>\n<p class=\"meta\">För {}. Version {}, upprättad {} av {}.</p>\n",
         escape(name.trim()),
         doc.version,
         escape(&written),
@@ -179,7 +185,7 @@ pub fn page(doc: &SipDocument) -> String {
     };
     let _ = write!(
         h,
-        "<footer>{took_part} Planen är dokument {}.</footer>\n</body>\n</html>\n",
+        "</main>\n<footer>{took_part} Planen är dokument {}.</footer>\n</body>\n</html>\n",
         escape(&doc.document_id)
     );
     h
@@ -188,6 +194,7 @@ pub fn page(doc: &SipDocument) -> String {
 /// The page shown when there is no plan to show.
 pub fn no_plan() -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">\n<title>Samordnad individuell plan</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>Samordnad individuell plan (SIP)</h1>\n<p>Det finns ingen plan att visa.</p>\n</body>\n</html>\n"
+        "{}<main>\n<h1>Samordnad individuell plan (SIP)</h1>\n<p>Det finns ingen plan att visa.</p>\n</main>\n</body>\n</html>\n",
+        head()
     )
 }

@@ -16,11 +16,14 @@
 //! functions of documents.
 
 pub mod audit;
+pub mod contract;
 pub mod fhir;
 pub mod html;
+pub mod ping;
 pub mod push;
 pub mod request;
 pub mod rivta;
+pub mod search;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -45,6 +48,16 @@ pub struct SipDocument {
     pub written_at: Option<Timestamp>,
     /// Names of the units that appear in the case, by HSA-id.
     pub unit_names: BTreeMap<String, String>,
+    /// Every care unit that took part in the plan, by HSA-id, sorted and
+    /// each once: the case's participants (the ward that admitted the
+    /// person among them), the plan's author, its coordinator and the
+    /// units responsible for its interventions. GetCarePlans filters on
+    /// them (`careUnitHSAId`) and lists them
+    /// (`participatingCareUnitHSAId`); FHIR lists them as `contributor`.
+    pub participating_units: Vec<String>,
+    /// When the case last changed: the plan's rendering (its status, its
+    /// contributors) follows the case, so this bounds its last change.
+    pub case_updated_at: Option<Timestamp>,
     pub approved_for_patient: bool,
     /// The case is closed (the plan is completed).
     pub completed: bool,
@@ -125,6 +138,29 @@ pub fn consent_allows_publication(case: &Case) -> bool {
     case.process != CareProcess::Outpatient as i32 || case.consent == ConsentState::Given as i32
 }
 
+/// The HSA-ids of every unit that took part in `plan` of `case`, sorted,
+/// each once (see [`SipDocument::participating_units`]).
+fn participating_units(
+    case: &Case,
+    plan: &SipPlan,
+    event: &samgate_proto::CaseEvent,
+) -> Vec<String> {
+    let units: std::collections::BTreeSet<String> = case
+        .participants
+        .iter()
+        .map(|p| p.hsa_id.clone())
+        .chain(event.author.iter().map(|a| a.hsa_id.clone()))
+        .chain(std::iter::once(plan.coordinator_hsa_id.clone()))
+        .chain(
+            plan.interventions
+                .iter()
+                .map(|i| i.responsible_hsa_id.clone()),
+        )
+        .filter(|hsa| !hsa.trim().is_empty())
+        .collect();
+    units.into_iter().collect()
+}
+
 fn document(
     case: &Case,
     mut plan: SipPlan,
@@ -144,6 +180,7 @@ fn document(
                 .map(|i| (i.responsible_hsa_id.clone(), i.responsible_name.clone())),
         )
         .collect();
+    let participating_units = participating_units(case, &plan, event);
     SipDocument {
         document_id: format!("{}-sip-{}", case.id, plan.version),
         case_id: case.id.clone(),
@@ -154,6 +191,8 @@ fn document(
         author: event.author.clone().unwrap_or_default(),
         written_at: event.occurred_at,
         unit_names,
+        participating_units,
+        case_updated_at: case.updated_at,
         completed: case.status == CaseStatus::Closed as i32,
         care_contact: None,
     }

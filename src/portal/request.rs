@@ -24,7 +24,8 @@ pub struct GetCarePlansRequest {
     pub logical_address: String,
     /// 12 digits.
     pub patient_id: String,
-    /// Only plans in which one of these units takes part (empty: all).
+    /// Only plans in which one of these units takes part (empty: all):
+    /// any unit of [`SipDocument::participating_units`].
     pub care_unit_hsa_ids: Vec<String>,
     /// Only plans written in this period, `YYYYMMDD` inclusive.
     pub date_period: Option<(String, String)>,
@@ -32,7 +33,8 @@ pub struct GetCarePlansRequest {
     pub source_system_hsa_id: Option<String>,
 }
 
-fn child<'d, 'a>(el: &'d Element<'a>, ns: &str, local: &str) -> Option<&'d Element<'a>> {
+/// The first `ns:local` child of `el`.
+pub fn child<'d, 'a>(el: &'d Element<'a>, ns: &str, local: &str) -> Option<&'d Element<'a>> {
     el.children
         .iter()
         .find(|c| &*c.ns == ns && c.local == local)
@@ -72,9 +74,10 @@ fn day(value: &str, what: &str) -> Result<String, String> {
     Ok(value[..8].to_owned())
 }
 
-/// Reads a SOAP 1.1 GetCarePlans v2 request; the error is the text of the
-/// fault to answer with.
-pub fn parse_request(bytes: &[u8]) -> Result<GetCarePlansRequest, String> {
+/// Reads the SOAP 1.1 Envelope of a request (at most
+/// [`MAX_REQUEST_BYTES`], UTF-8, through the guarded reader); the error is
+/// the text of the fault to answer with.
+pub fn envelope(bytes: &[u8]) -> Result<Element<'_>, String> {
     if bytes.len() > MAX_REQUEST_BYTES {
         return Err(format!(
             "the request is larger than {MAX_REQUEST_BYTES} bytes"
@@ -86,6 +89,13 @@ pub fn parse_request(bytes: &[u8]) -> Result<GetCarePlansRequest, String> {
     if &*envelope.ns != SOAP_NS || envelope.local != "Envelope" {
         return Err("the request is not a SOAP 1.1 Envelope".into());
     }
+    Ok(envelope)
+}
+
+/// Reads a SOAP 1.1 GetCarePlans v2 request; the error is the text of the
+/// fault to answer with.
+pub fn parse_request(bytes: &[u8]) -> Result<GetCarePlansRequest, String> {
+    let envelope = envelope(bytes)?;
     let logical_address = child(&envelope, SOAP_NS, "Header")
         .and_then(|h| child(h, REGISTRY_NS, "LogicalAddress"))
         .and_then(text)
@@ -182,13 +192,10 @@ pub fn select<'d>(
     docs.iter()
         .filter(|d| {
             request.care_unit_hsa_ids.is_empty()
-                || request.care_unit_hsa_ids.iter().any(|u| {
-                    d.author.hsa_id == *u
-                        || d.plan
-                            .interventions
-                            .iter()
-                            .any(|i| i.responsible_hsa_id == *u)
-                })
+                || request
+                    .care_unit_hsa_ids
+                    .iter()
+                    .any(|u| d.participating_units.contains(u))
         })
         .filter(|d| {
             match (
@@ -206,6 +213,15 @@ pub fn select<'d>(
             }
         })
         .collect()
+}
+
+/// The fault text for a consumer that may not call: like the national
+/// platform's, it names the calling system when its certificate names one.
+pub fn unauthorised_text(consumer: Option<&str>) -> String {
+    match consumer {
+        Some(hsa_id) => format!("Obehörigt anrop för system {hsa_id}"),
+        None => "Obehörigt anrop: klientcertifikatet anger inte ett HSA-id".to_owned(),
+    }
 }
 
 /// A SOAP 1.1 fault for a request that cannot be answered.

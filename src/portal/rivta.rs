@@ -106,16 +106,8 @@ fn care_plan(out: &mut String, doc: &SipDocument, source_system_hsa_id: &str) {
             base64(page.as_bytes())
         );
     }
-    let mut units: Vec<&str> = doc
-        .plan
-        .interventions
-        .iter()
-        .map(|i| i.responsible_hsa_id.as_str())
-        .filter(|h| !h.is_empty())
-        .collect();
-    units.sort();
-    units.dedup();
-    for hsa in units {
+    // The same units as the FHIR CarePlan's contributors.
+    for hsa in &doc.participating_units {
         let _ = write!(
             out,
             "<core:participatingCareUnitHSAId><core:root>{HSA_OID}</core:root><core:extension>{}</core:extension></core:participatingCareUnitHSAId>",

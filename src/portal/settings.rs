@@ -24,6 +24,29 @@ pub enum SettingsError {
     SourceSystem { value: String, reason: String },
 }
 
+/// The FHIR base URL samgate ships with (config/samgate.toml): right only
+/// for a portal on this machine's port 8443.
+pub const DEFAULT_FHIR_BASE_URL: &str = "https://localhost:8443/fhir";
+
+/// A warning to give at start when `portal.fhir_base_url` cannot be the
+/// address clients reach the portal at, which every Bundle entry's
+/// `fullUrl` is built from: empty, or the shipped default while the portal
+/// listens on `listening`, which is not loopback port 8443.
+pub fn base_url_warning(config: &PortalConfig, listening: std::net::SocketAddr) -> Option<String> {
+    let base = config.fhir_base_url.as_str();
+    if base.is_empty() {
+        return Some(format!(
+            "portal.fhir_base_url is empty: Bundle entries' fullUrl will not be absolute; set it to the address clients use to reach the portal on {listening}"
+        ));
+    }
+    let default_place = listening.ip().is_loopback() && listening.port() == 8443;
+    (base == DEFAULT_FHIR_BASE_URL && !default_place).then(|| {
+        format!(
+            "portal.fhir_base_url is the default {DEFAULT_FHIR_BASE_URL} but the portal listens on {listening}: Bundle entries' fullUrl will point there; set portal.fhir_base_url (SAMGATE_PORTAL_FHIR_BASE_URL) to the address clients use"
+        )
+    })
+}
+
 /// Whether the portal runs at all: its endpoints are served or plans are
 /// pushed. The embedded default does neither.
 pub fn in_use(config: &PortalConfig) -> bool {
@@ -101,6 +124,21 @@ mod tests {
             text.contains("portal.source_system_hsa_id: \"samgate\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_default_base_url_is_questioned_when_the_portal_listens_elsewhere() {
+        let mut config = portal(&[]);
+        config.fhir_base_url = DEFAULT_FHIR_BASE_URL.into();
+        let at = |a: &str| a.parse::<std::net::SocketAddr>().unwrap();
+        assert_eq!(base_url_warning(&config, at("127.0.0.1:8443")), None);
+        let w = base_url_warning(&config, at("0.0.0.0:8443")).unwrap();
+        assert!(w.contains("listens on 0.0.0.0:8443"), "{w}");
+        assert!(base_url_warning(&config, at("127.0.0.1:9443")).is_some());
+        config.fhir_base_url = "https://samgate.region.se/fhir".into();
+        assert_eq!(base_url_warning(&config, at("0.0.0.0:8443")), None);
+        config.fhir_base_url.clear();
+        assert!(base_url_warning(&config, at("127.0.0.1:8443")).is_some());
     }
 
     #[test]
