@@ -149,18 +149,7 @@ fn echoes_are_reencoded_in_the_standard_delimiters() {
     // The message uses # * ! / %, and MSH-3 holds two components, the
     // second with a literal '^' (written @ here, swapped in after mapping).
     let m = Msg::a01().set("MSH", 3, "APP^X@Y").bytes();
-    let mapped: Vec<u8> = m
-        .iter()
-        .map(|b| match b {
-            b'|' => b'#',
-            b'^' => b'*',
-            b'~' => b'!',
-            b'\\' => b'/',
-            b'&' => b'%',
-            b'@' => b'^',
-            b => *b,
-        })
-        .collect();
+    let mapped = support::other_delimiters(&m);
     let text = String::from_utf8(mapped).unwrap();
     let r = read(text.as_bytes(), &Options::default());
     assert!(matches!(r.outcome, Outcome::Stay(_)), "{:?}", r.outcome);

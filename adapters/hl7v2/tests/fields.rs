@@ -620,17 +620,7 @@ fn terminators_bom_and_delimiters() {
         );
     }
     // Other delimiters, from MSH-1 and MSH-2.
-    let other: Vec<u8> = base
-        .iter()
-        .map(|b| match b {
-            b'|' => b'#',
-            b'^' => b'*',
-            b'~' => b'!',
-            b'\\' => b'/',
-            b'&' => b'%',
-            b => *b,
-        })
-        .collect();
+    let other = support::other_delimiters(&base);
     assert!(
         matches!(read(&other, &Options::default()).outcome, Outcome::Stay(ref s) if **s == want)
     );

@@ -134,3 +134,20 @@ impl Msg {
 pub fn brief(r: &Refusal) -> String {
     format!("{} {} {}", r.severity.ack_code(), r.code.code(), r.location)
 }
+
+/// A message written with the delimiters `#*!/%` instead of `|^~\&`; an `@`
+/// becomes a literal `^` (content, not a delimiter, in the new set).
+pub fn other_delimiters(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .map(|b| match b {
+            b'|' => b'#',
+            b'^' => b'*',
+            b'~' => b'!',
+            b'\\' => b'/',
+            b'&' => b'%',
+            b'@' => b'^',
+            b => *b,
+        })
+        .collect()
+}
