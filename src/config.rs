@@ -27,6 +27,7 @@ const OPTIONAL_KEYS: &[&[&str]] = &[&["payment_liability", "default", "cutoff_ho
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
+    pub grpc: GrpcConfig,
     pub store: StoreConfig,
     pub directory: DirectoryConfig,
     pub amqp: crate::transport::AmqpConfig,
@@ -109,6 +110,59 @@ impl PortalConfig {
     pub fn access_log_path(&self, data_dir: &Path) -> std::path::PathBuf {
         if self.access_log.is_empty() {
             data_dir.join("portal-access.log")
+        } else {
+            std::path::PathBuf::from(&self.access_log)
+        }
+    }
+}
+
+/// The gRPC API's authentication (see the README's "Authentication").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// samgate's certificate chain and key, and the CA of the callers'
+    /// certificates (PEM); all empty: plaintext, on loopback only.
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub client_ca: String,
+    /// Plaintext off loopback too (`serve --insecure-plaintext`).
+    pub insecure_plaintext: bool,
+    /// A TOML file of `[[access]]` entries; empty: none.
+    pub access_table: String,
+    /// Entries written here as `[[grpc.access]]`.
+    #[serde(default)]
+    pub access: Vec<crate::api::access::AccessEntry>,
+    /// The gRPC access log; empty: `grpc-access.log` in the data directory.
+    pub access_log: String,
+}
+
+impl GrpcConfig {
+    /// Whether any TLS file is set: then all three must be.
+    pub fn tls(&self) -> bool {
+        !(self.tls_cert.is_empty() && self.tls_key.is_empty() && self.client_ca.is_empty())
+    }
+
+    /// The access table from `access_table` and `access`, checked.
+    pub fn access_table(
+        &self,
+    ) -> Result<crate::api::access::AccessTable, crate::api::access::AccessTableError> {
+        use crate::api::access::AccessTable;
+        let from_file = if self.access_table.is_empty() {
+            Vec::new()
+        } else {
+            AccessTable::read_file(Path::new(&self.access_table))?
+        };
+        let entries = from_file
+            .iter()
+            .map(|e| (self.access_table.as_str(), e))
+            .chain(self.access.iter().map(|e| ("grpc.access", e)));
+        AccessTable::new(entries)
+    }
+
+    /// The access log's path.
+    pub fn access_log_path(&self, data_dir: &Path) -> std::path::PathBuf {
+        if self.access_log.is_empty() {
+            data_dir.join("grpc-access.log")
         } else {
             std::path::PathBuf::from(&self.access_log)
         }
@@ -277,6 +331,48 @@ mod tests {
         assert_eq!(c.payment_liability.default.cutoff_hour, Some(12));
         let err = Config::load(None, env(&[("SAMGATE_SERVR_LISTEN", "x")])).unwrap_err();
         assert!(err.to_string().contains("SAMGATE_SERVR_LISTEN"));
+    }
+
+    #[test]
+    fn the_grpc_access_table_comes_from_a_file_and_inline_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("access.toml");
+        std::fs::write(
+            &table,
+            "[[access]]\nhsa_id = \"SE2321000016-PLAT\"\nunits = [\"SE2321000164-7381\"]\nrights = [\"submit\"]\n",
+        )
+        .unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[[grpc.access]]\nhsa_id = \"SE2120000449-KHSL\"\nunits = [\"SE2120000449-KHSL\"]\nrights = [\"receive\"]\n",
+        )
+        .unwrap();
+        let table_path = table.to_str().unwrap();
+        let c = Config::load(
+            Some(&path),
+            env(&[
+                ("SAMGATE_GRPC_ACCESS_TABLE", table_path),
+                ("SAMGATE_GRPC_INSECURE_PLAINTEXT", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.grpc.insecure_plaintext);
+        assert!(!c.grpc.tls());
+        assert_eq!(c.grpc.access_table().unwrap().len(), 2);
+        // The same HSA-id in the file and inline, in other case: refused,
+        // naming where the second came from.
+        std::fs::write(&path, "[[grpc.access]]\nhsa_id = \"SE2321000016-plat\"\n").unwrap();
+        let c = Config::load(
+            Some(&path),
+            env(&[("SAMGATE_GRPC_ACCESS_TABLE", table_path)]),
+        )
+        .unwrap();
+        let err = c.grpc.access_table().unwrap_err().to_string();
+        assert!(
+            err.contains("grpc.access") && err.contains("SE2321000016-plat"),
+            "{err}"
+        );
     }
 
     #[test]

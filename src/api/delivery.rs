@@ -1,6 +1,8 @@
 //! `DeliveryService`: units read their deliveries in order and acknowledge
 //! them. Used by units on samgate's native interface, and by everyone when
-//! no broker is configured.
+//! no broker is configured. A caller reads and acknowledges only the
+//! deliveries of units it acts for (`access`), and each delivery read is
+//! written to the gRPC access log.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -14,6 +16,8 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::access::Caller;
+use super::read_log::{ReadLog, ReadRecord};
 use crate::gateway::{Gateway, Rendered};
 use crate::routing::System;
 
@@ -41,38 +45,75 @@ pub fn to_proto(r: Rendered) -> Delivery {
     }
 }
 
-fn recipient(hsa_id: &str) -> Result<(), Status> {
+fn recipient_is_valid(hsa_id: &str) -> Result<(), Status> {
     samgate_proto::ids::HsaId::check(hsa_id)
         .map_err(|e| Status::invalid_argument(format!("recipient_hsa_id: {e}")))
 }
 
+/// The access-log record of one delivery read.
+fn delivery_read(caller: &Caller, what: &'static str, r: &Rendered) -> ReadRecord {
+    let patient = r
+        .delivery
+        .event
+        .patient
+        .as_ref()
+        .map_or("", |p| p.id.as_str());
+    ReadRecord::new(caller, what)
+        .for_unit(&r.delivery.recipient)
+        .of(&r.delivery.case_id, patient)
+}
+
 pub struct DeliveryApi {
     gateway: Arc<Gateway>,
+    reads: ReadLog,
 }
 
 impl DeliveryApi {
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        DeliveryApi { gateway }
+    pub fn new(gateway: Arc<Gateway>, reads: ReadLog) -> Self {
+        DeliveryApi { gateway, reads }
+    }
+
+    /// The caller of a request for `recipient`'s deliveries, when it may
+    /// receive them; a refused read is recorded.
+    fn receiver<T>(
+        &self,
+        request: &Request<T>,
+        what: &'static str,
+        recipient: &str,
+    ) -> Result<Caller, Status> {
+        let caller = Caller::of(request)?;
+        recipient_is_valid(recipient)?;
+        caller.may_receive(recipient).map_err(|denied| {
+            self.reads
+                .refused(ReadRecord::new(&caller, what).for_unit(recipient), denied)
+        })?;
+        Ok(caller)
     }
 }
 
 #[tonic::async_trait]
 impl DeliveryService for DeliveryApi {
     async fn pull(&self, request: Request<PullRequest>) -> Result<Response<PullResponse>, Status> {
+        let caller = self.receiver(&request, "Pull", &request.get_ref().recipient_hsa_id)?;
         let r = request.into_inner();
-        recipient(&r.recipient_hsa_id)?;
         let rendered = self
             .gateway
             .pull(&r.recipient_hsa_id, r.max.max(0) as usize)
             .await?;
+        for d in &rendered {
+            self.reads.record(&delivery_read(&caller, "Pull", d))?;
+        }
         Ok(Response::new(PullResponse {
             deliveries: rendered.into_iter().map(to_proto).collect(),
         }))
     }
 
     async fn ack(&self, request: Request<AckRequest>) -> Result<Response<AckResponse>, Status> {
+        // Not a read: refused, but not recorded.
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        recipient(&r.recipient_hsa_id)?;
+        recipient_is_valid(&r.recipient_hsa_id)?;
+        caller.may_receive(&r.recipient_hsa_id)?;
         let acknowledged = self
             .gateway
             .ack(&r.recipient_hsa_id, &r.message_ids)
@@ -88,9 +129,10 @@ impl DeliveryService for DeliveryApi {
         &self,
         request: Request<PullRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = self.receiver(&request, "Subscribe", &request.get_ref().recipient_hsa_id)?;
         let r = request.into_inner();
-        recipient(&r.recipient_hsa_id)?;
         let gateway = self.gateway.clone();
+        let reads = self.reads.clone();
         let mut wake = gateway.stored_changes();
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
@@ -106,9 +148,14 @@ impl DeliveryService for DeliveryApi {
                 {
                     Ok(batch) => {
                         for d in batch {
-                            if sent.insert(d.delivery.message_id.clone())
-                                && tx.send(Ok(to_proto(d))).await.is_err()
-                            {
+                            if !sent.insert(d.delivery.message_id.clone()) {
+                                continue;
+                            }
+                            if let Err(e) = reads.record(&delivery_read(&caller, "Subscribe", &d)) {
+                                let _ = tx.send(Err(e)).await;
+                                return;
+                            }
+                            if tx.send(Ok(to_proto(d))).await.is_err() {
                                 return;
                             }
                         }

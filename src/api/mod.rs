@@ -1,12 +1,18 @@
 //! The gateway's network API: gRPC (tonic) with standard health checking and
-//! server reflection, so `grpcurl -plaintext HOST:PORT list` works; and the
-//! citizen-portal endpoints over HTTPS with mutual TLS (`portal`, `mtls`).
+//! server reflection, so `grpcurl -plaintext HOST:PORT list` works on the
+//! loopback default; over mutual TLS elsewhere, with each caller's rights
+//! from the access table (`access`, `connection`) and its reads in the gRPC
+//! access log (`read_log`). And the citizen-portal endpoints over HTTPS
+//! with mutual TLS (`portal`, `mtls`).
 
+pub mod access;
+pub mod connection;
 mod delivery;
 mod grpc;
 pub mod mtls;
 pub mod portal;
+pub mod read_log;
 mod status;
 
 pub use delivery::DeliveryApi;
-pub use grpc::{CaseApi, TranslationApi, serve};
+pub use grpc::{CaseApi, GrpcSecurity, TranslationApi, serve, serve_secured};

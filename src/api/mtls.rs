@@ -1,6 +1,6 @@
-//! The portal's transport: HTTPS with mutual TLS (rustls on ring, the one
-//! TLS stack of the gateway), where the client certificate says who the
-//! consumer is.
+//! Mutual TLS for samgate's listeners (rustls on ring, the one TLS stack of
+//! the gateway), where the client certificate says who the caller is: the
+//! portal's HTTPS endpoints, and the gRPC API.
 //!
 //! A national-platform consumer (1177's journal view, NPÖ) presents a SITHS
 //! function certificate whose subject `serialNumber` (OID 2.5.4.5) is its
@@ -11,7 +11,9 @@
 //! says about its holder ([`subject_serial_number`]: none, one HSA-id, or
 //! ambiguous). The portal
 //! router turns that into the `Consumer` its handlers read; the allow-list
-//! and the access log are the router's business, not the transport's.
+//! and the access log are the router's business, not the transport's. The
+//! gRPC API takes the same handshakes as a stream
+//! ([`TlsListener::into_stream`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
 
 /// How long a client may take over its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,6 +60,21 @@ pub struct TlsFiles<'a> {
     /// The CA (or CAs) that issue the consumers' certificates.
     pub client_ca: &'a str,
 }
+
+/// The names of the settings the files came from, for error messages.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingNames {
+    pub cert: &'static str,
+    pub key: &'static str,
+    pub client_ca: &'static str,
+}
+
+/// The portal's settings (`[portal]`).
+pub const PORTAL_SETTINGS: SettingNames = SettingNames {
+    cert: "portal.tls_cert",
+    key: "portal.tls_key",
+    client_ca: "portal.client_ca",
+};
 
 fn path_of(setting: &'static str, value: &str) -> Result<PathBuf, TlsSetupError> {
     if value.is_empty() {
@@ -111,15 +129,26 @@ pub fn read_roots(setting: &'static str, path: &Path) -> Result<RootCertStore, T
     Ok(roots)
 }
 
-/// A rustls server configuration that demands a client certificate issued
-/// by `client_ca`.
+/// The portal's rustls server configuration: a client certificate issued
+/// by `client_ca` is required, and the router speaks HTTP/1.1.
 pub fn server_config(files: &TlsFiles<'_>) -> Result<Arc<ServerConfig>, TlsSetupError> {
-    let cert_path = path_of("portal.tls_cert", files.cert)?;
-    let key_path = path_of("portal.tls_key", files.key)?;
-    let ca_path = path_of("portal.client_ca", files.client_ca)?;
-    let chain = read_certificates("portal.tls_cert", &cert_path)?;
-    let key = read_private_key("portal.tls_key", &key_path)?;
-    let roots = read_roots("portal.client_ca", &ca_path)?;
+    mutual_tls_config(files, PORTAL_SETTINGS, &[b"http/1.1"])
+}
+
+/// A rustls server configuration that demands a client certificate issued
+/// by `client_ca` and offers the `alpn` protocols; errors name the setting
+/// (`names`) the bad file came from.
+pub fn mutual_tls_config(
+    files: &TlsFiles<'_>,
+    names: SettingNames,
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let cert_path = path_of(names.cert, files.cert)?;
+    let key_path = path_of(names.key, files.key)?;
+    let ca_path = path_of(names.client_ca, files.client_ca)?;
+    let chain = read_certificates(names.cert, &cert_path)?;
+    let key = read_private_key(names.key, &key_path)?;
+    let roots = read_roots(names.client_ca, &ca_path)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
@@ -130,8 +159,7 @@ pub fn server_config(files: &TlsFiles<'_>) -> Result<Arc<ServerConfig>, TlsSetup
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
-    // The router speaks HTTP/1.1.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
@@ -205,12 +233,28 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Starts accepting on `tcp`; handshakes run as tasks of their own.
+    /// Starts accepting on `tcp` for the portal; handshakes run as tasks of
+    /// their own.
     pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<Self> {
+        Self::named(tcp, config, "portal")
+    }
+
+    /// Starts accepting on `tcp`; `name` (`portal`, `gRPC`) starts the
+    /// listener's log lines.
+    pub fn named(
+        tcp: TcpListener,
+        config: Arc<ServerConfig>,
+        name: &'static str,
+    ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
-        tokio::spawn(accept_loop(tcp, TlsAcceptor::from(config), tx));
+        tokio::spawn(accept_loop(tcp, TlsAcceptor::from(config), tx, name));
         Ok(TlsListener { local, ready })
+    }
+
+    /// The connections whose handshake succeeded, as a stream (for tonic).
+    pub fn into_stream(self) -> ReceiverStream<(TlsStream<TcpStream>, Peer)> {
+        ReceiverStream::new(self.ready)
     }
 }
 
@@ -218,13 +262,14 @@ async fn accept_loop(
     tcp: TcpListener,
     acceptor: TlsAcceptor,
     ready: mpsc::Sender<(TlsStream<TcpStream>, Peer)>,
+    name: &'static str,
 ) {
     loop {
         let (socket, address) = match tcp.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait, then go on.
-                tracing::warn!("portal: accept failed: {e}");
+                tracing::warn!("{name}: accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -239,11 +284,11 @@ async fn accept_loop(
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
                     Ok(Ok(stream)) => stream,
                     Ok(Err(e)) => {
-                        tracing::info!(%address, "portal: TLS handshake refused: {e}");
+                        tracing::info!(%address, "{name}: TLS handshake refused: {e}");
                         return;
                     }
                     Err(_) => {
-                        tracing::info!(%address, "portal: TLS handshake timed out");
+                        tracing::info!(%address, "{name}: TLS handshake timed out");
                         return;
                     }
                 };

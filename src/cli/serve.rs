@@ -2,7 +2,9 @@
 //!
 //! Loads the configuration, opens the store, serves gRPC, and on SIGTERM or
 //! Ctrl-C stops taking requests, lets those in flight finish, and closes
-//! the store cleanly.
+//! the store cleanly. gRPC is served over mutual TLS when `[grpc]` names
+//! the files, else in plaintext on a loopback address only (or anywhere
+//! with `--insecure-plaintext`, with a warning).
 
 use std::sync::Arc;
 
@@ -10,8 +12,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use super::Cli;
-use crate::api::mtls::{TlsFiles, TlsListener, server_config};
+use crate::api::GrpcSecurity;
+use crate::api::connection::{GRPC_ALPN, GRPC_SETTINGS, GrpcTransport};
+use crate::api::mtls::{TlsFiles, TlsListener, mutual_tls_config, server_config};
 use crate::api::portal::PortalState;
+use crate::api::read_log::ReadLog;
 use crate::config::{Config, DirectoryConfig};
 use crate::gateway::Gateway;
 use crate::portal::PublishRules;
@@ -25,6 +30,11 @@ pub struct ServeArgs {
     /// Address for the gRPC API (overrides server.listen).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Serve gRPC without TLS on an address that is not loopback
+    /// (grpc.insecure_plaintext): nobody is authenticated and every caller
+    /// may do everything.
+    #[arg(long)]
+    pub insecure_plaintext: bool,
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -117,6 +127,67 @@ async fn start_portal(
     }))
 }
 
+/// How gRPC takes its callers on `local`: mutual TLS when configured; else
+/// plaintext, refused off loopback unless asked for.
+fn grpc_transport(
+    config: &Config,
+    args: &ServeArgs,
+    local: std::net::SocketAddr,
+) -> anyhow::Result<GrpcTransport> {
+    let grpc = &config.grpc;
+    let insecure = args.insecure_plaintext || grpc.insecure_plaintext;
+    if grpc.tls() {
+        anyhow::ensure!(
+            !insecure,
+            "grpc: mutual TLS is configured (grpc.tls_cert, grpc.tls_key, grpc.client_ca) and plaintext is asked for (--insecure-plaintext or grpc.insecure_plaintext): choose one"
+        );
+        let files = TlsFiles {
+            cert: &grpc.tls_cert,
+            key: &grpc.tls_key,
+            client_ca: &grpc.client_ca,
+        };
+        let tls = mutual_tls_config(&files, GRPC_SETTINGS, &[GRPC_ALPN])
+            .context("the gRPC TLS settings")?;
+        return Ok(GrpcTransport::MutualTls(tls));
+    }
+    if local.ip().is_loopback() {
+        return Ok(GrpcTransport::Plaintext { insecure: false });
+    }
+    if !insecure {
+        return Err(crate::api::connection::ListenError::PlaintextOffLoopback(local).into());
+    }
+    tracing::warn!(address = %local, "gRPC in plaintext off loopback (--insecure-plaintext): nobody is authenticated and every caller may do everything");
+    Ok(GrpcTransport::Plaintext { insecure: true })
+}
+
+/// The gRPC API's security: its transport, the access table (checked),
+/// and the access log.
+fn grpc_security(
+    cli: &Cli,
+    config: &Config,
+    transport: GrpcTransport,
+) -> anyhow::Result<GrpcSecurity> {
+    let access = config
+        .grpc
+        .access_table()
+        .context("the gRPC access table does not validate")?;
+    if matches!(transport, GrpcTransport::MutualTls(_)) && access.is_empty() {
+        tracing::warn!("the gRPC access table is empty: certified callers may only translate");
+    }
+    let path = config.grpc.access_log_path(&cli.data_dir);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let log = AuditLog::open(&path)
+        .with_context(|| format!("cannot open the gRPC access log {}", path.display()))?;
+    tracing::info!(callers = access.len(), access_log = %path.display(), "gRPC access table loaded");
+    Ok(GrpcSecurity {
+        transport,
+        access: Arc::new(access),
+        reads: ReadLog::new(Arc::new(log)),
+    })
+}
+
 /// The push of new SIP versions to the configured portal, until `stop`.
 fn start_push(
     config: &Config,
@@ -131,6 +202,14 @@ fn start_push(
 
 pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<()> {
     let listen = args.listen.clone().unwrap_or(config.server.listen.clone());
+    // Refused before anything is opened: a plaintext listener off
+    // loopback, and TLS settings or an access table that do not hold.
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    let transport = grpc_transport(&config, args, local)?;
+    let security = grpc_security(cli, &config, transport)?;
     crate::portal::settings::validate_if_in_use(&config.portal)?;
     let store = crate::store::open(&config.store.url, &cli.data_dir)
         .await
@@ -140,17 +219,15 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         .load()
         .context("the actor directory does not validate")?;
     tracing::info!(units = directory.len(), "actor directory loaded");
-    let router = Router::new(config.engine(), directory)
-        .publishing_plans(config.portal.push.enabled());
+    let router =
+        Router::new(config.engine(), directory).publishing_plans(config.portal.push.enabled());
     let gateway = Arc::new(Gateway::new(store.clone(), router));
     tokio::spawn(reload_directory_on_sighup(
         gateway.clone(),
         config.directory.clone(),
     ));
-    let listener = TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, data_dir = %cli.data_dir.display(), "samgate serving gRPC");
+    let tls = matches!(security.transport, GrpcTransport::MutualTls(_));
+    tracing::info!(address = %local, tls, data_dir = %cli.data_dir.display(), "samgate serving gRPC");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let transports = if config.amqp.url.is_empty() {
         tracing::info!("no AMQP URL: deliveries wait for DeliveryService");
@@ -167,7 +244,7 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
     if !config.portal.listen.is_empty() {
         tasks.push(start_portal(cli, &config, store.clone(), stop.subscribe()).await?);
     }
-    crate::api::serve(gateway, listener, shutdown_signal()).await?;
+    crate::api::serve_secured(gateway, listener, security, shutdown_signal()).await?;
     tracing::info!("shutting down: stopping transports");
     let _ = stop.send(true);
     for t in tasks {
