@@ -432,6 +432,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_access_table_in_deploy_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grpc-access.toml");
+        let entries = AccessTable::read_file(&path).unwrap();
+        let t = AccessTable::new(entries.iter().map(|e| ("deploy", e))).unwrap();
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
     fn read_cases_reads_every_case_and_local_callers_do_everything() {
         let t = table(&[entry(PLATFORM, &[WARD, HOME_CARE], &["read-cases"])]).unwrap();
         let reader = t.certified(PLATFORM);
