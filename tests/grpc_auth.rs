@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::pki::{Ca, Credentials};
+use common::process::{LOG_WAIT, Stderr, exit_status, stop};
 use common::*;
 use samgate::api::access::{AccessEntry, AccessTable};
 use samgate::api::connection::{GRPC_ALPN, GRPC_SETTINGS, GrpcTransport};
@@ -469,194 +469,134 @@ fn samgate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_samgate"))
 }
 
-/// Waits for a process that should end by itself; kills it and fails if it
-/// runs on.
-fn wait_for_exit(mut child: Child, limit: Duration) -> std::process::Output {
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("samgate serve did not exit: {:?}", child.wait_with_output());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
+/// An access table of one entry for `PLATFORM`, acting for the ward with
+/// `rights`, written to `dir`.
+fn write_table(dir: &Path, rights: &str) -> PathBuf {
+    let table = dir.join("grpc-access.toml");
+    let text =
+        format!("[[access]]\nhsa_id = \"{PLATFORM}\"\nunits = [\"{WARD}\"]\nrights = [{rights}]\n");
+    std::fs::write(&table, text).unwrap();
+    table
 }
 
-/// Reads `child`'s standard error until a line contains `wanted`; every
-/// line read, in order.
-fn stderr_until(child: &mut Child, wanted: &str, limit: Duration) -> Vec<String> {
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                return;
-            }
-        }
-    });
-    let started = Instant::now();
-    let mut lines = Vec::new();
-    loop {
-        let left = limit.saturating_sub(started.elapsed());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let found = line.contains(wanted);
-                lines.push(line);
-                if found {
-                    return lines;
-                }
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("no line with {wanted:?} from samgate serve: {lines:#?}");
-            }
-        }
-    }
-}
-
-/// Waits until the plaintext gRPC API that logged `serving` (its JSON
-/// line) answers on loopback: then its signal handlers are in place.
-fn wait_until_answering(serving: &str) {
-    let line: serde_json::Value = serde_json::from_str(serving).unwrap();
-    let address = line["fields"]["address"]
-        .as_str()
-        .or(line["address"].as_str())
-        .unwrap_or_else(|| panic!("no address in {serving}"));
-    let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let started = Instant::now();
-        loop {
-            let url = format!("http://127.0.0.1:{port}");
-            if let Ok(channel) = Channel::from_shared(url).unwrap().connect().await {
-                let check = tonic_health::pb::health_client::HealthClient::new(channel)
-                    .check(tonic_health::pb::HealthCheckRequest::default())
-                    .await;
-                if check.is_ok() {
-                    return;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "port {port} does not answer"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
-}
-
-fn terminate(child: Child) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = wait_for_exit(child, Duration::from_secs(60));
-    assert!(out.status.success(), "{out:?}");
-}
-
-#[test]
-fn serve_refuses_plaintext_off_loopback_unless_told_and_then_warns() {
-    let dir = tempfile::tempdir().unwrap();
-    let refused = samgate()
+/// `samgate serve` in `data_dir` with `args` and `env`, its standard
+/// error followed.
+fn spawn_serve(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, Stderr) {
+    let mut child = samgate()
         .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--listen", "0.0.0.0:0"])
+        .arg(data_dir)
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .env("SAMGATE_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = wait_for_exit(refused, Duration::from_secs(60));
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = Stderr::follow(&mut child);
+    (child, stderr)
+}
+
+/// Waits until a plaintext `serve` says it serves gRPC and answers a
+/// health check on loopback: then its signal handlers are in place.
+async fn wait_until_serving(child: &mut Child, stderr: &Stderr) {
+    stderr.wait_for("samgate serving gRPC", 1, child).await;
+    let tail = stderr.tail();
+    let line = tail
+        .lines()
+        .find(|l| l.contains("samgate serving gRPC"))
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    let address = line["fields"]["address"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no address in {line}"));
+    let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+    let started = Instant::now();
+    loop {
+        let url = format!("http://127.0.0.1:{port}");
+        if let Ok(channel) = Channel::from_shared(url).unwrap().connect().await {
+            let check = tonic_health::pb::health_client::HealthClient::new(channel)
+                .check(tonic_health::pb::HealthCheckRequest::default())
+                .await;
+            if check.is_ok() {
+                return;
+            }
+        }
+        assert!(started.elapsed() < LOG_WAIT, "port {port} does not answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for a `serve` that should refuse to start; its standard error.
+async fn refused_start(mut child: Child, stderr: Stderr) -> String {
+    let status = exit_status(&mut child, LOG_WAIT).await;
+    let log = stderr.finish();
+    assert!(!status.success(), "{log}");
+    log
+}
+
+#[tokio::test]
+async fn serve_refuses_plaintext_off_loopback_unless_told_and_then_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, stderr) = spawn_serve(dir.path(), &["--listen", "0.0.0.0:0"], &[]);
+    let log = refused_start(child, stderr).await;
     assert!(
-        stderr.contains("refusing to serve gRPC in plaintext")
-            && stderr.contains("not a loopback address")
-            && stderr.contains("--insecure-plaintext")
-            && stderr.contains("grpc.tls_cert"),
-        "{stderr}"
+        log.contains("refusing to serve gRPC in plaintext")
+            && log.contains("not a loopback address")
+            && log.contains("--insecure-plaintext")
+            && log.contains("grpc.tls_cert"),
+        "{log}"
     );
     // Nothing was opened before the refusal.
     assert!(!dir.path().join("samgate.db").exists());
 
-    let mut child = samgate()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--listen", "0.0.0.0:0", "--insecure-plaintext"])
-        .env("SAMGATE_LOG_FORMAT", "json")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_until(&mut child, "samgate serving gRPC", Duration::from_secs(60));
-    wait_until_answering(lines.last().unwrap());
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("WARN") && l.contains("--insecure-plaintext")),
-        "{lines:#?}"
+    let (mut child, stderr) = spawn_serve(
+        dir.path(),
+        &["--listen", "0.0.0.0:0", "--insecure-plaintext"],
+        &[],
     );
-    terminate(child);
+    wait_until_serving(&mut child, &stderr).await;
+    let log = stop(child, stderr).await;
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("--insecure-plaintext")),
+        "{log}"
+    );
 
     // The same from the configuration.
-    let mut child = samgate()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--listen", "0.0.0.0:0"])
-        .env("SAMGATE_GRPC_INSECURE_PLAINTEXT", "true")
-        .env("SAMGATE_LOG_FORMAT", "json")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_until(&mut child, "samgate serving gRPC", Duration::from_secs(60));
-    wait_until_answering(lines.last().unwrap());
-    terminate(child);
+    let (mut child, stderr) = spawn_serve(
+        dir.path(),
+        &["--listen", "0.0.0.0:0"],
+        &[("SAMGATE_GRPC_INSECURE_PLAINTEXT", "true")],
+    );
+    wait_until_serving(&mut child, &stderr).await;
+    stop(child, stderr).await;
 }
 
-#[test]
-fn serve_refuses_an_access_table_that_does_not_validate() {
+#[tokio::test]
+async fn serve_refuses_an_access_table_that_does_not_validate() {
     let dir = tempfile::tempdir().unwrap();
-    let table = dir.path().join("access.toml");
-    std::fs::write(
-        &table,
-        format!(
-            "[[access]]\nhsa_id = \"{PLATFORM}\"\nunits = [\"{WARD}\"]\nrights = [\"write\"]\n"
-        ),
-    )
-    .unwrap();
-    let child = samgate()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SAMGATE_GRPC_ACCESS_TABLE", &table)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_for_exit(child, Duration::from_secs(60));
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let table = write_table(dir.path(), "\"write\"");
+    let (child, stderr) = spawn_serve(
+        dir.path(),
+        &["--listen", "127.0.0.1:0"],
+        &[("SAMGATE_GRPC_ACCESS_TABLE", table.to_str().unwrap())],
+    );
+    let log = refused_start(child, stderr).await;
     assert!(
-        stderr.contains(PLATFORM) && stderr.contains("\"write\" is not a right"),
-        "{stderr}"
+        log.contains(PLATFORM) && log.contains("\"write\" is not a right"),
+        "{log}"
     );
 }
 
 /// `samgate serve` as configured for production: mutual TLS from
 /// `[grpc]`, the access table from a file, the access log in the data
 /// directory.
-#[test]
-fn serve_takes_mutual_tls_and_the_access_table_from_its_configuration() {
+#[tokio::test]
+async fn serve_takes_mutual_tls_and_the_access_table_from_its_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new(dir.path(), "samgate-test");
     let server = ca.server(dir.path());
-    let table = dir.path().join("grpc-access.toml");
-    std::fs::write(
-        &table,
-        format!(
-            "[[access]]\nhsa_id = \"{PLATFORM}\"\nunits = [\"{WARD}\"]\nrights = [\"submit\"]\n"
-        ),
-    )
-    .unwrap();
+    let table = write_table(dir.path(), "\"submit\"");
     let data = dir.path().join("data");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -664,62 +604,65 @@ fn serve_takes_mutual_tls_and_the_access_table_from_its_configuration() {
         .unwrap()
         .port();
     let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
-    let child = samgate()
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("SAMGATE_GRPC_TLS_CERT", path(&server.cert_path))
-        .env("SAMGATE_GRPC_TLS_KEY", path(&server.key_path))
-        .env("SAMGATE_GRPC_CLIENT_CA", path(&ca.cert_path))
-        .env("SAMGATE_GRPC_ACCESS_TABLE", path(&table))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (cert, key, client_ca, table) = (
+        path(&server.cert_path),
+        path(&server.key_path),
+        path(&ca.cert_path),
+        path(&table),
+    );
+    let (child, stderr) = spawn_serve(
+        &data,
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[
+            ("SAMGATE_GRPC_TLS_CERT", &cert),
+            ("SAMGATE_GRPC_TLS_KEY", &key),
+            ("SAMGATE_GRPC_CLIENT_CA", &client_ca),
+            ("SAMGATE_GRPC_ACCESS_TABLE", &table),
+        ],
+    );
     let platform = ca.client(dir.path(), PLATFORM);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let started = Instant::now();
-        let channel = loop {
-            match endpoint(port, &ca.cert_path, Some(&platform))
-                .connect()
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(started.elapsed() < Duration::from_secs(60), "{e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
-        let mut client = CaseServiceClient::new(channel);
-        client
-            .submit_event(SubmitEventRequest {
-                event: Some(canonical_example("admissionNotice")),
-            })
-            .await
-            .unwrap();
-        let mut other = canonical_example("admissionNotice");
-        other.author.as_mut().unwrap().hsa_id = HOME_CARE.into();
-        let status = client
-            .submit_event(SubmitEventRequest { event: Some(other) })
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::PermissionDenied);
-        // Plaintext is not served on the TLS port.
-        let plain = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .unwrap()
+    let started = Instant::now();
+    let channel = loop {
+        match endpoint(port, &ca.cert_path, Some(&platform))
             .connect()
-            .await;
-        if let Ok(plain) = plain {
-            assert!(
-                CaseServiceClient::new(plain)
-                    .get_case(GetCaseRequest::default())
-                    .await
-                    .is_err()
-            );
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) => {
+                assert!(started.elapsed() < LOG_WAIT, "{e}: {}", stderr.tail());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-    });
-    terminate(child);
-    // Opened, created owner-only, though nothing was read yet.
+    };
+    let mut client = CaseServiceClient::new(channel);
+    client
+        .submit_event(SubmitEventRequest {
+            event: Some(canonical_example("admissionNotice")),
+        })
+        .await
+        .unwrap();
+    let mut other = canonical_example("admissionNotice");
+    other.author.as_mut().unwrap().hsa_id = HOME_CARE.into();
+    let status = client
+        .submit_event(SubmitEventRequest { event: Some(other) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // Plaintext is not served on the TLS port.
+    let plain = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(plain) = plain {
+        assert!(
+            CaseServiceClient::new(plain)
+                .get_case(GetCaseRequest::default())
+                .await
+                .is_err()
+        );
+    }
+    drop(client);
+    stop(child, stderr).await;
+    // Opened, owner-only, though nothing was read yet.
     assert!(data.join("grpc-access.log").exists());
 }
