@@ -474,7 +474,10 @@ async fn through_samgate(
         }
         let bytes = DialectName::Lifecare
             .adapter()
-            .encode(&e, None)
+            .encode(
+                &samgate_proto::validate::check_event(e.clone()).unwrap(),
+                None,
+            )
             .unwrap()
             .bytes;
         e.source_system = SourceSystem::Lifecare as i32;

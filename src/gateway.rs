@@ -10,7 +10,7 @@ use std::sync::Arc;
 use samgate_adapter_core::{DecodeError, Warning};
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::StoredEvent;
-use samgate_proto::validate::{FieldError, check_event, payload_name};
+use samgate_proto::validate::{Checked, FieldError, check_event, payload_name};
 use tokio::sync::{broadcast, watch};
 
 use crate::dialects::DialectName;
@@ -103,11 +103,22 @@ impl Gateway {
 
     /// Checks, folds and stores a canonical event.
     pub async fn submit_event(&self, event: CaseEvent) -> Result<Submitted, SubmitError> {
-        let kind = event.payload.as_ref().map_or("none", payload_name);
-        if let Err(e) = check_event(&event) {
-            tracing::warn!(message_hash = %crate::telemetry::log_id(&event.source_message_id), field = %e.field, "event refused: invalid field");
-            return Err(e.into());
+        let message_hash = crate::telemetry::log_id(&event.source_message_id);
+        match check_event(event) {
+            Ok(event) => self.submit_checked(event).await,
+            Err(e) => {
+                tracing::warn!(%message_hash, field = %e.field, "event refused: invalid field");
+                Err(e.into())
+            }
         }
+    }
+
+    /// Folds and stores an event that was checked on its way in.
+    pub async fn submit_checked(
+        &self,
+        event: Checked<CaseEvent>,
+    ) -> Result<Submitted, SubmitError> {
+        let kind = payload_name(event.payload());
         match self.store.submit(&event, &self.router).await {
             Ok(s) => {
                 let stored = self.stored_event(&s, event);
@@ -144,14 +155,11 @@ impl Gateway {
         let mut slots = Vec::new();
         for bytes in messages {
             match dialect.adapter().decode(bytes) {
-                Ok(decoded) => match check_event(&decoded.event) {
-                    Ok(()) => {
-                        slots.push(results.len());
-                        events.push(decoded.event);
-                        results.push(None);
-                    }
-                    Err(e) => results.push(Some(Err(e.into()))),
-                },
+                Ok(decoded) => {
+                    slots.push(results.len());
+                    events.push(decoded.event);
+                    results.push(None);
+                }
                 Err(e) => {
                     tracing::warn!(dialect = e.dialect, path = %e.path, "message refused by the decoder");
                     results.push(Some(Err(e.into())));
@@ -190,8 +198,8 @@ impl Gateway {
 
     /// Logs a stored event and tells `WatchCase` watchers; true when it is
     /// new (not a duplicate), for `count_stored`.
-    fn stored_event(&self, s: &Submitted, event: CaseEvent) -> bool {
-        let kind = event.payload.as_ref().map_or("none", payload_name);
+    fn stored_event(&self, s: &Submitted, event: Checked<CaseEvent>) -> bool {
+        let kind = payload_name(event.payload());
         tracing::info!(
             case_id = %s.case_id,
             message_hash = %crate::telemetry::log_id(&event.source_message_id),
@@ -205,7 +213,7 @@ impl Gateway {
         }
         // Watchers see the event as stored: with the person's protection
         // kept when the store's register added it.
-        let mut event = event;
+        let mut event = event.into_inner();
         if let (Some(case), Some(patient)) = (s.case.patient.as_ref(), event.patient.as_mut()) {
             patient.protected_identity |= case.protected_identity;
         }
@@ -235,7 +243,7 @@ impl Gateway {
             // the log gets the dialect and the element path only.
             tracing::warn!(dialect = e.dialect, path = %e.path, "message refused by the decoder");
         })?;
-        let submitted = self.submit_event(decoded.event).await?;
+        let submitted = self.submit_checked(decoded.event).await?;
         Ok((submitted, decoded.warnings))
     }
 
@@ -291,9 +299,10 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, String> {
         }),
         Some(dialect) => {
             let adapter = dialect.adapter();
-            let encoded = adapter
-                .encode(&delivery.event, None)
-                .map_err(|e| e.to_string())?;
+            // Stored events were checked on their way in; checking again
+            // here, once per delivery, is what lets the encoder trust it.
+            let event = check_event(delivery.event.clone()).map_err(|e| e.to_string())?;
+            let encoded = adapter.encode(&event, None).map_err(|e| e.to_string())?;
             Ok(Rendered {
                 delivery: delivery.clone(),
                 message_type,

@@ -388,7 +388,7 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
             e.source_message_id = format!("TWO-{i}-{k}");
             let body = DialectName::Lifecare
                 .adapter()
-                .encode(&e, None)
+                .encode(&checked(&e), None)
                 .unwrap()
                 .bytes;
             channel

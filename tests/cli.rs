@@ -451,14 +451,14 @@ municipality = "0580"
         let store = samgate::store::open("", data_dir).await.unwrap();
         let router = Router::new(Engine::default(), directory);
         let esther = store
-            .submit(&canonical_example("admissionNotice"), &router)
+            .submit(&checked(&canonical_example("admissionNotice")), &router)
             .await
             .unwrap();
         let mut protected = canonical_example("admissionNotice");
         protected.source_message_id = "MSG-PROTECTED".into();
         protected.case_ref = "SV-PROTECTED".into();
         protected.patient.as_mut().unwrap().protected_identity = true;
-        let protected = store.submit(&protected, &router).await.unwrap();
+        let protected = store.submit(&checked(&protected), &router).await.unwrap();
         let quarantined = |case_id: String, recipient: &'static str| {
             let store = store.clone();
             async move {

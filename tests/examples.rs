@@ -22,7 +22,7 @@ fn every_example_decodes_to_its_canonical_event() {
                 .unwrap_or_else(|e| panic!("{d}/{ty}: {e}"));
             let mut want = canonical_example(ty);
             want.source_system = adapter(d).source_system() as i32;
-            assert_eq!(decoded.event, want, "{d}/{ty}");
+            assert_eq!(*decoded.event, want, "{d}/{ty}");
             assert!(
                 decoded.warnings.is_empty(),
                 "{d}/{ty}: {:?}",
@@ -36,7 +36,9 @@ fn every_example_decodes_to_its_canonical_event() {
 fn every_canonical_example_encodes_to_the_example_document() {
     for d in DIALECTS {
         for ty in TYPES {
-            let encoded = adapter(d).encode(&canonical_example(ty), None).unwrap();
+            let encoded = adapter(d)
+                .encode(&checked(&canonical_example(ty)), None)
+                .unwrap();
             assert_eq!(
                 xml_tree(&encoded.bytes),
                 xml_tree(&example_bytes(d, ty)),
@@ -58,9 +60,13 @@ fn every_example_survives_every_cross_dialect_round_trip() {
                 let middle = adapter(to)
                     .encode(&first.event, first.extension.as_ref())
                     .unwrap();
-                let mut back = adapter(to).decode(&middle.bytes).unwrap().event;
+                let mut back = adapter(to)
+                    .decode(&middle.bytes)
+                    .unwrap()
+                    .event
+                    .into_inner();
                 back.source_system = first.event.source_system;
-                assert_eq!(back, first.event, "{from} -> {to} / {ty}");
+                assert_eq!(back, *first.event, "{from} -> {to} / {ty}");
             }
         }
     }
@@ -82,13 +88,19 @@ fn canonical_examples_print_back_unchanged() {
 #[test]
 fn lifecare_writes_latin1_and_keeps_names_through_the_round_trip() {
     let event = canonical_example("admissionNotice");
-    let bytes = adapter("lifecare").encode(&event, None).unwrap().bytes;
+    let bytes = adapter("lifecare")
+        .encode(&checked(&event), None)
+        .unwrap()
+        .bytes;
     assert!(bytes.starts_with(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>"));
     // "Åström" in ISO-8859-1.
     assert!(bytes.windows(6).any(|w| w == b"\xC5str\xF6m"));
     let mut euro = event.clone();
     euro.patient.as_mut().unwrap().family_name = "Åström €".into();
-    let bytes = adapter("lifecare").encode(&euro, None).unwrap().bytes;
+    let bytes = adapter("lifecare")
+        .encode(&checked(&euro), None)
+        .unwrap()
+        .bytes;
     assert!(bytes.windows(7).any(|w| w == b"&#8364;"));
     assert_eq!(
         adapter("lifecare").decode(&bytes).unwrap().event.patient,

@@ -406,7 +406,7 @@ async fn a_returned_message_leaves_no_trace_of_the_patient(format: &str) {
     event.source_message_id = SENDER_ID.into();
     let body = DialectName::Lifecare
         .adapter()
-        .encode(&event, None)
+        .encode(&checked(&event), None)
         .unwrap()
         .bytes;
     channel

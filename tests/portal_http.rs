@@ -82,7 +82,7 @@ async fn fhir_search_read_and_metadata() {
     let engine = samgate::engine::Engine::default();
     let s = f
         .store
-        .submit(&canonical_example("sipPlan"), &engine)
+        .submit(&checked(&canonical_example("sipPlan")), &engine)
         .await
         .unwrap();
     let (status, body) = call(&f, PORTAL, get(SEARCH)).await;
@@ -132,7 +132,7 @@ async fn a_protected_person_has_no_plan_and_the_log_says_why() {
     plan.patient.as_mut().unwrap().protected_identity = true;
     let s = f
         .store
-        .submit(&plan, &samgate::engine::Engine::default())
+        .submit(&checked(&plan), &samgate::engine::Engine::default())
         .await
         .unwrap();
     let (status, body) = call(&f, PORTAL, get(SEARCH)).await;
@@ -154,7 +154,7 @@ async fn get_care_plans_and_the_printable_plan() {
     let s = f
         .store
         .submit(
-            &canonical_example("sipPlan"),
+            &checked(&canonical_example("sipPlan")),
             &samgate::engine::Engine::default(),
         )
         .await

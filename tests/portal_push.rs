@@ -129,7 +129,12 @@ fn plan(version: i32) -> samgate_proto::CaseEvent {
 #[tokio::test]
 async fn a_plan_is_pushed_and_retried_until_the_portal_recovers() {
     let f = fixture(&[503, 503]).await;
-    let case_id = f.store.submit(&plan(1), &f.router).await.unwrap().case_id;
+    let case_id = f
+        .store
+        .submit(&checked(&plan(1)), &f.router)
+        .await
+        .unwrap()
+        .case_id;
     // The publication was written with the event, before any push.
     let pending = f.publications(&case_id).await;
     assert_eq!(pending.len(), 1);
@@ -169,8 +174,13 @@ async fn a_plan_is_pushed_and_retried_until_the_portal_recovers() {
 #[tokio::test]
 async fn a_permanent_refusal_is_quarantined_with_its_reason_and_the_next_plan_goes() {
     let f = fixture(&[400]).await;
-    let case_id = f.store.submit(&plan(1), &f.router).await.unwrap().case_id;
-    f.store.submit(&plan(2), &f.router).await.unwrap();
+    let case_id = f
+        .store
+        .submit(&checked(&plan(1)), &f.router)
+        .await
+        .unwrap()
+        .case_id;
+    f.store.submit(&checked(&plan(2)), &f.router).await.unwrap();
     let round = f.pusher().round().await.unwrap();
     assert_eq!(
         (round.published, round.quarantined, round.waiting),
@@ -204,7 +214,12 @@ async fn a_person_with_protected_identity_is_never_pushed() {
     let f = fixture(&[]).await;
     let mut hidden = plan(1);
     hidden.patient.as_mut().unwrap().protected_identity = true;
-    let case_id = f.store.submit(&hidden, &f.router).await.unwrap().case_id;
+    let case_id = f
+        .store
+        .submit(&checked(&hidden), &f.router)
+        .await
+        .unwrap()
+        .case_id;
     assert!(f.publications(&case_id).await.is_empty());
     let round = f.pusher().round().await.unwrap();
     assert_eq!(round.published, 0);
@@ -233,13 +248,21 @@ async fn assert_withheld_at_push_time(f: &Fixture, case_id: &str, why: &str) {
 async fn a_plan_is_not_pushed_when_another_case_of_the_person_is_protected() {
     let f = fixture(&[]).await;
     // Case B, not protected: its publication waits in the outbox.
-    let case_b = f.store.submit(&plan(1), &f.router).await.unwrap().case_id;
+    let case_b = f
+        .store
+        .submit(&checked(&plan(1)), &f.router)
+        .await
+        .unwrap()
+        .case_id;
     // Case A of the same person, protected, before the push.
     let mut protected = plan(1);
     protected.patient.as_mut().unwrap().protected_identity = true;
     protected.source_message_id.push_str("-A");
     protected.case_ref.push_str("-A");
-    f.store.submit(&protected, &f.router).await.unwrap();
+    f.store
+        .submit(&checked(&protected), &f.router)
+        .await
+        .unwrap();
     assert_withheld_at_push_time(&f, &case_b, "protected-identity").await;
 }
 
@@ -265,7 +288,7 @@ async fn a_plan_reopened_after_withdrawn_consent_is_not_pushed() {
         consent("MSG-WITHDRAWN", ConsentDecision::Withdrawn),
         canonical_example("caseReopened"),
     ] {
-        f.store.submit(&event, &f.router).await.unwrap();
+        f.store.submit(&checked(&event), &f.router).await.unwrap();
     }
     let case_id = f
         .store

@@ -53,7 +53,7 @@ impl Portal {
     async fn submit_example(&self, name: &str) {
         self.store
             .submit(
-                &canonical_example(name),
+                &checked(&canonical_example(name)),
                 &samgate::engine::Engine::default(),
             )
             .await
@@ -64,7 +64,7 @@ impl Portal {
     async fn with_esthers_plan(&self) -> String {
         self.store
             .submit(
-                &canonical_example("sipPlan"),
+                &checked(&canonical_example("sipPlan")),
                 &samgate::engine::Engine::default(),
             )
             .await
@@ -298,7 +298,7 @@ async fn protected_identity_and_approval_rules_hold_over_the_wire() {
     hidden.case_ref.push_str("-protected");
     let hidden_case = p
         .store
-        .submit(&hidden, &samgate::engine::Engine::default())
+        .submit(&checked(&hidden), &samgate::engine::Engine::default())
         .await
         .unwrap()
         .case_id;
@@ -1120,7 +1120,12 @@ async fn protection_is_sticky_per_person_across_cases_and_events() {
     protected.patient.as_mut().unwrap().protected_identity = true;
     protected.source_message_id.push_str("-A");
     protected.case_ref.push_str("-A");
-    let case_a = p.store.submit(&protected, &engine).await.unwrap().case_id;
+    let case_a = p
+        .store
+        .submit(&checked(&protected), &engine)
+        .await
+        .unwrap()
+        .case_id;
     assert_ne!(case_a, case_b);
     assert_eq!(shown(&p, &case_b).await, (0, 404, 404, 0));
     // A later message of case A that says "not protected" lifts nothing
@@ -1130,7 +1135,7 @@ async fn protection_is_sticky_per_person_across_cases_and_events() {
     lifted.author = protected.author.clone();
     lifted.source_message_id.push_str("-A");
     lifted.patient.as_mut().unwrap().protected_identity = false;
-    p.store.submit(&lifted, &engine).await.unwrap();
+    p.store.submit(&checked(&lifted), &engine).await.unwrap();
     assert_eq!(shown(&p, &case_b).await, (0, 404, 404, 0));
     assert_eq!(shown(&p, &case_a).await, (0, 404, 404, 0));
     let withheld = p
@@ -1152,7 +1157,7 @@ async fn a_plan_reopened_after_withdrawn_consent_waits_for_new_consent() {
     let submit = |event: samgate_proto::CaseEvent| {
         let store = p.store.clone();
         let engine = engine.clone();
-        async move { store.submit(&event, &engine).await.unwrap() }
+        async move { store.submit(&checked(&event), &engine).await.unwrap() }
     };
     let consent = |id: &str, decision: samgate_proto::v1::ConsentDecision| {
         let mut c = canonical_example("consent");
@@ -1329,7 +1334,7 @@ async fn with_three_versions(p: &Portal) -> String {
             sip.version = version;
         }
         p.store
-            .submit(&plan, &samgate::engine::Engine::default())
+            .submit(&checked(&plan), &samgate::engine::Engine::default())
             .await
             .unwrap();
     }
@@ -1584,18 +1589,23 @@ async fn a_read_answers_etag_and_last_modified_and_304_when_unchanged() {
     let engine = samgate::engine::Engine::default();
     // An outpatient case with consent, so that it can later be closed.
     p.store
-        .submit(&canonical_example("caseOpened"), &engine)
+        .submit(&checked(&canonical_example("caseOpened")), &engine)
         .await
         .unwrap();
     let mut consent = canonical_example("consent");
     if let Some(samgate_proto::Payload::Consent(c)) = &mut consent.payload {
         c.decision = samgate_proto::v1::ConsentDecision::Given as i32;
     }
-    p.store.submit(&consent, &engine).await.unwrap();
+    p.store.submit(&checked(&consent), &engine).await.unwrap();
     let mut plan = canonical_example("sipPlan");
     plan.case_ref = "OV-2025-0042".into();
     plan.process = samgate_proto::v1::CareProcess::Outpatient as i32;
-    let case_id = p.store.submit(&plan, &engine).await.unwrap().case_id;
+    let case_id = p
+        .store
+        .submit(&checked(&plan), &engine)
+        .await
+        .unwrap()
+        .case_id;
     let client = p.client();
     let url = format!("{}/fhir/CarePlan/{case_id}-sip-1", p.url);
     let (status, headers, body) = get_with(&client, &url, &[]).await;
@@ -1627,7 +1637,7 @@ async fn a_read_answers_etag_and_last_modified_and_304_when_unchanged() {
 
     // The case closes: the plan is completed, a new version of the resource.
     p.store
-        .submit(&canonical_example("caseClosed"), &engine)
+        .submit(&checked(&canonical_example("caseClosed")), &engine)
         .await
         .unwrap();
     let (status, h, body) = get_with(&client, &url, &[("if-none-match", &etag)]).await;

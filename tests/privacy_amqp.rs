@@ -42,7 +42,11 @@ async fn publish(channel: &Channel, queue: &str, body: &[u8]) {
 }
 
 fn encoded(dialect: DialectName, event: &CaseEvent) -> Vec<u8> {
-    dialect.adapter().encode(event, None).unwrap().bytes
+    dialect
+        .adapter()
+        .encode(&checked(event), None)
+        .unwrap()
+        .bytes
 }
 
 /// Polls the store until the case of `case_ref` has `events` events.
@@ -150,7 +154,7 @@ async fn a_later_message_over_amqp_does_not_lift_protection() {
         .unwrap()
         .event;
     assert_eq!(received.source_message_id, "REPLY-1");
-    assert!(received.patient.unwrap().protected_identity);
+    assert!(received.patient().protected_identity);
 
     // Every event delivery to a Cosmic Link unit is quarantined. The reply's
     // author (a Cosmic Link unit itself) is told, in a notice naming no

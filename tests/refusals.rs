@@ -584,7 +584,7 @@ fn lifecare_repeated_autumn_hour_is_a_warning_and_reads_back_an_hour_earlier() {
     // 01:30Z on 27 Oct 2024 is 02:30 local, second occurrence (+01:00).
     event.occurred_at = Some(samgate_proto::time::parse_rfc3339("2024-10-27T01:30:00Z").unwrap());
     let lc = DialectName::Lifecare.adapter();
-    let encoded = lc.encode(&event, None).unwrap();
+    let encoded = lc.encode(&checked(&event), None).unwrap();
     assert_eq!(encoded.warnings.len(), 1);
     assert_eq!(encoded.warnings[0].code, "repeated-hour");
     let back = lc.decode(&encoded.bytes).unwrap().event;
@@ -610,11 +610,11 @@ fn decoders_accept_the_documented_variations() {
         .unwrap();
     let mut want = canonical_example("admissionNotice");
     want.source_system = decoded.event.source_system;
-    assert_eq!(decoded.event, want);
+    assert_eq!(*decoded.event, want);
     // Lifecare in UTF-8 (declared, and with no declaration at all).
     let utf8 = DialectName::Lifecare
         .adapter()
-        .encode(&canonical_example("sipPlan"), None)
+        .encode(&checked(&canonical_example("sipPlan")), None)
         .unwrap()
         .bytes;
     let as_utf8 = samgate_adapter_core::encoding::latin1_text(&utf8).replace("ISO-8859-1", "UTF-8");

@@ -81,7 +81,7 @@ async fn a_lifecare_admission_reaches_linkoping_in_cosmic_link() {
         .event;
     let mut want = canonical_example("admissionNotice");
     want.source_system = decoded.source_system;
-    assert_eq!(decoded, want);
+    assert_eq!(*decoded, want);
     // The message id is deterministic: UUIDv5 of the event and recipient.
     let original = DialectName::Lifecare
         .adapter()

@@ -69,12 +69,12 @@ async fn a_duplicate_returns_the_first_result_and_stores_nothing_on(b: Backend) 
     let store = b.store.clone();
     let engine = Engine::default();
     let first = store
-        .submit(&canonical_example("admissionNotice"), &engine)
+        .submit(&checked(&canonical_example("admissionNotice")), &engine)
         .await
         .unwrap();
     assert!(!first.duplicate);
     let again = store
-        .submit(&canonical_example("admissionNotice"), &engine)
+        .submit(&checked(&canonical_example("admissionNotice")), &engine)
         .await
         .unwrap();
     assert!(again.duplicate);
@@ -105,9 +105,15 @@ async fn a_batch_larger_than_one_lookup_statement_finds_its_duplicates_on(b: Bac
             e
         })
         .collect();
-    let first = store.submit_batch(&events, &engine).await.unwrap();
+    let first = store
+        .submit_batch(&checked_all(&events), &engine)
+        .await
+        .unwrap();
     assert!(first.iter().all(|r| !r.as_ref().unwrap().duplicate));
-    let again = store.submit_batch(&events, &engine).await.unwrap();
+    let again = store
+        .submit_batch(&checked_all(&events), &engine)
+        .await
+        .unwrap();
     for (a, b) in first.iter().zip(&again) {
         let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
         assert!(b.duplicate);
@@ -133,7 +139,10 @@ async fn the_projection_is_the_fold_of_the_stored_events_on(b: Backend) {
         "sipPlan",
         "dischargeNotice",
     ] {
-        let s = store.submit(&canonical_example(ty), &engine).await.unwrap();
+        let s = store
+            .submit(&checked(&canonical_example(ty)), &engine)
+            .await
+            .unwrap();
         if case_id.is_empty() {
             case_id = s.case_id.clone();
         }
@@ -153,7 +162,7 @@ async fn the_projection_is_the_fold_of_the_stored_events_on(b: Backend) {
                 .fold(
                     folded.as_ref(),
                     &case_id,
-                    e.event.as_ref().unwrap(),
+                    &checked(e.event.as_ref().unwrap()),
                     &Default::default(),
                 )
                 .unwrap(),
@@ -172,21 +181,21 @@ async fn a_closed_case_is_reopened_and_a_refused_event_is_not_stored_on(b: Backe
     let store = b.store.clone();
     let engine = Engine::default();
     let opened = store
-        .submit(&canonical_example("caseOpened"), &engine)
+        .submit(&checked(&canonical_example("caseOpened")), &engine)
         .await
         .unwrap();
     store
-        .submit(&canonical_example("consent"), &engine)
+        .submit(&checked(&canonical_example("consent")), &engine)
         .await
         .unwrap();
     let closed = store
-        .submit(&canonical_example("caseClosed"), &engine)
+        .submit(&checked(&canonical_example("caseClosed")), &engine)
         .await
         .unwrap();
     assert_eq!(closed.case.status, CaseStatus::Closed as i32);
     // Linköping home health care has not taken part: refused, not stored.
     let err = store
-        .submit(&canonical_example("caseReopened"), &engine)
+        .submit(&checked(&canonical_example("caseReopened")), &engine)
         .await
         .unwrap_err();
     assert!(
@@ -197,7 +206,7 @@ async fn a_closed_case_is_reopened_and_a_refused_event_is_not_stored_on(b: Backe
     // The opener reopens it.
     let mut reopen = canonical_example("caseReopened");
     reopen.author = canonical_example("caseOpened").author;
-    let reopened = store.submit(&reopen, &engine).await.unwrap();
+    let reopened = store.submit(&checked(&reopen), &engine).await.unwrap();
     assert_eq!(reopened.case_id, opened.case_id);
     assert_eq!(reopened.case.status, CaseStatus::Open as i32);
     assert_eq!(reopened.sequence, 4);
@@ -212,13 +221,13 @@ async fn one_open_outpatient_case_per_person_across_cases_on(b: Backend) {
     let store = b.store.clone();
     let engine = Engine::default();
     store
-        .submit(&canonical_example("caseOpened"), &engine)
+        .submit(&checked(&canonical_example("caseOpened")), &engine)
         .await
         .unwrap();
     let mut second = canonical_example("caseOpened");
     second.case_ref = "OV-2025-0099".into();
     second.source_message_id = "MSG-9999".into();
-    let err = store.submit(&second, &engine).await.unwrap_err();
+    let err = store.submit(&checked(&second), &engine).await.unwrap_err();
     assert!(err.to_string().contains("open outpatient case"), "{err}");
 }
 
@@ -232,17 +241,17 @@ async fn a_reply_from_another_system_joins_the_case_by_ref_and_patient_on(b: Bac
     let engine = Engine::default();
     let mut admission = canonical_example("admissionNotice");
     admission.source_system = SourceSystem::Lifecare as i32;
-    let first = store.submit(&admission, &engine).await.unwrap();
+    let first = store.submit(&checked(&admission), &engine).await.unwrap();
     let mut reply = canonical_example("inNotice");
     reply.source_system = SourceSystem::CosmicLink as i32;
-    let second = store.submit(&reply, &engine).await.unwrap();
+    let second = store.submit(&checked(&reply), &engine).await.unwrap();
     assert_eq!(second.case_id, first.case_id);
     assert_eq!(second.case.external_refs.len(), 2);
     // The same ref for another person is another case.
     let mut stranger = canonical_example("inNotice");
     stranger.source_message_id = "MSG-STRANGER".into();
     stranger.patient.as_mut().unwrap().id = "191212121212".into();
-    let third = store.submit(&stranger, &engine).await.unwrap();
+    let third = store.submit(&checked(&stranger), &engine).await.unwrap();
     assert_ne!(third.case_id, first.case_id);
 }
 
@@ -258,10 +267,10 @@ async fn list_cases_by_participant_and_status_in_pages_on(b: Backend) {
         let mut e = canonical_example("admissionNotice");
         e.case_ref = format!("SV-{i}");
         e.source_message_id = format!("M-{i}");
-        store.submit(&e, &engine).await.unwrap();
+        store.submit(&checked(&e), &engine).await.unwrap();
     }
     store
-        .submit(&canonical_example("caseOpened"), &engine)
+        .submit(&checked(&canonical_example("caseOpened")), &engine)
         .await
         .unwrap();
     let all = |hsa: &str, status| CaseFilter {
@@ -305,7 +314,10 @@ async fn cases_survive_a_restart_and_events_are_append_only_on(b: Backend) {
     let case_id = {
         let s = b
             .store
-            .submit(&canonical_example("admissionNotice"), &Engine::default())
+            .submit(
+                &checked(&canonical_example("admissionNotice")),
+                &Engine::default(),
+            )
             .await
             .unwrap();
         b.store.close().await;
@@ -367,7 +379,10 @@ async fn a_batch_commits_together_and_refuses_only_the_broken_event_on(b: Backen
         // The same message again, inside the same batch: a duplicate.
         canonical_example("admissionNotice"),
     ];
-    let results = store.submit_batch(&events, &engine).await.unwrap();
+    let results = store
+        .submit_batch(&checked_all(&events), &engine)
+        .await
+        .unwrap();
     assert_eq!(results.len(), 4);
     let first = results[0].as_ref().unwrap();
     assert!(
@@ -410,7 +425,12 @@ async fn a_batch_the_database_refuses_leaves_nothing_behind_on(b: Backend) {
     execute_raw(&b.reopen, refuse).await.unwrap();
     // More times than the pool has connections.
     for _ in 0..6 {
-        assert!(b.store.submit_batch(&events, &engine).await.is_err());
+        assert!(
+            b.store
+                .submit_batch(&checked_all(&events), &engine)
+                .await
+                .is_err()
+        );
     }
     let (cases, _) = b
         .store
@@ -419,7 +439,11 @@ async fn a_batch_the_database_refuses_leaves_nothing_behind_on(b: Backend) {
         .unwrap();
     assert!(cases.is_empty(), "{cases:?}");
     execute_raw(&b.reopen, allow).await.unwrap();
-    let results = b.store.submit_batch(&events, &engine).await.unwrap();
+    let results = b
+        .store
+        .submit_batch(&checked_all(&events), &engine)
+        .await
+        .unwrap();
     let stored = results[0].as_ref().unwrap();
     assert!(!stored.duplicate);
     assert_eq!(stored.sequence, 1);
@@ -447,18 +471,18 @@ async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Back
         let patient = event.patient.as_mut().unwrap();
         patient.municipality_code = "0680".into();
         patient.listed_unit_hsa_id = "SE2321000065-VCHU".into();
-        store.submit(&event, &router).await.unwrap();
+        store.submit(&checked(&event), &router).await.unwrap();
     }
     // A SIP, whose publication waits for the pusher.
     store
-        .submit(&canonical_example("sipPlan"), &router)
+        .submit(&checked(&canonical_example("sipPlan")), &router)
         .await
         .unwrap();
     // A Linköping resident's admission: Cosmic Link deliveries.
     let mut event = canonical_example("admissionNotice");
     event.source_message_id = "cosmic".into();
     event.case_ref = "cosmic-case".into();
-    store.submit(&event, &router).await.unwrap();
+    store.submit(&checked(&event), &router).await.unwrap();
 
     let read = store.outbox(10, &[]).await.unwrap();
     let window = read.deliveries;
@@ -501,7 +525,11 @@ async fn the_sqlite_store_feeds_the_relay_what_a_read_would_give() {
     let mut admission = canonical_example("admissionNotice");
     admission.source_message_id = "fed".into();
     let events = vec![admission, canonical_example("sipPlan")];
-    let results = b.store.submit_batch(&events, &router).await.unwrap();
+    let results = b
+        .store
+        .submit_batch(&checked_all(&events), &router)
+        .await
+        .unwrap();
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let mut fed = Vec::new();
     while let Some(d) = feed.try_recv() {
@@ -557,13 +585,17 @@ async fn a_batch_folds_as_one_event_at_a_time_would_on(b: Backend) {
         false => postgres().await,
     };
     for e in &before {
-        b.store.submit(e, &engine).await.unwrap();
-        one_by_one.store.submit(e, &engine).await.unwrap();
+        b.store.submit(&checked(e), &engine).await.unwrap();
+        one_by_one.store.submit(&checked(e), &engine).await.unwrap();
     }
-    let batched = b.store.submit_batch(&batch, &engine).await.unwrap();
+    let batched = b
+        .store
+        .submit_batch(&checked_all(&batch), &engine)
+        .await
+        .unwrap();
     let mut single = Vec::new();
     for e in &batch {
-        single.push(one_by_one.store.submit(e, &engine).await);
+        single.push(one_by_one.store.submit(&checked(e), &engine).await);
     }
 
     // Case ids are new UUIDs in each store: compare what they stand for.
@@ -628,7 +660,7 @@ async fn protection_is_remembered_per_person_and_a_reused_id_is_refused_on(b: Ba
     let engine = Engine::default();
     let mut first = canonical_example("admissionNotice");
     first.patient.as_mut().unwrap().protected_identity = true;
-    store.submit(&first, &engine).await.unwrap();
+    store.submit(&checked(&first), &engine).await.unwrap();
     store.close().await;
     let store = store::open(&b.reopen, std::path::Path::new("unused"))
         .await
@@ -636,18 +668,24 @@ async fn protection_is_remembered_per_person_and_a_reused_id_is_refused_on(b: Ba
     let mut second = canonical_example("admissionNotice");
     second.source_message_id = "ADM-2".into();
     second.case_ref = "SV-2025-0002".into();
-    let s = store.submit(&second, &engine).await.unwrap();
+    let s = store.submit(&checked(&second), &engine).await.unwrap();
     assert!(!s.duplicate);
     assert!(s.case.patient.as_ref().unwrap().protected_identity);
     let stored = store.events(&s.case_id, 1).await.unwrap();
     let stored = stored[0].event.as_ref().unwrap();
     assert!(stored.patient.as_ref().unwrap().protected_identity);
     // The unprotected resend is the same message.
-    assert!(store.submit(&second, &engine).await.unwrap().duplicate);
+    assert!(
+        store
+            .submit(&checked(&second), &engine)
+            .await
+            .unwrap()
+            .duplicate
+    );
     // Another message under the same id is not.
     let mut reused = second.clone();
     reused.patient.as_mut().unwrap().id = "189001019802".into();
-    let refused = store.submit(&reused, &engine).await.unwrap_err();
+    let refused = store.submit(&checked(&reused), &engine).await.unwrap_err();
     assert!(
         matches!(
             refused,
@@ -663,6 +701,6 @@ async fn protection_is_remembered_per_person_and_a_reused_id_is_refused_on(b: Ba
     assert_eq!(lifted.cases.len(), 2);
     let mut third = canonical_example("threadMessage");
     third.case_ref = "SV-2025-0002".into();
-    let s = store.submit(&third, &engine).await.unwrap();
+    let s = store.submit(&checked(&third), &engine).await.unwrap();
     assert!(!s.case.patient.as_ref().unwrap().protected_identity);
 }

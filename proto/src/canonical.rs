@@ -624,6 +624,11 @@ fn payload_fields(name: &str) -> &'static [&'static str] {
 
 /// Reads a canonical event from a JSON value and checks it.
 pub fn from_value(v: &Value) -> Result<CaseEvent> {
+    checked_from_value(v).map(validate::Checked::into_inner)
+}
+
+/// Reads a canonical event from a JSON value, checked.
+pub fn checked_from_value(v: &Value) -> Result<validate::Checked<CaseEvent>> {
     let allowed: Vec<&'static str> = ENVELOPE.iter().chain(PAYLOADS).copied().collect();
     let root = Obj::new(v, String::new(), &allowed)?;
     let present: Vec<&'static str> = PAYLOADS
@@ -670,19 +675,23 @@ pub fn from_value(v: &Value) -> Result<CaseEvent> {
             .transpose()?,
         payload,
     };
-    validate::check_event(&event).map_err(|e| JsonError::new(e.field, e.reason))?;
-    Ok(event)
+    validate::check_event(event).map_err(|e| JsonError::new(e.field, e.reason))
 }
 
 /// Reads a canonical event from JSON text and checks it. An object with a
 /// key twice is refused: JSON parsers disagree on which one counts, so a
 /// sender and samgate could read two different events from one text.
 pub fn from_str(text: &str) -> Result<CaseEvent> {
+    checked_from_str(text).map(validate::Checked::into_inner)
+}
+
+/// Reads a canonical event from JSON text, checked.
+pub fn checked_from_str(text: &str) -> Result<validate::Checked<CaseEvent>> {
     serde_json::from_str::<unique_keys::UniqueKeys>(text)
         .map_err(|e| JsonError::new("$", format!("not JSON: {e}")))?;
     let v: Value =
         serde_json::from_str(text).map_err(|e| JsonError::new("$", format!("not JSON: {e}")))?;
-    from_value(&v)
+    checked_from_value(&v)
 }
 
 /// A pass over JSON that keeps nothing and refuses a repeated key.

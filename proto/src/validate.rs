@@ -281,8 +281,74 @@ fn identifier(value: &str) -> Verdict {
     Ok(())
 }
 
+/// A value that passed its check: for a [`CaseEvent`], [`check_event`] is
+/// the only way to make one, so code that takes a `Checked<CaseEvent>`
+/// (the store, the engine, the encoders) needs neither to check again nor
+/// to handle a missing payload, author or patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked<T>(T);
+
+impl<T> Checked<T> {
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Checked<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Checked<CaseEvent> {
+    /// The payload, which a checked event always has.
+    pub fn payload(&self) -> &Payload {
+        match &self.0.payload {
+            Some(p) => p,
+            None => unreachable!("check_event refuses an event without a payload"),
+        }
+    }
+
+    /// The author, which a checked event always has.
+    pub fn author(&self) -> &Actor {
+        match &self.0.author {
+            Some(a) => a,
+            None => unreachable!("check_event refuses an event without an author"),
+        }
+    }
+
+    /// The patient, which a checked event always has.
+    pub fn patient(&self) -> &Patient {
+        match &self.0.patient {
+            Some(p) => p,
+            None => unreachable!("check_event refuses an event without a patient"),
+        }
+    }
+
+    /// The same event with the person's identity protected: still valid,
+    /// as protection is a flag any event may carry.
+    pub fn with_protected_identity(&self) -> Checked<CaseEvent> {
+        let mut event = self.0.clone();
+        if let Some(p) = event.patient.as_mut() {
+            p.protected_identity = true;
+        }
+        Checked(event)
+    }
+}
+
 /// Checks one event against the model's rules.
-pub fn check_event(e: &CaseEvent) -> Check {
+pub fn check_event(e: CaseEvent) -> Result<Checked<CaseEvent>, FieldError> {
+    check_fields(&e)?;
+    Ok(Checked(e))
+}
+
+fn check_fields(e: &CaseEvent) -> Check {
     let size = prost::Message::encoded_len(e);
     if size > MAX_EVENT_BYTES {
         return Err(FieldError::new(

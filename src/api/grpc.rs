@@ -114,7 +114,7 @@ impl CaseService for CaseApi {
             .as_ref()
             .map_or("", |a| a.hsa_id.as_str());
         caller.may_submit(author)?;
-        let submitted = self.gateway.submit_event(decoded.event).await?;
+        let submitted = self.gateway.submit_checked(decoded.event).await?;
         Ok(Response::new(response(
             submitted,
             decoded.warnings.iter().map(ToString::to_string).collect(),
@@ -249,7 +249,7 @@ impl TranslationService for TranslationApi {
             .decode(&r.payload)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         Ok(Response::new(DecodeResponse {
-            event: Some(decoded.event),
+            event: Some(decoded.event.into_inner()),
             warnings: decoded.warnings.iter().map(ToString::to_string).collect(),
         }))
     }
@@ -263,9 +263,9 @@ impl TranslationService for TranslationApi {
         let event = r
             .event
             .ok_or_else(|| Status::invalid_argument("event: is required"))?;
-        let encoded = dialect(r.dialect)?
-            .adapter()
-            .encode(&event, None)
+        let adapter = dialect(r.dialect)?.adapter();
+        let encoded = samgate_adapter_core::support::check_for_encoding(adapter.name(), event)
+            .and_then(|event| adapter.encode(&event, None))
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         Ok(Response::new(EncodeResponse {
             payload: encoded.bytes,

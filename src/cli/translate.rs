@@ -9,8 +9,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use samgate_adapter_core::{Extension, MAX_MESSAGE_BYTES, Warning};
-use samgate_proto::{CaseEvent, canonical};
+use samgate_adapter_core::{Decoded, MAX_MESSAGE_BYTES, Warning};
+use samgate_proto::canonical;
 
 use crate::dialects::DialectName;
 
@@ -65,7 +65,11 @@ pub struct Translated {
 
 /// Reads `input` in `from` and writes it in `to`.
 pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, String> {
-    let (event, extension, mut warnings) = read(from, input)?;
+    let Decoded {
+        event,
+        mut warnings,
+        extension,
+    } = read(from, input)?;
     let output = match to.dialect() {
         None => canonical::to_string_pretty(&event).into_bytes(),
         Some(d) => {
@@ -80,7 +84,9 @@ pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, Strin
     Ok(Translated { output, warnings })
 }
 
-fn read(from: Form, input: &[u8]) -> Result<(CaseEvent, Option<Extension>, Vec<Warning>), String> {
+/// `input` read in `from`: canonical JSON reads as a decoded message with
+/// no extension and no warnings.
+fn read(from: Form, input: &[u8]) -> Result<Decoded, String> {
     match from.dialect() {
         None => {
             if input.len() > MAX_MESSAGE_BYTES {
@@ -90,15 +96,15 @@ fn read(from: Form, input: &[u8]) -> Result<(CaseEvent, Option<Extension>, Vec<W
             }
             let text =
                 std::str::from_utf8(input).map_err(|e| format!("json: $: not UTF-8 ({e})"))?;
-            canonical::from_str(text)
-                .map(|e| (e, None, Vec::new()))
+            canonical::checked_from_str(text)
+                .map(|event| Decoded {
+                    event,
+                    warnings: Vec::new(),
+                    extension: None,
+                })
                 .map_err(|e| format!("json: {e}"))
         }
-        Some(d) => d
-            .adapter()
-            .decode(input)
-            .map(|d| (d.event, d.extension, d.warnings))
-            .map_err(|e| e.to_string()),
+        Some(d) => d.adapter().decode(input).map_err(|e| e.to_string()),
     }
 }
 
@@ -155,7 +161,7 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
     for file in &args.files {
         let result = read_input(Some(file))
             .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|bytes| read(args.dialect, &bytes).map(|(_, _, w)| w));
+            .and_then(|bytes| read(args.dialect, &bytes).map(|d| d.warnings));
         match result {
             Ok(warnings) if warnings.is_empty() => outln!("ok {}", file.display()),
             Ok(warnings) => {

@@ -3,6 +3,7 @@
 use samgate_proto::codes::CanonicalEnum;
 use samgate_proto::time::{from_utc, to_utc};
 use samgate_proto::v1::*;
+use samgate_proto::validate::Checked;
 use samgate_proto::validate::payload_name;
 use samgate_proto::{CaseEvent, Payload, Timestamp};
 
@@ -93,14 +94,11 @@ impl Engine {
         &self,
         prev: Option<&Case>,
         case_id: &str,
-        event: &CaseEvent,
+        event: &Checked<CaseEvent>,
         facts: &Facts,
     ) -> Result<Case, RuleViolation> {
-        let payload = event
-            .payload
-            .as_ref()
-            .expect("events are checked before folding");
-        let author = event.author.clone().unwrap_or_default();
+        let payload = event.payload();
+        let author = event.author().clone();
         let outpatient = event.process == CareProcess::Outpatient as i32;
         if facts.author_outside_directory
             && !open_to_unknown_authors(payload)

@@ -5,6 +5,31 @@ use samgate_proto::{CaseEvent, Payload, canonical};
 
 use super::{Engine, Facts, RuleViolation};
 
+/// The tests build events by hand; each is checked before it is folded, as
+/// the store does.
+trait FoldEvent {
+    fn fold_event(
+        &self,
+        prev: Option<&Case>,
+        case_id: &str,
+        event: &CaseEvent,
+        facts: &Facts,
+    ) -> Result<Case, RuleViolation>;
+}
+
+impl FoldEvent for Engine {
+    fn fold_event(
+        &self,
+        prev: Option<&Case>,
+        case_id: &str,
+        event: &CaseEvent,
+        facts: &Facts,
+    ) -> Result<Case, RuleViolation> {
+        let checked = samgate_proto::validate::check_event(event.clone()).expect("a valid event");
+        self.fold(prev, case_id, &checked, facts)
+    }
+}
+
 fn example(name: &str) -> CaseEvent {
     let path = format!(
         "{}/tests/data/examples/canonical/{name}.json",
@@ -16,7 +41,8 @@ fn example(name: &str) -> CaseEvent {
 fn fold_all(engine: &Engine, names: &[&str]) -> Result<Case, RuleViolation> {
     let mut case: Option<Case> = None;
     for name in names {
-        case = Some(engine.fold(case.as_ref(), "case-1", &example(name), &Facts::default())?);
+        case =
+            Some(engine.fold_event(case.as_ref(), "case-1", &example(name), &Facts::default())?);
     }
     Ok(case.unwrap())
 }
@@ -92,17 +118,19 @@ fn outpatient_information_needs_consent_first() {
     let mut plan = example("sipPlan");
     plan.case_ref = opened.case_ref.clone();
     plan.process = CareProcess::Outpatient as i32;
-    let case = engine.fold(None, "c", &opened, &Facts::default()).unwrap();
+    let case = engine
+        .fold_event(None, "c", &opened, &Facts::default())
+        .unwrap();
     let err = engine
-        .fold(Some(&case), "c", &plan, &Facts::default())
+        .fold_event(Some(&case), "c", &plan, &Facts::default())
         .unwrap_err();
     assert_eq!(err.code(), "consent-required");
     let case = engine
-        .fold(Some(&case), "c", &example("consent"), &Facts::default())
+        .fold_event(Some(&case), "c", &example("consent"), &Facts::default())
         .unwrap();
     assert_eq!(case.consent, ConsentState::Given as i32);
     engine
-        .fold(Some(&case), "c", &plan, &Facts::default())
+        .fold_event(Some(&case), "c", &plan, &Facts::default())
         .unwrap();
 }
 
@@ -115,7 +143,7 @@ fn consent_withdrawn_closes_the_case() {
         c.decision = ConsentDecision::Withdrawn as i32;
     }
     let case = engine
-        .fold(Some(&case), "c", &withdraw, &Facts::default())
+        .fold_event(Some(&case), "c", &withdraw, &Facts::default())
         .unwrap();
     assert_eq!(case.status, CaseStatus::Closed as i32);
     assert_eq!(case.close_reason, CloseReason::ConsentWithdrawn as i32);
@@ -129,11 +157,11 @@ fn only_the_opener_closes_an_outpatient_case() {
     let mut close = example("caseClosed");
     close.author.as_mut().unwrap().hsa_id = "SE2120000449-KHSL".into();
     let err = engine
-        .fold(Some(&case), "c", &close, &Facts::default())
+        .fold_event(Some(&case), "c", &close, &Facts::default())
         .unwrap_err();
     assert_eq!(err.code(), "only-opener-may-close");
     let case = engine
-        .fold(Some(&case), "c", &example("caseClosed"), &Facts::default())
+        .fold_event(Some(&case), "c", &example("caseClosed"), &Facts::default())
         .unwrap();
     assert_eq!(case.close_reason, CloseReason::GoalsMet as i32);
 }
@@ -144,7 +172,7 @@ fn a_closed_case_is_reopened_by_a_participant_only() {
     let case = fold_all(&engine, &["caseOpened", "consent", "caseClosed"]).unwrap();
     // Linköping home health care has not taken part in this case.
     let err = engine
-        .fold(
+        .fold_event(
             Some(&case),
             "c",
             &example("caseReopened"),
@@ -155,13 +183,13 @@ fn a_closed_case_is_reopened_by_a_participant_only() {
     let mut reopen = example("caseReopened");
     reopen.author = example("caseOpened").author;
     let case = engine
-        .fold(Some(&case), "c", &reopen, &Facts::default())
+        .fold_event(Some(&case), "c", &reopen, &Facts::default())
         .unwrap();
     assert_eq!(case.status, CaseStatus::Open as i32);
     // Reopening an open case is refused.
     assert_eq!(
         engine
-            .fold(Some(&case), "c", &reopen, &Facts::default())
+            .fold_event(Some(&case), "c", &reopen, &Facts::default())
             .unwrap_err()
             .code(),
         "not-closed"
@@ -176,7 +204,7 @@ fn a_closed_case_accepts_nothing_but_reopening() {
     msg.process = CareProcess::Outpatient as i32;
     assert_eq!(
         engine
-            .fold(Some(&case), "c", &msg, &Facts::default())
+            .fold_event(Some(&case), "c", &msg, &Facts::default())
             .unwrap_err()
             .code(),
         "case-closed"
@@ -191,12 +219,12 @@ fn one_open_outpatient_case_per_person() {
         ..Facts::default()
     };
     let err = engine
-        .fold(None, "c", &example("caseOpened"), &facts)
+        .fold_event(None, "c", &example("caseOpened"), &facts)
         .unwrap_err();
     assert_eq!(err.code(), "one-open-outpatient-case");
     // Inpatient cases are not limited.
     engine
-        .fold(None, "c", &example("admissionNotice"), &facts)
+        .fold_event(None, "c", &example("admissionNotice"), &facts)
         .unwrap();
 }
 
@@ -208,7 +236,7 @@ fn process_and_patient_must_match_the_case() {
     other.process = CareProcess::PsychiatricCompulsory as i32;
     assert_eq!(
         engine
-            .fold(Some(&case), "c", &other, &Facts::default())
+            .fold_event(Some(&case), "c", &other, &Facts::default())
             .unwrap_err()
             .code(),
         "process-mismatch"
@@ -217,7 +245,7 @@ fn process_and_patient_must_match_the_case() {
     other.patient.as_mut().unwrap().id = "191212121212".into();
     assert_eq!(
         engine
-            .fold(Some(&case), "c", &other, &Facts::default())
+            .fold_event(Some(&case), "c", &other, &Facts::default())
             .unwrap_err()
             .code(),
         "patient-mismatch"
@@ -229,7 +257,7 @@ fn discharge_is_final_and_a_new_case_cannot_start_closed() {
     let engine = Engine::default();
     let case = fold_all(&engine, &["admissionNotice", "dischargeNotice"]).unwrap();
     let err = engine
-        .fold(
+        .fold_event(
             Some(&case),
             "c",
             &example("dischargeReady"),
@@ -239,7 +267,7 @@ fn discharge_is_final_and_a_new_case_cannot_start_closed() {
     assert_eq!(err.code(), "already-discharged");
     assert_eq!(
         engine
-            .fold(None, "c", &example("caseClosed"), &Facts::default())
+            .fold_event(None, "c", &example("caseClosed"), &Facts::default())
             .unwrap_err()
             .code(),
         "no-such-case"
@@ -254,9 +282,11 @@ fn a_later_sip_version_replaces_an_earlier_one_but_not_the_reverse() {
         p.version = 2;
         p.goals.truncate(1);
     }
-    let case = engine.fold(None, "c", &v2, &Facts::default()).unwrap();
     let case = engine
-        .fold(Some(&case), "c", &example("sipPlan"), &Facts::default())
+        .fold_event(None, "c", &v2, &Facts::default())
+        .unwrap();
+    let case = engine
+        .fold_event(Some(&case), "c", &example("sipPlan"), &Facts::default())
         .unwrap();
     assert_eq!(case.latest_sip.unwrap().version, 2);
 }

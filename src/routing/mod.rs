@@ -18,6 +18,7 @@ pub use rules::{QUARANTINE_PROTECTED_IDENTITY, QUARANTINE_UNKNOWN_RECIPIENT, rou
 use std::sync::{Arc, RwLock};
 
 use samgate_proto::v1::Case;
+use samgate_proto::validate::Checked;
 use samgate_proto::{CaseEvent, Payload};
 
 use crate::engine::{Engine, Facts, RuleViolation};
@@ -76,7 +77,7 @@ impl Folder for Router {
         &self,
         prev: Option<&Case>,
         case_id: &str,
-        event: &CaseEvent,
+        event: &Checked<CaseEvent>,
         facts: &Facts,
     ) -> Result<Outcome, RuleViolation> {
         let directory = self.directory();

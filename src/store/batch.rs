@@ -21,6 +21,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use prost::Message;
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::{CareProcess, Case, CaseStatus};
+use samgate_proto::validate::Checked;
 use samgate_proto::validate::payload_name;
 
 use super::{Folder, StoreError, Submitted, delivery_message_id};
@@ -61,7 +62,7 @@ pub(crate) struct Needs {
 }
 
 impl Needs {
-    pub fn of(events: &[CaseEvent]) -> Self {
+    pub fn of(events: &[Checked<CaseEvent>]) -> Self {
         let mut ids: HashMap<i32, BTreeSet<&str>> = HashMap::new();
         let mut refs = BTreeSet::new();
         let mut outpatients = BTreeSet::new();
@@ -166,7 +167,7 @@ pub(crate) struct Writes {
     pub protected_people: Vec<String>,
     /// Events stored otherwise than they arrived (protection the register
     /// added), by (case id, sequence): what the outbox feed hands the relay.
-    pub amended: HashMap<(String, i64), CaseEvent>,
+    pub amended: HashMap<(String, i64), Checked<CaseEvent>>,
 }
 
 /// The batch's view of the store: what was read, with the batch's own
@@ -228,7 +229,7 @@ impl Batch {
     /// event changes nothing.
     pub fn submit(
         &mut self,
-        event: &CaseEvent,
+        event: &Checked<CaseEvent>,
         folder: &dyn Folder,
     ) -> Result<Submitted, StoreError> {
         let key = (event.source_system, event.source_message_id.clone());
@@ -288,11 +289,7 @@ impl Batch {
             self.writes.protected_people.push(patient_id.clone());
         }
         let amended = (protected && !event.patient.as_ref().is_some_and(|p| p.protected_identity))
-            .then(|| {
-                let mut e = event.clone();
-                e.patient = case.patient.clone();
-                e
-            });
+            .then(|| event.with_protected_identity());
         let stored = amended.as_ref().unwrap_or(event);
         let body = stored.encode_to_vec();
 

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use samgate_proto::CaseEvent;
+use samgate_proto::validate::Checked;
 
 use super::batch::DeliveryRow;
 use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError, Submitted};
@@ -114,9 +115,9 @@ impl FeedReceiver {
 pub(crate) fn committed(
     mut written: Vec<(i64, String)>,
     rows: &[DeliveryRow],
-    events: &[CaseEvent],
+    events: &[Checked<CaseEvent>],
     results: &[Result<Submitted, StoreError>],
-    amended: &std::collections::HashMap<(String, i64), CaseEvent>,
+    amended: &std::collections::HashMap<(String, i64), Checked<CaseEvent>>,
 ) -> Vec<Delivery> {
     written.sort_unstable();
     let rows: std::collections::HashMap<&str, &DeliveryRow> =
@@ -125,7 +126,7 @@ pub(crate) fn committed(
         .iter()
         .zip(results)
         .filter_map(|(e, r)| match r {
-            Ok(s) if !s.duplicate => Some(((s.case_id.as_str(), s.sequence), e)),
+            Ok(s) if !s.duplicate => Some(((s.case_id.as_str(), s.sequence), e.get())),
             _ => None,
         })
         .collect();
@@ -135,7 +136,7 @@ pub(crate) fn committed(
             let row = rows.get(message_id.as_str())?;
             // As stored: the protection the register added, if any.
             let event = match amended.get(&(row.case_id.clone(), row.sequence)) {
-                Some(amended) => amended,
+                Some(amended) => amended.get(),
                 None => *stored.get(&(row.case_id.as_str(), row.sequence))?,
             };
             let d = Delivery {

@@ -27,6 +27,8 @@ use crate::engine::{Engine, Facts, RuleViolation};
 
 pub use feed::{FeedReceiver, OutboxFeed};
 pub use postgres::{PgLease, PostgresStore};
+/// Events reach the store checked (`samgate_proto::validate::check_event`).
+pub use samgate_proto::validate::Checked;
 pub use sqlite::SqliteStore;
 
 /// The result of submitting one event.
@@ -55,7 +57,7 @@ pub trait Folder: Send + Sync {
         &self,
         prev: Option<&Case>,
         case_id: &str,
-        event: &CaseEvent,
+        event: &Checked<CaseEvent>,
         facts: &Facts,
     ) -> Result<Outcome, RuleViolation>;
 }
@@ -65,7 +67,7 @@ impl Folder for Engine {
         &self,
         prev: Option<&Case>,
         case_id: &str,
-        event: &CaseEvent,
+        event: &Checked<CaseEvent>,
         facts: &Facts,
     ) -> Result<Outcome, RuleViolation> {
         Ok(Outcome {
@@ -344,8 +346,11 @@ fn sql_error_is_transient(e: &sqlx::Error) -> bool {
 pub trait Store: Send + Sync + 'static {
     /// Folds and stores one checked event; idempotent on
     /// (sourceSystem, sourceMessageId).
-    async fn submit(&self, event: &CaseEvent, folder: &dyn Folder)
-    -> Result<Submitted, StoreError>;
+    async fn submit(
+        &self,
+        event: &Checked<CaseEvent>,
+        folder: &dyn Folder,
+    ) -> Result<Submitted, StoreError>;
 
     /// Submits several events in one transaction (one commit, one fsync):
     /// each gets its own result, a broken rule refusing only its event. An
@@ -353,7 +358,7 @@ pub trait Store: Send + Sync + 'static {
     /// is stored.
     async fn submit_batch(
         &self,
-        events: &[CaseEvent],
+        events: &[Checked<CaseEvent>],
         folder: &dyn Folder,
     ) -> Result<Vec<Result<Submitted, StoreError>>, StoreError>;
 

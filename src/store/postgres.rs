@@ -560,7 +560,7 @@ mod tests {
             let mut e = samgate_proto::canonical::from_str(&text).unwrap();
             e.source_message_id = id.into();
             e.case_ref = id.into();
-            e
+            samgate_proto::validate::check_event(e).unwrap()
         };
 
         other

@@ -191,7 +191,7 @@ macro_rules! sql_store {
         impl Store for $store {
             async fn submit(
                 &self,
-                event: &CaseEvent,
+                event: &$crate::store::Checked<CaseEvent>,
                 folder: &dyn Folder,
             ) -> Result<Submitted, StoreError> {
                 let mut results = self.submit_batch(std::slice::from_ref(event), folder).await?;
@@ -200,7 +200,7 @@ macro_rules! sql_store {
 
             async fn submit_batch(
                 &self,
-                events: &[CaseEvent],
+                events: &[$crate::store::Checked<CaseEvent>],
                 folder: &dyn Folder,
             ) -> Result<Vec<Result<Submitted, StoreError>>, StoreError> {
                 let needs = Needs::of(events);

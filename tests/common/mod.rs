@@ -158,7 +158,7 @@ pub fn stream_message(tag: &str, i: usize, k: usize) -> Vec<u8> {
     e.source_message_id = format!("{tag}-{i}-{k}");
     samgate::dialects::DialectName::Lifecare
         .adapter()
-        .encode(&e, None)
+        .encode(&checked(&e), None)
         .unwrap()
         .bytes
 }
@@ -255,4 +255,15 @@ where
         assert!(started.elapsed() < limit, "{what}: not after {limit:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// An event checked, as every way into the gateway checks it before the
+/// store sees it.
+pub fn checked(event: &CaseEvent) -> samgate_proto::validate::Checked<CaseEvent> {
+    samgate_proto::validate::check_event(event.clone()).expect("a valid event")
+}
+
+/// Events checked (see `checked`).
+pub fn checked_all(events: &[CaseEvent]) -> Vec<samgate_proto::validate::Checked<CaseEvent>> {
+    events.iter().map(checked).collect()
 }

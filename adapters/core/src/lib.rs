@@ -19,6 +19,7 @@ pub use samgate_proto as proto;
 
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::SourceSystem;
+use samgate_proto::validate::Checked;
 
 /// The largest message any of the three systems accepts (their own limit).
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -36,7 +37,8 @@ pub struct Extension {
 /// A decoded message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
-    pub event: CaseEvent,
+    /// The event, checked against the model's rules.
+    pub event: Checked<CaseEvent>,
     pub warnings: Vec<Warning>,
     pub extension: Option<Extension>,
 }
@@ -65,12 +67,13 @@ pub trait Dialect: Send + Sync {
     /// element path and the reason.
     fn decode(&self, input: &[u8]) -> Result<Decoded, DecodeError>;
 
-    /// A canonical event to bytes. An extension from the same dialect is
-    /// written back verbatim; one from another dialect is dropped with a
-    /// warning.
+    /// A checked canonical event to bytes. An extension from the same
+    /// dialect is written back verbatim; one from another dialect is
+    /// dropped with a warning. (An unchecked event is checked first with
+    /// [`support::check_for_encoding`].)
     fn encode(
         &self,
-        event: &CaseEvent,
+        event: &Checked<CaseEvent>,
         extension: Option<&Extension>,
     ) -> Result<Encoded, EncodeError>;
 }
@@ -124,7 +127,7 @@ macro_rules! dialect {
 
             fn encode(
                 &self,
-                event: &$crate::proto::CaseEvent,
+                event: &$crate::proto::validate::Checked<$crate::proto::CaseEvent>,
                 extension: Option<&$crate::Extension>,
             ) -> Result<$crate::Encoded, $crate::EncodeError> {
                 encode::encode(event, extension)

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use samgate_proto::CaseEvent;
-use samgate_proto::validate::check_event;
+use samgate_proto::validate::{Checked, check_event};
 
 use crate::encoding::{Declared, declared_encoding, latin1_text, utf8_text};
 use crate::fields::element_path;
@@ -116,16 +116,20 @@ pub fn extension(
 /// that holds a failing field.
 pub fn check_decoded(
     ctx: Ctx,
-    event: &CaseEvent,
+    event: CaseEvent,
     paths: &[(&str, &str)],
     root: &str,
-) -> Result<(), DecodeError> {
+) -> Result<Checked<CaseEvent>, DecodeError> {
     check_event(event)
         .map_err(|e| DecodeError::new(ctx.dialect, element_path(&e.field, paths, root), e.reason))
 }
 
-/// Checks an event before encoding it.
-pub fn check_for_encoding(dialect: &'static str, event: &CaseEvent) -> Result<(), EncodeError> {
+/// Checks an event that did not come checked (from a caller of the
+/// translation API, say) before it is encoded in `dialect`.
+pub fn check_for_encoding(
+    dialect: &'static str,
+    event: CaseEvent,
+) -> Result<Checked<CaseEvent>, EncodeError> {
     check_event(event).map_err(|e| EncodeError::new(dialect, e.field, e.reason))
 }
 

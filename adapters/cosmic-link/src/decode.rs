@@ -114,7 +114,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
         payload: Some(payload(&payload_node)?),
     };
     let ext = extension(&kids, "Extensions", &text)?;
-    check_decoded(CTX, &event, FIELD_PATHS, "/cl:Message")?;
+    let event = check_decoded(CTX, event, FIELD_PATHS, "/cl:Message")?;
     Ok(Decoded {
         event,
         warnings: Vec::new(),

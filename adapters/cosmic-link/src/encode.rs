@@ -1,10 +1,11 @@
 //! Canonical event → Cosmic Link XML (UTF-8, prefix `cl`).
 
-use samgate_adapter_core::support::{check_for_encoding, code_for, sip_version_or_default};
+use samgate_adapter_core::support::{code_for, sip_version_or_default};
 use samgate_adapter_core::xml::write::XmlWriter;
 use samgate_adapter_core::{EncodeError, Encoded, Extension, extension_dropped};
 use samgate_proto::time::format_utc;
 use samgate_proto::v1::*;
+use samgate_proto::validate::Checked;
 use samgate_proto::{CaseEvent, Payload, Timestamp};
 
 use crate::codes::*;
@@ -30,16 +31,18 @@ fn person_id(kind: i32, id: &str) -> String {
     }
 }
 
-pub(crate) fn encode(event: &CaseEvent, ext: Option<&Extension>) -> Result<Encoded, EncodeError> {
-    check_for_encoding(DIALECT, event)?;
-    let payload = event.payload.as_ref().expect("checked");
+pub(crate) fn encode(
+    event: &Checked<CaseEvent>,
+    ext: Option<&Extension>,
+) -> Result<Encoded, EncodeError> {
+    let payload = event.payload();
     let message_type = MESSAGE_TYPES
         .iter()
         .find(|(_, name, _)| *name == samgate_proto::validate::payload_name(payload))
         .map(|(t, _, _)| *t)
         .expect("every payload has a type");
-    let author = event.author.as_ref().expect("checked");
-    let p = event.patient.as_ref().expect("checked");
+    let author = event.author();
+    let p = event.patient();
 
     let mut w = XmlWriter::new("UTF-8");
     w.open("cl:Message")
@@ -113,12 +116,14 @@ fn write_payload(w: &mut XmlWriter, payload: &Payload) {
             w.leaf("cl:Phone", &n.contact_phone)
                 .leaf("cl:Note", &n.note);
         }
-        Payload::CareContactAssigned(c) => {
-            let c = c.contact.as_ref().expect("checked");
-            w.open("cl:CareContact").attr("hsaId", &c.hsa_id);
-            w.leaf("cl:Name", &c.name)
-                .leaf("cl:Title", &c.role)
-                .leaf("cl:Phone", &c.phone);
+        Payload::CareContactAssigned(assigned) => {
+            // Always there: the check requires a contact.
+            if let Some(c) = &assigned.contact {
+                w.open("cl:CareContact").attr("hsaId", &c.hsa_id);
+                w.leaf("cl:Name", &c.name)
+                    .leaf("cl:Title", &c.role)
+                    .leaf("cl:Phone", &c.phone);
+            }
         }
         Payload::DischargeReady(d) => {
             w.open("cl:DischargeReady");

@@ -64,7 +64,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
         payload: Some(payload(&payload_node)?),
     };
     let ext = extension(&kids, "Extension", &text)?;
-    check_decoded(CTX, &event, FIELD_PATHS, "/Meddelande")?;
+    let event = check_decoded(CTX, event, FIELD_PATHS, "/Meddelande")?;
     Ok(Decoded {
         event,
         warnings: Vec::new(),

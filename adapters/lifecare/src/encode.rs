@@ -1,11 +1,12 @@
 //! Canonical event → Lifecare XML (ISO-8859-1).
 
 use samgate_adapter_core::encoding::to_latin1_with_refs;
-use samgate_adapter_core::support::{check_for_encoding, code_for, sip_version_or_default};
+use samgate_adapter_core::support::{code_for, sip_version_or_default};
 use samgate_adapter_core::time::format_swedish_local;
 use samgate_adapter_core::xml::write::XmlWriter;
 use samgate_adapter_core::{EncodeError, Encoded, Extension, Warning, extension_dropped};
 use samgate_proto::v1::*;
+use samgate_proto::validate::Checked;
 use samgate_proto::{Actor, CaseEvent, Payload, Timestamp};
 
 use crate::codes::*;
@@ -44,12 +45,14 @@ fn actor(w: &mut XmlWriter, name: &str, a: &Actor) {
         .close();
 }
 
-pub(crate) fn encode(event: &CaseEvent, ext: Option<&Extension>) -> Result<Encoded, EncodeError> {
-    check_for_encoding(DIALECT, event)?;
+pub(crate) fn encode(
+    event: &Checked<CaseEvent>,
+    ext: Option<&Extension>,
+) -> Result<Encoded, EncodeError> {
     let mut cx = Ctx {
         warnings: Vec::new(),
     };
-    let payload = event.payload.as_ref().expect("checked");
+    let payload = event.payload();
     let typ = MESSAGE_TYPES
         .iter()
         .find(|(_, name, _)| *name == samgate_proto::validate::payload_name(payload))
@@ -63,12 +66,12 @@ pub(crate) fn encode(event: &CaseEvent, ext: Option<&Extension>) -> Result<Encod
         .attr("typ", typ)
         .attr("meddelandeId", &event.source_message_id)
         .attr("skapad", &created);
-    actor(&mut w, "Avsandare", event.author.as_ref().expect("checked"));
+    actor(&mut w, "Avsandare", event.author());
     w.open("Arende")
         .attr("arendeId", &event.case_ref)
         .attr("process", code_for(PROCESS, event.process, None))
         .close();
-    let p = event.patient.as_ref().expect("checked");
+    let p = event.patient();
     w.open("Patient")
         .attr("id", &p.id)
         .attr(
@@ -124,12 +127,14 @@ fn write_payload(w: &mut XmlWriter, cx: &mut Ctx, payload: &Payload) {
             w.leaf("Telefon", &n.contact_phone)
                 .leaf("Notering", &n.note);
         }
-        Payload::CareContactAssigned(c) => {
-            let c = c.contact.as_ref().expect("checked");
-            w.open("FastVardkontakt").attr("hsaId", &c.hsa_id);
-            w.leaf("Namn", &c.name)
-                .leaf("Roll", &c.role)
-                .leaf("Telefon", &c.phone);
+        Payload::CareContactAssigned(assigned) => {
+            // Always there: the check requires a contact.
+            if let Some(c) = &assigned.contact {
+                w.open("FastVardkontakt").attr("hsaId", &c.hsa_id);
+                w.leaf("Namn", &c.name)
+                    .leaf("Roll", &c.role)
+                    .leaf("Telefon", &c.phone);
+            }
         }
         Payload::DischargeReady(d) => {
             w.open("Utskrivningsklar");

@@ -171,7 +171,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Decoded> {
         payload: Some(payload(&payload_node)?),
     };
     let ext = extension(&kids, "extension", &text)?;
-    check_decoded(CTX, &event, FIELD_PATHS, "/Notification")?;
+    let event = check_decoded(CTX, event, FIELD_PATHS, "/Notification")?;
     Ok(Decoded {
         event,
         warnings: Vec::new(),

@@ -1,10 +1,11 @@
 //! Canonical event → SAMSA XML (UTF-8, HL7 v3 flavoured).
 
-use samgate_adapter_core::support::{check_for_encoding, code_for, sip_version_or_default};
+use samgate_adapter_core::support::{code_for, sip_version_or_default};
 use samgate_adapter_core::time::{format_hl7_date, format_hl7_ts};
 use samgate_adapter_core::xml::write::XmlWriter;
 use samgate_adapter_core::{EncodeError, Encoded, Extension, extension_dropped};
 use samgate_proto::v1::*;
+use samgate_proto::validate::Checked;
 use samgate_proto::{Actor, CaseEvent, Payload, Timestamp};
 
 use crate::codes::*;
@@ -60,15 +61,17 @@ fn actor(w: &mut XmlWriter, element: &str, a: &Actor) {
     w.close();
 }
 
-pub(crate) fn encode(event: &CaseEvent, ext: Option<&Extension>) -> Result<Encoded, EncodeError> {
-    check_for_encoding(DIALECT, event)?;
-    let payload = event.payload.as_ref().expect("checked");
+pub(crate) fn encode(
+    event: &Checked<CaseEvent>,
+    ext: Option<&Extension>,
+) -> Result<Encoded, EncodeError> {
+    let payload = event.payload();
     let (type_code, display) = MESSAGE_TYPES
         .iter()
         .find(|(_, name, _, _)| *name == samgate_proto::validate::payload_name(payload))
         .map(|(c, _, _, d)| (*c, *d))
         .expect("every payload has a type");
-    let p = event.patient.as_ref().expect("checked");
+    let p = event.patient();
 
     let mut w = XmlWriter::new("UTF-8");
     w.open("Notification").attr("xmlns", crate::NAMESPACE);
@@ -79,7 +82,7 @@ pub(crate) fn encode(event: &CaseEvent, ext: Option<&Extension>) -> Result<Encod
         .attr("displayName", display)
         .close();
     time(&mut w, "effectiveTime", &event.occurred_at);
-    actor(&mut w, "author", event.author.as_ref().expect("checked"));
+    actor(&mut w, "author", event.author());
     w.open("case");
     id(&mut w, CASE_ID_ROOT, &event.case_ref);
     valued(
@@ -151,12 +154,14 @@ fn write_payload(w: &mut XmlWriter, payload: &Payload) {
             phone(w, &n.contact_phone);
             w.leaf("note", &n.note);
         }
-        Payload::CareContactAssigned(c) => {
-            let c = c.contact.as_ref().expect("checked");
-            w.open("careContact");
-            id(w, HSA_ROOT, &c.hsa_id);
-            w.leaf("name", &c.name).leaf("role", &c.role);
-            phone(w, &c.phone);
+        Payload::CareContactAssigned(assigned) => {
+            // Always there: the check requires a contact.
+            if let Some(c) = &assigned.contact {
+                w.open("careContact");
+                id(w, HSA_ROOT, &c.hsa_id);
+                w.leaf("name", &c.name).leaf("role", &c.role);
+                phone(w, &c.phone);
+            }
         }
         Payload::DischargeReady(d) => {
             w.open("dischargeReady");
