@@ -1,7 +1,7 @@
 //! End to end over gRPC: a server on a free port with its own data
 //! directory; the 13 spec examples submitted and the cases read back;
-//! watching, listing, raw dialect submission, translation, health and
-//! reflection.
+//! watching, listing, raw dialect submission, translation, health (per
+//! service) and reflection (v1 and v1alpha).
 
 mod common;
 
@@ -136,11 +136,20 @@ async fn the_thirteen_examples_go_in_and_the_cases_come_back() {
     assert_eq!(listed.cases.len(), 2);
     let missing = client
         .get_case(GetCaseRequest {
-            case_id: "nope".into(),
+            case_id: "0190f5c2-0000-7000-8000-000000000000".into(),
         })
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
+    // Not a case id at all: the request is wrong, not the case missing.
+    let malformed = client
+        .get_case(GetCaseRequest {
+            case_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert!(malformed.message().starts_with("case_id:"));
     server.stop().await;
 }
 
@@ -292,31 +301,96 @@ async fn translation_service_decodes_and_encodes() {
     server.stop().await;
 }
 
+/// The services a client should find by reflection and health-check.
+const SERVICES: [&str; 6] = [
+    "samgate.v1.CaseService",
+    "samgate.v1.TranslationService",
+    "samgate.v1.DeliveryService",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
 #[tokio::test]
-async fn health_and_reflection_answer() {
+async fn every_service_has_its_own_health() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
     let server = start().await;
-    let health = HealthClient::new(server.channel.clone())
+    let mut health = HealthClient::new(server.channel.clone());
+    for service in SERVICES.into_iter().chain([""]) {
+        let answer = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("{service:?}: {s:?}"))
+            .into_inner();
+        assert_eq!(answer.status, ServingStatus::Serving as i32, "{service:?}");
+    }
+    let unknown = health
         .check(HealthCheckRequest {
-            service: "samgate.v1.CaseService".into(),
+            service: "samgate.v1.NoSuchService".into(),
         })
         .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(health.status, ServingStatus::Serving as i32);
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    server.stop().await;
+}
 
-    let request = ServerReflectionRequest {
+/// The service names a reflection answer lists.
+fn listed<T>(services: Vec<T>, name: impl Fn(T) -> String) -> Vec<String> {
+    services.into_iter().map(name).collect()
+}
+
+#[tokio::test]
+async fn reflection_answers_in_v1_and_in_v1alpha() {
+    let server = start().await;
+
+    // v1, as current grpcurl asks.
+    {
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = ServerReflectionClient::new(server.channel.clone())
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            responses.next().await.unwrap().unwrap().message_response
+        else {
+            panic!("expected a service list");
+        };
+        let names = listed(list.service, |s| s.name);
+        for want in SERVICES {
+            assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+        }
+    }
+
+    // v1alpha, all that grpcurl 1.8, grpcio-reflection and older Postman
+    // speak: the list, then a service's file, as `grpcurl describe` asks.
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    let ask = |m: MessageRequest| ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+        message_request: Some(m),
     };
+    let requests = [
+        ask(MessageRequest::ListServices(String::new())),
+        ask(MessageRequest::FileContainingSymbol(
+            "samgate.v1.DeliveryService".into(),
+        )),
+    ];
     let mut responses = ServerReflectionClient::new(server.channel.clone())
-        .server_reflection_info(tokio_stream::iter([request]))
+        .server_reflection_info(tokio_stream::iter(requests))
         .await
         .unwrap()
         .into_inner();
@@ -325,14 +399,16 @@ async fn health_and_reflection_answer() {
     else {
         panic!("expected a service list");
     };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for want in [
-        "samgate.v1.CaseService",
-        "samgate.v1.TranslationService",
-        "grpc.health.v1.Health",
-    ] {
+    let names = listed(list.service, |s| s.name);
+    for want in SERVICES {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        responses.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected the file of DeliveryService");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
     server.stop().await;
 }
 

@@ -2,7 +2,8 @@
 //! 21, finding 7): mutual TLS with rcgen certificates whose subject
 //! serialNumber is the caller's HSA-id, the access table's units and
 //! rights on every kind of request, the gRPC access log, and `samgate
-//! serve` refusing plaintext off loopback unless told otherwise.
+//! serve` refusing plaintext off loopback unless told otherwise (and, as
+//! the one process test of gRPC, stopping promptly with a stream open).
 
 mod common;
 
@@ -497,8 +498,9 @@ fn spawn_serve(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, 
 }
 
 /// Waits until a plaintext `serve` says it serves gRPC and answers a
-/// health check on loopback: then its signal handlers are in place.
-async fn wait_until_serving(child: &mut Child, stderr: &Stderr) {
+/// health check on loopback: then its signal handlers are in place. Its
+/// port.
+async fn wait_until_serving(child: &mut Child, stderr: &Stderr) -> u16 {
     stderr.wait_for("samgate serving gRPC", 1, child).await;
     let tail = stderr.tail();
     let line = tail
@@ -518,7 +520,7 @@ async fn wait_until_serving(child: &mut Child, stderr: &Stderr) {
                 .check(tonic_health::pb::HealthCheckRequest::default())
                 .await;
             if check.is_ok() {
-                return;
+                return port;
             }
         }
         assert!(started.elapsed() < LOG_WAIT, "port {port} does not answer");
@@ -665,4 +667,41 @@ async fn serve_takes_mutual_tls_and_the_access_table_from_its_configuration() {
     stop(child, stderr).await;
     // Opened, owner-only, though nothing was read yet.
     assert!(data.join("grpc-access.log").exists());
+}
+
+/// How soon `serve` must exit after SIGTERM with a stream open: it ends the
+/// stream rather than wait for the client (issue 22, item 7: it waited
+/// forever for an idle subscriber).
+const PROMPT_EXIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn serve_ends_an_idle_subscription_on_sigterm_and_exits_promptly() {
+    use tokio_stream::StreamExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, stderr) = spawn_serve(dir.path(), &["--listen", "127.0.0.1:0"], &[]);
+    let port = wait_until_serving(&mut child, &stderr).await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // Nothing is pending for home care: the stream idles.
+    let mut subscription = DeliveryServiceClient::new(channel)
+        .subscribe(pull(HOME_CARE))
+        .await
+        .unwrap()
+        .into_inner();
+    common::process::terminate(&child);
+    let status = exit_status(&mut child, PROMPT_EXIT).await;
+    let log = stderr.finish();
+    assert!(status.success(), "{status}: {log}");
+    let ended = subscription
+        .next()
+        .await
+        .expect("an ending status")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+    assert_eq!(ended.message(), "server shutting down");
+    assert!(log.contains("gRPC draining"), "{log}");
 }

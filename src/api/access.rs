@@ -27,6 +27,8 @@ use samgate_proto::v1::Case;
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Status};
 
+use super::status::echo;
+
 /// What a caller may do besides reading the cases its units take part in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Right {
@@ -285,7 +287,7 @@ impl Caller {
         if self.has(Right::Receive) && self.acts_for(recipient) {
             Ok(())
         } else {
-            Err(self.denied(format!("receive deliveries for {recipient}")))
+            Err(self.denied(format!("receive deliveries for {}", echo(recipient))))
         }
     }
 
@@ -300,7 +302,7 @@ impl Caller {
         if self.has(Right::Submit) && self.acts_for(author) {
             Ok(())
         } else {
-            Err(self.denied(format!("submit as {author}")))
+            Err(self.denied(format!("submit as {}", echo(author))))
         }
     }
 
@@ -329,7 +331,7 @@ impl Caller {
             return if self.acts_for(requested) {
                 Ok(Some(requested.to_owned()))
             } else {
-                Err(self.denied(format!("list the cases of {requested}")))
+                Err(self.denied(format!("list the cases of {}", echo(requested))))
             };
         }
         match self.grant().map(|g| g.units.as_slice()) {

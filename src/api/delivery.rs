@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 
 use super::access::Caller;
 use super::read_log::{ReadLog, ReadRecord};
+use super::status::echo;
 use crate::gateway::{Gateway, Rendered};
 use crate::routing::System;
 
@@ -46,8 +47,21 @@ pub fn to_proto(r: Rendered) -> Delivery {
 }
 
 fn recipient_is_valid(hsa_id: &str) -> Result<(), Status> {
-    samgate_proto::ids::HsaId::check(hsa_id)
-        .map_err(|e| Status::invalid_argument(format!("recipient_hsa_id: {e}")))
+    samgate_proto::ids::HsaId::check(hsa_id).map_err(|e| {
+        Status::invalid_argument(format!(
+            "recipient_hsa_id: {} {}: {}",
+            e.kind,
+            echo(hsa_id),
+            e.reason
+        ))
+    })
+}
+
+/// The most deliveries to read: `max`, where 0 is the gateway's default.
+fn max_deliveries(max: i32) -> Result<usize, Status> {
+    usize::try_from(max).map_err(|_| {
+        Status::invalid_argument(format!("max: {max} is negative (0 for the default)"))
+    })
 }
 
 /// The access-log record of one delivery read.
@@ -96,10 +110,8 @@ impl DeliveryService for DeliveryApi {
     async fn pull(&self, request: Request<PullRequest>) -> Result<Response<PullResponse>, Status> {
         let caller = self.receiver(&request, "Pull", &request.get_ref().recipient_hsa_id)?;
         let r = request.into_inner();
-        let rendered = self
-            .gateway
-            .pull(&r.recipient_hsa_id, r.max.max(0) as usize)
-            .await?;
+        let max = max_deliveries(r.max)?;
+        let rendered = self.gateway.pull(&r.recipient_hsa_id, max).await?;
         for d in &rendered {
             self.reads.record(&delivery_read(&caller, "Pull", d))?;
         }
@@ -131,6 +143,7 @@ impl DeliveryService for DeliveryApi {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = self.receiver(&request, "Subscribe", &request.get_ref().recipient_hsa_id)?;
         let r = request.into_inner();
+        let max = max_deliveries(r.max)?;
         let gateway = self.gateway.clone();
         let reads = self.reads.clone();
         let mut wake = gateway.stored_changes();
@@ -142,10 +155,7 @@ impl DeliveryService for DeliveryApi {
             loop {
                 // What is stored after this is a change to wake on.
                 wake.borrow_and_update();
-                match gateway
-                    .pull(&r.recipient_hsa_id, r.max.max(0) as usize)
-                    .await
-                {
+                match gateway.pull(&r.recipient_hsa_id, max).await {
                     Ok(batch) => {
                         for d in batch {
                             if !sent.insert(d.delivery.message_id.clone()) {

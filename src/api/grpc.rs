@@ -2,9 +2,17 @@
 //! [`serve`], which puts them behind the caller checks of `access` on the
 //! connections of `connection` (mutual TLS, or plaintext on loopback).
 //! Every read of a case is written to the gRPC access log (`read_log`).
+//!
+//! Beside them: health checking, with a status for every served service
+//! (all NOT_SERVING once the server drains), and reflection as both
+//! `grpc.reflection.v1` and `grpc.reflection.v1alpha` (grpcurl 1.8,
+//! grpcio-reflection and older Postman speak only the latter). Every
+//! service is [`Guarded`]: streams end when the server stops, and requests
+//! over [`MAX_REQUEST_BYTES`] are RESOURCE_EXHAUSTED.
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use samgate_proto::v1::case_service_server::{CaseService, CaseServiceServer};
 use samgate_proto::v1::delivery_service_server::DeliveryServiceServer;
@@ -14,17 +22,49 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
+use tonic_health::ServingStatus;
 
 use super::access::{AccessTable, Caller};
 use super::connection::{GrpcTransport, incoming};
+use super::guard::{Guarded, drain};
 use super::read_log::{ReadLog, ReadRecord};
+use super::status::echo;
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
 use crate::store::{CaseFilter, Submitted};
 
 /// Events a watcher may have queued before the stream applies back-pressure.
 const WATCH_QUEUE: usize = 64;
+
+/// How often a `WatchCase` stream reads the store for events of its case
+/// when nothing wakes it. This process's own events wake it at once; those
+/// stored by another gateway on the same store (PostgreSQL, or one SQLite
+/// file) come with this delay at most, at the cost of one indexed read per
+/// open watch per interval.
+const WATCH_POLL: Duration = Duration::from_secs(1);
+
+/// The largest request a service decodes, in bytes: the largest event or
+/// dialect message (`samgate_proto::validate::MAX_EVENT_BYTES`, 1 MiB) and
+/// room for the request around it. Anything larger could never be
+/// accepted, so it is refused (RESOURCE_EXHAUSTED) before it is read
+/// whole.
+pub const MAX_REQUEST_BYTES: usize = samgate_proto::validate::MAX_EVENT_BYTES + 64 * 1024;
+
+/// A case id from a request: present, and a case id (a UUID) at all.
+fn case_id(value: &str) -> Result<(), Status> {
+    if value.trim().is_empty() {
+        return Err(Status::invalid_argument("case_id: is required"));
+    }
+    if uuid::Uuid::try_parse(value).is_err() {
+        return Err(Status::invalid_argument(format!(
+            "case_id: {} is not a case id (a UUID, as SubmitEvent answers)",
+            echo(value)
+        )));
+    }
+    Ok(())
+}
 
 fn dialect(value: i32) -> Result<DialectName, Status> {
     Dialect::try_from(value)
@@ -65,8 +105,12 @@ impl CaseApi {
         what: &'static str,
         id: &str,
     ) -> Result<Case, Status> {
+        case_id(id)?;
         let Some(case) = self.gateway.store().get_case(id).await? else {
-            return Err(Status::not_found(format!("case {id}: no such case")));
+            return Err(Status::not_found(format!(
+                "case {}: no such case",
+                echo(id)
+            )));
         };
         let record = ReadRecord::new(caller, what).of(&case.id, patient_id(&case));
         if let Err(denied) = caller.may_read_case(&case) {
@@ -145,7 +189,17 @@ impl CaseService for CaseApi {
             }
         };
         if r.page_size < 0 {
-            return Err(Status::invalid_argument("page_size: must not be negative"));
+            return Err(Status::invalid_argument(format!(
+                "page_size: {} is negative (0 for the default page)",
+                r.page_size
+            )));
+        }
+        // A token is the last case id of the page before.
+        if !r.page_token.is_empty() && uuid::Uuid::try_parse(&r.page_token).is_err() {
+            return Err(Status::invalid_argument(format!(
+                "page_token: {} is not a token this server gave (pass next_page_token as it came, or nothing for the first page)",
+                echo(&r.page_token)
+            )));
         }
         let participant = caller
             .participant_filter(&r.participant_hsa_id)
@@ -181,54 +235,80 @@ impl CaseService for CaseApi {
     ) -> Result<Response<Self::WatchCaseStream>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
+        if r.from_sequence < 0 {
+            return Err(Status::invalid_argument(format!(
+                "from_sequence: {} is negative (0 or 1 for the first event)",
+                r.from_sequence
+            )));
+        }
         self.readable_case(&caller, "WatchCase", &r.case_id).await?;
         let store = self.gateway.store().clone();
         // Subscribe before replaying, so nothing stored in between is lost;
         // the sequence number drops what the replay already sent.
-        let mut live = self.gateway.subscribe();
+        let live = self.gateway.subscribe();
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
-        let case_id = r.case_id;
-        let mut next = r.from_sequence.max(1);
-        tokio::spawn(async move {
-            loop {
-                // Catch up from the store.
-                match store.events(&case_id, next).await {
-                    Ok(events) => {
-                        for e in events {
-                            next = e.sequence + 1;
-                            if tx.send(Ok(e)).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into())).await;
+        tokio::spawn(follow_case(
+            store,
+            live,
+            tx,
+            r.case_id,
+            r.from_sequence.max(1),
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Sends the events of `case_id` from sequence `next` on, as the store
+/// holds them, until the client goes. Events this process stores arrive
+/// on `live` and are sent at once; the store is read again after a gap,
+/// when `live` lags, and every [`WATCH_POLL`], so events stored by another
+/// gateway on the same store arrive too.
+async fn follow_case(
+    store: Arc<dyn crate::store::Store>,
+    mut live: broadcast::Receiver<StoredEvent>,
+    tx: mpsc::Sender<Result<StoredEvent, Status>>,
+    case_id: String,
+    mut next: i64,
+) {
+    loop {
+        // Catch up from the store.
+        match store.events(&case_id, next).await {
+            Ok(events) => {
+                for e in events {
+                    next = e.sequence + 1;
+                    if tx.send(Ok(e)).await.is_err() {
                         return;
                     }
                 }
-                // Then follow live events until we fall behind.
-                loop {
-                    tokio::select! {
-                        received = live.recv() => match received {
-                            Ok(e) if e.case_id == case_id && e.sequence >= next => {
-                                if e.sequence > next {
-                                    break; // a gap: catch up from the store
-                                }
-                                next = e.sequence + 1;
-                                if tx.send(Ok(e)).await.is_err() {
-                                    return;
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(broadcast::error::RecvError::Lagged(_)) => break,
-                            Err(broadcast::error::RecvError::Closed) => return,
-                        },
-                        () = tx.closed() => return,
-                    }
-                }
             }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+            Err(e) => {
+                let _ = tx.send(Err(e.into())).await;
+                return;
+            }
+        }
+        // Then follow live events until a gap, a lag, or the interval.
+        let poll = tokio::time::sleep(WATCH_POLL);
+        tokio::pin!(poll);
+        loop {
+            tokio::select! {
+                received = live.recv() => match received {
+                    Ok(e) if e.case_id == case_id && e.sequence >= next => {
+                        if e.sequence > next {
+                            break; // a gap: catch up from the store
+                        }
+                        next = e.sequence + 1;
+                        if tx.send(Ok(e)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                () = &mut poll => break,
+                () = tx.closed() => return,
+            }
+        }
     }
 }
 
@@ -299,10 +379,27 @@ pub async fn serve(
     serve_secured(gateway, listener, security, shutdown).await
 }
 
-/// Serves the gRPC API on `listener` until `shutdown` completes; requests
-/// in flight then finish before this returns. Health checking and
-/// reflection are open to every connection; the samgate services check
-/// the caller.
+/// The name a service is served and health-checked under.
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
+}
+
+/// Reflection over every service served; built once as `v1` and once as
+/// `v1alpha`, and each lists both.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(samgate_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+}
+
+/// Serves the gRPC API on `listener` until `shutdown` completes. Then
+/// every service's health turns NOT_SERVING, open streams end with
+/// UNAVAILABLE (a `WatchCase` or `Subscribe` would otherwise hold the
+/// shutdown for as long as its client keeps it), unary requests in flight
+/// finish, and this returns. Health checking and reflection are open to
+/// every connection; the samgate services check the caller.
 pub async fn serve_secured(
     gateway: Arc<Gateway>,
     listener: TcpListener,
@@ -310,28 +407,48 @@ pub async fn serve_secured(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let connections = incoming(listener, &security.transport, security.access)?;
+    let (signal, drain) = drain();
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<CaseServiceServer<CaseApi>>().await;
-    health
-        .set_serving::<TranslationServiceServer<TranslationApi>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(samgate_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection_v1 = reflection_builder().build_v1()?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
+    let cases = CaseServiceServer::new(CaseApi::new(gateway.clone(), security.reads.clone()))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let translation =
+        TranslationServiceServer::new(TranslationApi).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let deliveries = DeliveryServiceServer::new(super::DeliveryApi::new(gateway, security.reads))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let served = [
+        name_of(&cases),
+        name_of(&translation),
+        name_of(&deliveries),
+        name_of(&health_service),
+        name_of(&reflection_v1),
+        name_of(&reflection_v1alpha),
+    ];
+    for name in served {
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
+    }
+    let draining = async move {
+        shutdown.await;
+        tracing::info!("gRPC draining: health NOT_SERVING, open streams ended");
+        // "" is the server as a whole.
+        for name in served.into_iter().chain([""]) {
+            health
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
+        signal.start();
+    };
     tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(CaseServiceServer::new(CaseApi::new(
-            gateway.clone(),
-            security.reads.clone(),
-        )))
-        .add_service(TranslationServiceServer::new(TranslationApi))
-        .add_service(DeliveryServiceServer::new(super::DeliveryApi::new(
-            gateway.clone(),
-            security.reads,
-        )))
-        .serve_with_incoming_shutdown(connections, shutdown)
+        .add_service(Guarded::new(health_service, &drain))
+        .add_service(Guarded::new(reflection_v1, &drain))
+        .add_service(Guarded::new(reflection_v1alpha, &drain))
+        .add_service(Guarded::new(cases, &drain))
+        .add_service(Guarded::new(translation, &drain))
+        .add_service(Guarded::new(deliveries, &drain))
+        .serve_with_incoming_shutdown(connections, draining)
         .await?;
     Ok(())
 }

@@ -2,17 +2,19 @@
 //! server reflection, so `grpcurl -plaintext HOST:PORT list` works on the
 //! loopback default; over mutual TLS elsewhere, with each caller's rights
 //! from the access table (`access`, `connection`) and its reads in the gRPC
-//! access log (`read_log`). And the citizen-portal endpoints over HTTPS
+//! access log (`read_log`), every service behind `guard` (streams end on
+//! shutdown, size limits). And the citizen-portal endpoints over HTTPS
 //! with mutual TLS (`portal`, `mtls`).
 
 pub mod access;
 pub mod connection;
 mod delivery;
 mod grpc;
+pub mod guard;
 pub mod mtls;
 pub mod portal;
 pub mod read_log;
 mod status;
 
 pub use delivery::DeliveryApi;
-pub use grpc::{CaseApi, GrpcSecurity, TranslationApi, serve, serve_secured};
+pub use grpc::{CaseApi, GrpcSecurity, MAX_REQUEST_BYTES, TranslationApi, serve, serve_secured};
