@@ -1,5 +1,5 @@
-//! Submitting events: the one path every way in (gRPC today, AMQP next)
-//! takes from a decoded or canonical event to a stored one.
+//! Submitting events: the one path every way in (gRPC, AMQP) takes from a
+//! decoded or canonical event to a stored one.
 //!
 //! check the model's rules → store (which folds with the engine in its
 //! transaction) → tell watchers. Logs carry the case id, the message id and
@@ -13,10 +13,11 @@ use samgate_proto::v1::StoredEvent;
 use samgate_proto::validate::{Checked, FieldError, check_event, payload_name};
 use tokio::sync::{broadcast, watch};
 
+use crate::delivery::Rendered;
 use crate::dialects::DialectName;
 use crate::engine::RuleViolation;
-use crate::routing::{Router, System};
-use crate::store::{Delivery, DeliveryKind, Store, StoreError, Submitted};
+use crate::routing::Router;
+use crate::store::{Store, StoreError, Submitted};
 
 /// How many stored events a slow watcher may fall behind before it is told
 /// to catch up from the store.
@@ -42,21 +43,6 @@ impl From<StoreError> for SubmitError {
         }
     }
 }
-
-/// A delivery in the form its recipient takes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
-    pub delivery: Delivery,
-    /// The payload's name, or `notice`.
-    pub message_type: &'static str,
-    pub content_type: &'static str,
-    /// The message in the recipient's dialect; empty for native recipients
-    /// and notices.
-    pub body: Vec<u8>,
-}
-
-/// Pull at most this many deliveries when none is asked for.
-const DEFAULT_PULL: usize = 100;
 
 /// The gateway's core: engine and routing, store, and the feed of stored
 /// events.
@@ -247,68 +233,14 @@ impl Gateway {
         Ok((submitted, decoded.warnings))
     }
 
-    /// The oldest pending deliveries to `recipient`, rendered in its form. A
-    /// delivery that cannot be rendered is quarantined with the reason.
+    /// The oldest pending deliveries to `recipient`, rendered in its form
+    /// (see [`delivery::pull`](crate::delivery::pull)).
     pub async fn pull(&self, recipient: &str, max: usize) -> Result<Vec<Rendered>, StoreError> {
-        let max = if max == 0 { DEFAULT_PULL } else { max };
-        let mut out = Vec::new();
-        if recipient == crate::portal::push::PORTAL_RECIPIENT {
-            // Publications are pushed to the portal, never pulled.
-            return Ok(out);
-        }
-        for delivery in self.store.pending_deliveries(recipient, max).await? {
-            match render(&delivery) {
-                Ok(r) => out.push(r),
-                Err(reason) => {
-                    tracing::warn!(message_id = %delivery.message_id, case_id = %delivery.case_id, "delivery quarantined: {reason}");
-                    self.store
-                        .quarantine_delivery(&delivery.message_id, &reason)
-                        .await?;
-                }
-            }
-        }
-        Ok(out)
+        crate::delivery::pull(self.store.as_ref(), recipient, max).await
     }
 
     /// Acknowledges deliveries to `recipient`.
     pub async fn ack(&self, recipient: &str, message_ids: &[String]) -> Result<u64, StoreError> {
         self.store.ack_deliveries(recipient, message_ids).await
-    }
-}
-
-/// A delivery in its recipient's form: the dialect's bytes, the canonical
-/// event for native recipients, or a notice's text.
-pub fn render(delivery: &Delivery) -> Result<Rendered, String> {
-    if delivery.kind == DeliveryKind::Notice {
-        return Ok(Rendered {
-            delivery: delivery.clone(),
-            message_type: "notice",
-            content_type: "text/plain; charset=UTF-8",
-            body: delivery.reason.clone().into_bytes(),
-        });
-    }
-    let message_type = delivery.event.payload.as_ref().map_or("none", payload_name);
-    let system = System::parse(&delivery.system)
-        .ok_or_else(|| format!("unknown system '{}'", delivery.system))?;
-    match system.dialect() {
-        None => Ok(Rendered {
-            delivery: delivery.clone(),
-            message_type,
-            content_type: "application/x-protobuf",
-            body: Vec::new(),
-        }),
-        Some(dialect) => {
-            let adapter = dialect.adapter();
-            // Stored events were checked on their way in; checking again
-            // here, once per delivery, is what lets the encoder trust it.
-            let event = check_event(delivery.event.clone()).map_err(|e| e.to_string())?;
-            let encoded = adapter.encode(&event, None).map_err(|e| e.to_string())?;
-            Ok(Rendered {
-                delivery: delivery.clone(),
-                message_type,
-                content_type: adapter.content_type(),
-                body: encoded.bytes,
-            })
-        }
     }
 }

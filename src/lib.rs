@@ -17,13 +17,16 @@
 //!   working days.
 //! - [`engine`]: the case fold: the process rules, deadlines, payment
 //!   liability; a plain function of the case, the event and outside facts.
+//! - [`channel`]: where a delivery goes (the receiving system) and how it
+//!   gets there (relay, pull, push): decided in this one place.
 //! - [`routing`]: the actor directory and the recipient rules; the
 //!   `Router` (engine + recipients) the store folds with.
 //! - [`store`]: the `Store` trait, its SQLite and PostgreSQL backends, the
 //!   outbox, the person register.
 //! - [`dialects`]: the dialects by name, each with its adapter.
-//! - [`gateway`]: the one submit path every way in takes, and rendering a
-//!   delivery in its recipient's form.
+//! - [`delivery`]: a stored delivery rendered in its recipient's form, and
+//!   the pull a unit makes.
+//! - [`gateway`]: the one submit path every way in takes.
 //! - [`portal`]: SIP documents for the citizen (GetCarePlans v2, FHIR R4,
 //!   the printable page), the access log, the push to a portal.
 //! - [`transport`]: RabbitMQ: topology, inbound consumers, the outbox relay.
@@ -36,8 +39,10 @@
 
 pub mod api;
 pub mod calendar;
+pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod dialects;
 pub mod engine;
 pub mod gateway;

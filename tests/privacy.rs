@@ -103,7 +103,7 @@ async fn no_later_message_lifts_protected_identity_from_any_way_in() {
             .collect();
         assert!(!later.is_empty(), "{way:?}");
         for d in later {
-            if d.system == System::CosmicLink.as_str() {
+            if d.system == Some(System::CosmicLink) {
                 assert_eq!(
                     d.status,
                     DeliveryStatus::Quarantined,
@@ -113,8 +113,8 @@ async fn no_later_message_lifts_protected_identity_from_any_way_in() {
                 assert!(d.reason.starts_with(QUARANTINE_PROTECTED_IDENTITY));
             }
             assert!(d.event.patient.as_ref().unwrap().protected_identity);
-            let rendered = samgate::gateway::render(d).unwrap();
-            if let Some(dialect) = System::parse(&d.system).and_then(|s| s.dialect()) {
+            let rendered = samgate::delivery::render(d).unwrap();
+            if let Some(dialect) = d.system.and_then(|s| s.dialect()) {
                 let back = dialect.adapter().decode(&rendered.body).unwrap().event;
                 assert!(back.patient().protected_identity, "{way:?}");
             }
@@ -141,7 +141,7 @@ async fn protection_is_sticky_for_every_case_of_the_person() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|d| d.system == System::CosmicLink.as_str() && d.kind == DeliveryKind::Event)
+        .filter(|d| d.system == Some(System::CosmicLink) && d.kind == DeliveryKind::Event)
         .collect();
     assert!(!to_cosmic.is_empty());
     assert!(

@@ -39,7 +39,7 @@ async fn recipients(
         .unwrap()
         .into_iter()
         .filter(|d| d.sequence == sequence)
-        .map(|d| (d.recipient, d.system, d.status))
+        .map(|d| (d.recipient.clone(), d.system_name().to_owned(), d.status))
         .collect();
     out.sort();
     out
@@ -268,7 +268,7 @@ async fn native_recipients_get_the_canonical_event() {
     g.submit_event(event.clone()).await.unwrap();
     let pulled = g.pull("SE2321000065-VCHU", 0).await.unwrap();
     assert_eq!(pulled.len(), 1);
-    assert_eq!(pulled[0].delivery.system, "native");
+    assert_eq!(pulled[0].delivery.system_name(), "native");
     assert_eq!(pulled[0].delivery.event, event);
     assert_eq!(pulled[0].content_type, "application/x-protobuf");
 }

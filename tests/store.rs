@@ -490,10 +490,10 @@ async fn the_relays_outbox_holds_neither_native_nor_portal_deliveries_on(b: Back
     assert!(
         window
             .iter()
-            .all(|d| d.system != "native" && d.recipient != "portal"),
+            .all(|d| d.system_name() != "native" && d.recipient != "portal"),
         "{window:?}"
     );
-    assert!(window.iter().any(|d| d.system == "cosmic-link"));
+    assert!(window.iter().any(|d| d.system_name() == "cosmic-link"));
     // The rows the relay has in flight are left out.
     let in_flight: Vec<i64> = window.iter().take(2).map(|d| d.id).collect();
     let rest = store.outbox(10, &in_flight).await.unwrap().deliveries;

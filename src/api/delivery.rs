@@ -19,21 +19,23 @@ use tonic::{Request, Response, Status};
 use super::access::Caller;
 use super::read_log::{ReadLog, ReadRecord};
 use super::status::echo;
-use crate::gateway::{Gateway, Rendered};
+use crate::delivery::Rendered;
+use crate::gateway::Gateway;
 use crate::routing::System;
 
 /// How often a subscription looks for deliveries when nothing wakes it.
 const SUBSCRIBE_POLL: Duration = Duration::from_secs(1);
 
 pub fn to_proto(r: Rendered) -> Delivery {
-    let native = r.delivery.system == System::Native.as_str();
+    let native = r.delivery.system == Some(System::Native);
+    let system = r.delivery.system_name().to_owned();
     let notice = r.message_type == "notice";
     Delivery {
         message_id: r.delivery.message_id,
         case_id: r.delivery.case_id,
         sequence: r.delivery.sequence,
         recipient_hsa_id: r.delivery.recipient,
-        system: r.delivery.system,
+        system,
         message_type: r.message_type.to_owned(),
         content_type: r.content_type.to_owned(),
         body: if notice { Vec::new() } else { r.body },

@@ -43,7 +43,7 @@ fn delivery_json(d: &Delivery) -> serde_json::Value {
         "caseId": d.case_id,
         "sequence": d.sequence,
         "recipient": d.recipient,
-        "system": d.system,
+        "system": d.system_name(),
         "kind": d.kind.as_str(),
         "reason": d.reason,
     })
@@ -112,8 +112,8 @@ async fn replay(
         Ok(system) => system,
         Err(why) => return Ok(Err(why.to_string())),
     };
-    Ok(if store.requeue_delivery(message_id, &system).await? {
-        Ok(system)
+    Ok(if store.requeue_delivery(message_id, system).await? {
+        Ok(system.as_str().to_owned())
     } else {
         Err("it was no longer quarantined".into())
     })

@@ -130,7 +130,7 @@ fn delivery_json(d: &Delivery, name: &str, case_id: &str) -> serde_json::Value {
     let mut v = json!({
         "recipient": d.recipient,
         "recipientName": name,
-        "dialect": d.system,
+        "dialect": d.system_name(),
         "messageType": message_type(d),
         "caseId": case_id,
         "messageId": d.message_id,
@@ -176,7 +176,7 @@ fn print_text(
                     name_of(&d.recipient),
                     d.recipient,
                     message_type(d),
-                    d.system
+                    d.system_name()
                 ),
             }
         }
@@ -187,7 +187,7 @@ fn print_text(
         by_actor.entry(&d.recipient).or_default().push(d);
     }
     for (actor, list) in by_actor {
-        let system = list.first().map_or("", |d| d.system.as_str());
+        let system = list.first().map_or("", |d| d.system_name());
         let types: Vec<&str> = list.iter().map(|d| message_type(d)).collect();
         outln!(
             "  {} ({actor}), in {system}: {}",

@@ -30,8 +30,9 @@ use super::{PublishRules, SipDocument, Withheld, documents_for, fhir};
 use crate::api::mtls::{TlsSetupError, read_certificates, read_private_key, read_roots};
 use crate::store::{Delivery, Store, StoreError};
 
-/// The recipient (and system) of publication deliveries in the outbox.
-pub const PORTAL_RECIPIENT: &str = "portal";
+/// The recipient of publication deliveries in the outbox (its system is
+/// `System::Portal`).
+pub use crate::channel::PORTAL_RECIPIENT;
 
 /// How many publications one round reads.
 const BATCH: usize = 100;

@@ -12,6 +12,8 @@ use samgate_proto::codes::CanonicalEnum;
 use samgate_proto::ids::{HsaId, Kommunkod, Lanskod};
 use samgate_proto::v1::ActorKind;
 
+use crate::channel::System;
+
 /// The directory shipped in `config/directory/`, built into the binary.
 const BUILTIN: &[(&str, &str)] = &[
     (
@@ -35,49 +37,6 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../config/directory/blekinge.toml"),
     ),
 ];
-
-/// The system a unit uses, and so the form its deliveries take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum System {
-    Lifecare,
-    CosmicLink,
-    Samsa,
-    /// samgate's own gRPC interface (`DeliveryService`), canonical events.
-    Native,
-}
-
-impl System {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            System::Lifecare => "lifecare",
-            System::CosmicLink => "cosmic-link",
-            System::Samsa => "samsa",
-            System::Native => "native",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            System::Lifecare,
-            System::CosmicLink,
-            System::Samsa,
-            System::Native,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-
-    /// The dialect adapter for a system that has one.
-    pub fn dialect(self) -> Option<crate::dialects::DialectName> {
-        match self {
-            System::Lifecare => Some(crate::dialects::DialectName::Lifecare),
-            System::CosmicLink => Some(crate::dialects::DialectName::CosmicLink),
-            System::Samsa => Some(crate::dialects::DialectName::Samsa),
-            System::Native => None,
-        }
-    }
-}
 
 /// One unit of the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +138,13 @@ impl Directory {
                     fail(&file, format!("unit {} ({}): {reason}", i + 1, u.hsa_id))
                 };
                 HsaId::check(&u.hsa_id).map_err(|e| at(e.to_string()))?;
+                let system = u.system.unwrap_or(parsed.system);
+                if !system.is_a_units() {
+                    return Err(at(format!(
+                        "system {} is not one a unit speaks",
+                        system.as_str()
+                    )));
+                }
                 let kind = ActorKind::from_name(&u.kind)
                     .ok_or_else(|| at(format!("kind {} is not an ActorKind", u.kind)))?;
                 let municipality =
@@ -207,7 +173,7 @@ impl Directory {
                         name: u.name,
                         kind,
                         municipality: u.municipality,
-                        system: u.system.unwrap_or(parsed.system),
+                        system,
                         queue,
                     },
                 );
@@ -322,6 +288,11 @@ mod tests {
             ))
             .reason
             .contains("twice")
+        );
+        assert!(
+            bad(&format!("county = \"05\"\nsystem = \"portal\"\n{unit}"))
+                .reason
+                .contains("not one a unit speaks")
         );
         let lower = unit.replace("KHSL\"", "khsl\"");
         assert!(

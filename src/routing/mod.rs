@@ -11,7 +11,8 @@ mod directory;
 mod replay;
 mod rules;
 
-pub use directory::{Directory, DirectoryError, System, Unit, default_queue};
+pub use crate::channel::System;
+pub use directory::{Directory, DirectoryError, Unit, default_queue};
 pub use replay::{ReplayRefused, replay_system};
 pub use rules::{QUARANTINE_PROTECTED_IDENTITY, QUARANTINE_UNKNOWN_RECIPIENT, route};
 
@@ -91,8 +92,8 @@ impl Folder for Router {
         let protected = case.patient.as_ref().is_some_and(|p| p.protected_identity);
         if self.publish_plans && !protected && matches!(event.payload, Some(Payload::SipPlan(_))) {
             deliveries.push(NewDelivery::pending(
-                crate::portal::push::PORTAL_RECIPIENT,
-                crate::portal::push::PORTAL_RECIPIENT,
+                crate::channel::PORTAL_RECIPIENT,
+                Some(System::Portal),
                 DeliveryKind::Publication,
             ));
         }

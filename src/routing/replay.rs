@@ -31,9 +31,9 @@ pub fn replay_system(
     directory: &Directory,
     case: &Case,
     delivery: &Delivery,
-) -> Result<String, ReplayRefused> {
+) -> Result<System, ReplayRefused> {
     if delivery.kind == DeliveryKind::Publication {
-        return Ok(delivery.system.clone());
+        return Ok(System::Portal);
     }
     let unit = directory
         .unit(&delivery.recipient)
@@ -42,7 +42,7 @@ pub fn replay_system(
     if protected && delivery.kind == DeliveryKind::Event && unit.system == System::CosmicLink {
         return Err(ReplayRefused::ProtectedIdentity(delivery.recipient.clone()));
     }
-    Ok(unit.system.as_str().to_owned())
+    Ok(unit.system)
 }
 
 #[cfg(test)]
@@ -59,7 +59,7 @@ mod tests {
             case_id: "c".into(),
             sequence: 1,
             recipient: recipient.into(),
-            system: String::new(),
+            system: None,
             kind,
             status: DeliveryStatus::Quarantined,
             reason: "unknown-recipient".into(),
@@ -89,7 +89,7 @@ mod tests {
                 &case(false),
                 &quarantined(khsl, DeliveryKind::Event)
             ),
-            Ok("cosmic-link".into())
+            Ok(System::CosmicLink)
         );
         assert_eq!(
             replay_system(
@@ -105,7 +105,7 @@ mod tests {
                 &case(true),
                 &quarantined(khsl, DeliveryKind::Notice)
             ),
-            Ok("cosmic-link".into())
+            Ok(System::CosmicLink)
         );
         // A unit still missing stays quarantined.
         assert_eq!(
@@ -118,10 +118,10 @@ mod tests {
         );
         // A portal publication goes to the portal as before.
         let mut publication = quarantined("portal", DeliveryKind::Publication);
-        publication.system = "portal".into();
+        publication.system = Some(System::Portal);
         assert_eq!(
             replay_system(&directory, &case(false), &publication),
-            Ok("portal".into())
+            Ok(System::Portal)
         );
     }
 }

@@ -84,7 +84,7 @@ pub fn route(directory: &Directory, case: &mut Case, event: &CaseEvent) -> Vec<N
         let delivery = match directory.unit(&p.hsa_id) {
             None => NewDelivery::quarantined(
                 &p.hsa_id,
-                "",
+                None,
                 format!(
                     "{QUARANTINE_UNKNOWN_RECIPIENT}: {} is not in the actor directory",
                     p.hsa_id
@@ -94,20 +94,18 @@ pub fn route(directory: &Directory, case: &mut Case, event: &CaseEvent) -> Vec<N
                 policy_refusals.push(unit.name.clone());
                 NewDelivery::quarantined(
                     &p.hsa_id,
-                    unit.system.as_str(),
+                    Some(unit.system),
                     format!(
                         "{QUARANTINE_PROTECTED_IDENTITY}: a person with protected identity is never sent to Cosmic Link"
                     ),
                 )
             }
-            Some(unit) => {
-                NewDelivery::pending(&p.hsa_id, unit.system.as_str(), DeliveryKind::Event)
-            }
+            Some(unit) => NewDelivery::pending(&p.hsa_id, Some(unit.system), DeliveryKind::Event),
         };
         deliveries.push(delivery);
     }
     if !policy_refusals.is_empty() && !author.is_empty() {
-        let system = directory.unit(author).map_or("", |u| u.system.as_str());
+        let system = directory.unit(author).map(|u| u.system);
         let mut notice = NewDelivery::pending(author, system, DeliveryKind::Notice);
         notice.reason = format!(
             "{QUARANTINE_PROTECTED_IDENTITY}: not delivered to {} (Cosmic Link does not handle cases of persons with protected identity); arrange the information transfer another way",

@@ -24,7 +24,8 @@ use samgate_proto::v1::{CareProcess, Case, CaseStatus};
 use samgate_proto::validate::Checked;
 use samgate_proto::validate::payload_name;
 
-use super::{Folder, StoreError, Submitted, delivery_message_id};
+use super::{DeliveryKind, DeliveryStatus, Folder, StoreError, Submitted, delivery_message_id};
+use crate::channel::System;
 use crate::engine::{Facts, RuleViolation};
 
 /// The idempotency key of an event: (sourceSystem, sourceMessageId).
@@ -148,10 +149,17 @@ pub(crate) struct DeliveryRow {
     pub case_id: String,
     pub sequence: i64,
     pub recipient: String,
-    pub system: String,
-    pub kind: &'static str,
-    pub status: &'static str,
+    pub system: Option<System>,
+    pub kind: DeliveryKind,
+    pub status: DeliveryStatus,
     pub reason: String,
+}
+
+impl DeliveryRow {
+    /// The system's name as stored: empty when unknown.
+    pub fn system_name(&self) -> &'static str {
+        self.system.map_or("", System::as_str)
+    }
 }
 
 /// Everything a batch writes, one table at a time. Cases come first: the
@@ -334,9 +342,9 @@ impl Batch {
                 case_id: case.id.clone(),
                 sequence,
                 recipient: d.recipient.clone(),
-                system: d.system.clone(),
-                kind: d.kind.as_str(),
-                status: d.status.as_str(),
+                system: d.system,
+                kind: d.kind,
+                status: d.status,
                 reason: d.reason.clone(),
             });
         }

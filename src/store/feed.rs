@@ -24,7 +24,7 @@ use samgate_proto::CaseEvent;
 use samgate_proto::validate::Checked;
 
 use super::batch::DeliveryRow;
-use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError, Submitted};
+use super::{Delivery, StoreError, Submitted};
 
 /// Deliveries a follower may fall behind by before rows are left to its
 /// next read.
@@ -145,9 +145,9 @@ pub(crate) fn committed(
                 case_id: row.case_id.clone(),
                 sequence: row.sequence,
                 recipient: row.recipient.clone(),
-                system: row.system.clone(),
-                kind: DeliveryKind::parse(row.kind),
-                status: DeliveryStatus::parse(row.status),
+                system: row.system,
+                kind: row.kind,
+                status: row.status,
                 reason: row.reason.clone(),
                 event: event.clone(),
             };
@@ -167,7 +167,7 @@ mod tests {
             case_id: "c".into(),
             sequence: id,
             recipient: "SE2120000449-KHSL".into(),
-            system: "cosmic-link".into(),
+            system: Some(crate::channel::System::CosmicLink),
             kind: super::super::DeliveryKind::Event,
             status: super::super::DeliveryStatus::Pending,
             reason: String::new(),

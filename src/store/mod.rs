@@ -29,6 +29,8 @@ pub use feed::{FeedReceiver, OutboxFeed};
 pub use postgres::{PgLease, PostgresStore};
 /// Events reach the store checked (`samgate_proto::validate::check_event`).
 pub use samgate_proto::validate::Checked;
+
+use crate::channel::{Channel, System};
 pub use sqlite::SqliteStore;
 
 /// The result of submitting one event.
@@ -98,11 +100,15 @@ impl DeliveryKind {
         }
     }
 
-    pub fn parse(s: &str) -> Self {
+    /// A stored kind; anything else is a corrupt store, never a guess.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
-            "notice" => DeliveryKind::Notice,
-            "publication" => DeliveryKind::Publication,
-            _ => DeliveryKind::Event,
+            "event" => Ok(DeliveryKind::Event),
+            "notice" => Ok(DeliveryKind::Notice),
+            "publication" => Ok(DeliveryKind::Publication),
+            other => Err(StoreError::Corrupt(format!(
+                "delivery kind '{other}' is none samgate writes"
+            ))),
         }
     }
 }
@@ -124,11 +130,15 @@ impl DeliveryStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Self {
+    /// A stored status; anything else is a corrupt store, never a guess.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
-            "delivered" => DeliveryStatus::Delivered,
-            "quarantined" => DeliveryStatus::Quarantined,
-            _ => DeliveryStatus::Pending,
+            "pending" => Ok(DeliveryStatus::Pending),
+            "delivered" => Ok(DeliveryStatus::Delivered),
+            "quarantined" => Ok(DeliveryStatus::Quarantined),
+            other => Err(StoreError::Corrupt(format!(
+                "delivery status '{other}' is none samgate writes"
+            ))),
         }
     }
 }
@@ -156,8 +166,9 @@ impl RelayLease {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
     pub recipient: String,
-    /// The recipient's system (`cosmic-link`), empty when unknown.
-    pub system: String,
+    /// The recipient's system; `None` when the directory does not know the
+    /// recipient (the delivery is then quarantined).
+    pub system: Option<System>,
     pub kind: DeliveryKind,
     pub status: DeliveryStatus,
     /// Why it is quarantined, or a notice's text.
@@ -165,20 +176,20 @@ pub struct NewDelivery {
 }
 
 impl NewDelivery {
-    pub fn pending(recipient: &str, system: &str, kind: DeliveryKind) -> Self {
+    pub fn pending(recipient: &str, system: Option<System>, kind: DeliveryKind) -> Self {
         NewDelivery {
             recipient: recipient.to_owned(),
-            system: system.to_owned(),
+            system,
             kind,
             status: DeliveryStatus::Pending,
             reason: String::new(),
         }
     }
 
-    pub fn quarantined(recipient: &str, system: &str, reason: String) -> Self {
+    pub fn quarantined(recipient: &str, system: Option<System>, reason: String) -> Self {
         NewDelivery {
             recipient: recipient.to_owned(),
-            system: system.to_owned(),
+            system,
             kind: DeliveryKind::Event,
             status: DeliveryStatus::Quarantined,
             reason,
@@ -195,7 +206,9 @@ pub struct Delivery {
     pub case_id: String,
     pub sequence: i64,
     pub recipient: String,
-    pub system: String,
+    /// The recipient's system; `None` for a recipient the directory did
+    /// not know (always quarantined).
+    pub system: Option<System>,
     pub kind: DeliveryKind,
     pub status: DeliveryStatus,
     pub reason: String,
@@ -203,14 +216,22 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Whether the outbox relay publishes it: pending, and for neither a
-    /// native unit (they read through `DeliveryService`) nor the portal
-    /// (publications are pushed over HTTPS). The same as the stores'
-    /// outbox read.
+    /// How this delivery is made: its system's channel (`None` when the
+    /// system is unknown).
+    pub fn channel(&self) -> Option<Channel> {
+        self.system.map(System::channel)
+    }
+
+    /// Whether the outbox relay publishes it: pending, through the relay's
+    /// channel (the stores' outbox read says the same in SQL).
     pub fn goes_through_relay(&self) -> bool {
-        self.status == DeliveryStatus::Pending
-            && self.kind != DeliveryKind::Publication
-            && self.system != "native"
+        self.status == DeliveryStatus::Pending && self.channel() == Some(Channel::Relay)
+    }
+
+    /// The system's name as stored and shown (`cosmic-link`); empty when
+    /// unknown.
+    pub fn system_name(&self) -> &'static str {
+        self.system.map_or("", System::as_str)
     }
 }
 
@@ -417,7 +438,7 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a quarantined delivery pending again, to be made through
     /// `system`; false when it is not quarantined (no such delivery,
     /// already replayed, or delivered).
-    async fn requeue_delivery(&self, message_id: &str, system: &str) -> Result<bool, StoreError>;
+    async fn requeue_delivery(&self, message_id: &str, system: System) -> Result<bool, StoreError>;
 
     /// Pending deliveries to anyone but native units (they pull) and the
     /// portal (it is pushed to), in outbox order: what the relay
@@ -524,4 +545,40 @@ async fn open_as(
         return Ok(Arc::new(SqliteStore::open(path).await?));
     }
     Err(StoreError::UnsupportedUrl(url.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_kind_or_status_samgate_does_not_write_is_corrupt() {
+        for kind in [
+            DeliveryKind::Event,
+            DeliveryKind::Notice,
+            DeliveryKind::Publication,
+        ] {
+            assert_eq!(DeliveryKind::parse(kind.as_str()).unwrap(), kind);
+        }
+        for status in [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Quarantined,
+        ] {
+            assert_eq!(DeliveryStatus::parse(status.as_str()).unwrap(), status);
+        }
+        assert!(matches!(
+            DeliveryKind::parse("evnt"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            DeliveryStatus::parse(""),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            sql::stored_system("fax"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(sql::stored_system("").unwrap(), None);
+    }
 }

@@ -303,9 +303,9 @@ impl PostgresStore {
             .bind(column(deliveries, |d| d.case_id.as_str()))
             .bind(column(deliveries, |d| d.sequence))
             .bind(column(deliveries, |d| d.recipient.as_str()))
-            .bind(column(deliveries, |d| d.system.as_str()))
-            .bind(column(deliveries, |d| d.kind))
-            .bind(column(deliveries, |d| d.status))
+            .bind(column(deliveries, |d| d.system_name()))
+            .bind(column(deliveries, |d| d.kind.as_str()))
+            .bind(column(deliveries, |d| d.status.as_str()))
             .bind(column(deliveries, |d| d.reason.as_str()))
             .bind(now)
             .bind(&writes.protected_people)
@@ -588,7 +588,7 @@ mod tests {
             .unwrap();
         assert!(
             other
-                .requeue_delivery(&delivery.message_id, &delivery.system)
+                .requeue_delivery(&delivery.message_id, delivery.system.unwrap())
                 .await
                 .unwrap()
         );

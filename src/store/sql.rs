@@ -33,7 +33,9 @@ macro_rules! outbox_select {
             "FROM (SELECT coalesce(max(id), 0) AS top FROM deliveries) t LEFT JOIN ",
             "(SELECT d.id, d.message_id, d.case_id, d.sequence, d.recipient, d.system, d.kind, d.status, d.reason, e.body ",
             "FROM deliveries d JOIN events e ON e.case_id = d.case_id AND e.sequence = d.sequence ",
-            "WHERE d.status = 'pending' AND d.kind <> 'publication' AND d.system <> 'native' AND ",
+            "WHERE d.status = 'pending' AND ",
+            $crate::channel::relay_condition!(),
+            " AND ",
             $skip,
             " ORDER BY d.id LIMIT $2) r ON 1 = 1 ORDER BY r.id"
         )
@@ -48,6 +50,7 @@ use sqlx::Row;
 
 use super::batch::{Known, KnownCase, Seen};
 use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError};
+use crate::channel::System;
 
 pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
     Case::decode(body).map_err(|e| StoreError::Corrupt(format!("case: {e}")))
@@ -59,6 +62,17 @@ pub(crate) fn decode_event(body: &[u8]) -> Result<CaseEvent, StoreError> {
 
 pub(crate) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// A stored system name: empty for an unknown recipient's; anything samgate
+/// does not write is a corrupt store.
+pub(crate) fn stored_system(name: &str) -> Result<Option<System>, StoreError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    System::parse(name).map(Some).ok_or_else(|| {
+        StoreError::Corrupt(format!("delivery system '{name}' is none samgate writes"))
+    })
 }
 
 /// A delivery row of `delivery_select!`.
@@ -77,9 +91,9 @@ where
         case_id: row.get(2),
         sequence: row.get(3),
         recipient: row.get(4),
-        system: row.get(5),
-        kind: DeliveryKind::parse(&row.get::<String, _>(6)),
-        status: DeliveryStatus::parse(&row.get::<String, _>(7)),
+        system: stored_system(&row.get::<String, _>(5))?,
+        kind: DeliveryKind::parse(&row.get::<String, _>(6))?,
+        status: DeliveryStatus::parse(&row.get::<String, _>(7))?,
         reason: row.get(8),
         event: decode_event(&body)?,
     })
@@ -393,13 +407,13 @@ macro_rules! sql_store {
                 Ok($crate::store::LiftedProtection { registered, cases })
             }
 
-            async fn requeue_delivery(&self, message_id: &str, system: &str) -> Result<bool, StoreError> {
+            async fn requeue_delivery(&self, message_id: &str, system: $crate::channel::System) -> Result<bool, StoreError> {
                 let _writer = self.writer().await;
                 let done = sqlx::query(
                     "UPDATE deliveries SET status = 'pending', system = $1, reason = '' \
                      WHERE message_id = $2 AND status = 'quarantined'",
                 )
-                .bind(system)
+                .bind(system.as_str())
                 .bind(message_id)
                 .execute(&self.pool)
                 .await?;

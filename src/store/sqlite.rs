@@ -231,9 +231,9 @@ impl SqliteStore {
                     .push_bind(d.case_id.as_str())
                     .push_bind(d.sequence)
                     .push_bind(d.recipient.as_str())
-                    .push_bind(d.system.as_str())
-                    .push_bind(d.kind)
-                    .push_bind(d.status)
+                    .push_bind(d.system_name())
+                    .push_bind(d.kind.as_str())
+                    .push_bind(d.status.as_str())
                     .push_bind(d.reason.as_str())
                     .push_bind(now);
             });

@@ -206,7 +206,7 @@ mod tests {
             case_id: case_id.into(),
             sequence,
             recipient: "SE2120000449-KHSL".into(),
-            system: "cosmic-link".into(),
+            system: Some(crate::channel::System::CosmicLink),
             kind: DeliveryKind::Event,
             status: DeliveryStatus::Pending,
             reason: String::new(),

@@ -43,7 +43,8 @@ mod window;
 
 use super::topology::Names;
 use super::{TransportError, connect};
-use crate::gateway::{Gateway, Rendered, render};
+use crate::delivery::{Rendered, render};
+use crate::gateway::Gateway;
 use crate::store::{Delivery, RelayLease};
 use backlog::Backlog;
 use settler::{Report, settler};
