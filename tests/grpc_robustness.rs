@@ -445,7 +445,7 @@ async fn stopping_ends_open_streams_with_unavailable_and_health_turns_not_servin
     gate.stop().await;
 
     let ended = |item: Option<Result<_, Status>>| {
-        let status = item.expect("an ending status").err().expect("no message");
+        let status = item.expect("an ending status").expect_err("no message");
         assert_eq!(status.code(), Code::Unavailable, "{status:?}");
         assert_eq!(status.message(), samgate::api::guard::SHUTTING_DOWN);
     };
