@@ -343,10 +343,22 @@ async fn store_errors_are_unavailable_only_when_a_retry_may_help() {
 }
 
 #[tokio::test]
-async fn watch_case_sees_what_another_gateway_stored_on_the_same_store() {
+async fn watch_case_sees_what_another_gateway_stored_in_the_same_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
-    let here = serve(samgate::store::open("", dir.path()).await.unwrap()).await;
-    let there = serve(samgate::store::open("", dir.path()).await.unwrap()).await;
+    watch_across_gateways("", dir.path()).await;
+}
+
+#[tokio::test]
+async fn watch_case_sees_what_another_gateway_stored_in_the_same_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    watch_across_gateways(&postgres_schema_url().await, dir.path()).await;
+}
+
+/// Two gateways, each with its own handle on the store at `url`: a watch
+/// on one sees the events stored through the other.
+async fn watch_across_gateways(url: &str, data_dir: &std::path::Path) {
+    let here = serve(samgate::store::open(url, data_dir).await.unwrap()).await;
+    let there = serve(samgate::store::open(url, data_dir).await.unwrap()).await;
     let first = here
         .cases()
         .submit_event(submit(canonical_example("admissionNotice")))
