@@ -84,37 +84,8 @@ impl DirectoryConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortalConfig {
-    pub source_system_hsa_id: String,
-    pub approve_all: bool,
-    pub fhir_base_url: String,
-    /// The base URL of the RIVTA endpoints as consumers reach them, the
-    /// address in the served WSDL; empty: the request's Host, https.
-    pub rivta_base_url: String,
-    /// HSA-ids allowed to read plans (from their client certificates).
-    pub allowed_consumers: Vec<String>,
-    /// Where the endpoints listen (HTTPS, mutual TLS); empty: not served.
-    pub listen: String,
-    pub tls_cert: String,
-    pub tls_key: String,
-    pub client_ca: String,
-    /// The access log; empty: `portal-access.log` in the data directory.
-    pub access_log: String,
-    pub push: crate::portal::push::PushConfig,
-}
-
-impl PortalConfig {
-    /// The access log's path.
-    pub fn access_log_path(&self, data_dir: &Path) -> std::path::PathBuf {
-        if self.access_log.is_empty() {
-            data_dir.join("portal-access.log")
-        } else {
-            std::path::PathBuf::from(&self.access_log)
-        }
-    }
-}
+/// `[portal]`: kept with the portal (`portal::settings`).
+pub use crate::portal::settings::PortalConfig;
 
 /// The gRPC API's authentication (see the README's "Authentication").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -169,19 +140,8 @@ impl GrpcConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    pub format: LogFormat,
-    pub level: String,
-}
+/// `[log]`: kept with the logging (`telemetry`).
+pub use crate::telemetry::{LogConfig, LogFormat};
 
 /// Deep-merges `over` into `base`.
 fn merge(base: &mut toml::Table, over: toml::Table) {

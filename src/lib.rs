@@ -9,31 +9,33 @@
 //!
 //! # Layout
 //!
-//! Every module this crate declares, roughly from the bottom up. (Not yet
-//! strictly: routing and the store know each other's types, and the portal,
-//! api and config modules reach into each other; issue 23 untangles them.)
+//! Every module this crate declares, from the bottom up: a module uses only
+//! those above it in this list (and the adapter and proto crates), which
+//! `tests/layout.rs` checks.
 //!
 //! - [`calendar`]: Swedish public holidays, with the law's history, and
 //!   working days.
-//! - [`engine`]: the case fold: the process rules, deadlines, payment
-//!   liability; a plain function of the case, the event and outside facts.
+//! - [`dialects`]: the dialects by name, each with its adapter.
 //! - [`channel`]: where a delivery goes (the receiving system) and how it
 //!   gets there (relay, pull, push): decided in this one place.
-//! - [`routing`]: the actor directory and the recipient rules; the
-//!   `Router` (engine + recipients) the store folds with.
+//! - [`tls`]: reading the PEM files of the TLS settings.
+//! - [`engine`]: the case fold: the process rules, deadlines, payment
+//!   liability; a plain function of the case, the event and outside facts.
 //! - [`store`]: the `Store` trait, its SQLite and PostgreSQL backends, the
 //!   outbox, the person register.
-//! - [`dialects`]: the dialects by name, each with its adapter.
+//! - [`routing`]: the actor directory and the recipient rules; the
+//!   `Router` (engine + recipients) the store folds with.
 //! - [`delivery`]: a stored delivery rendered in its recipient's form, and
 //!   the pull a unit makes.
+//! - [`telemetry`]: logging, and what it must never carry.
 //! - [`gateway`]: the one submit path every way in takes.
 //! - [`portal`]: SIP documents for the citizen (GetCarePlans v2, FHIR R4,
 //!   the printable page), the access log, the push to a portal.
 //! - [`transport`]: RabbitMQ: topology, inbound consumers, the outbox relay.
 //! - [`api`]: the gRPC services and their authentication, the portal's
 //!   HTTPS endpoints, mutual TLS.
-//! - [`config`]: configuration: built-in defaults, a file, `SAMGATE_*`.
-//! - [`telemetry`]: logging, and what it must never carry.
+//! - [`config`]: configuration: built-in defaults, a file, `SAMGATE_*`;
+//!   each section's type lives with the module it configures.
 //! - [`cli`]: the `samgate` command line (serve, demo, translate, validate,
 //!   case, delivery, sip, person).
 
@@ -50,4 +52,5 @@ pub mod portal;
 pub mod routing;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod transport;

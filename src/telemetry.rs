@@ -28,6 +28,7 @@
 use std::fmt;
 use std::io::IsTerminal;
 
+use serde::{Deserialize, Serialize};
 use tracing::Metadata;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -36,7 +37,22 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{LogConfig, LogFormat};
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// `[log]`: the format, and the level (a tracing filter; `RUST_LOG`
+/// overrides it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
 
 /// The tracing target of the event a panic is logged as.
 pub const PANIC_TARGET: &str = "samgate::panic";

@@ -16,39 +16,24 @@
 //! ([`TlsListener::into_stream`]).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
-use rustls::RootCertStore;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 
+pub use crate::tls::{TlsSetupError, read_certificates, read_private_key, read_roots};
+
 /// How long a client may take over its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why the TLS settings could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
-    #[error("{setting}: no file configured")]
-    Missing { setting: &'static str },
-    #[error("{setting} {path}: {reason}")]
-    File {
-        setting: &'static str,
-        path: PathBuf,
-        reason: String,
-    },
-    #[error("TLS configuration: {0}")]
-    Rustls(String),
-}
 
 /// The files a mutual-TLS server needs, all PEM.
 #[derive(Debug, Clone)]
@@ -82,51 +67,6 @@ fn path_of(setting: &'static str, value: &str) -> Result<PathBuf, TlsSetupError>
     } else {
         Ok(PathBuf::from(value))
     }
-}
-
-/// Every certificate in a PEM file; an empty one is an error.
-pub fn read_certificates(
-    setting: &'static str,
-    path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let file_error = |reason: String| TlsSetupError::File {
-        setting,
-        path: path.to_owned(),
-        reason,
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(file_error("holds no PEM certificate".into()));
-    }
-    Ok(certs)
-}
-
-/// The private key in a PEM file.
-pub fn read_private_key(
-    setting: &'static str,
-    path: &Path,
-) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsSetupError::File {
-        setting,
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// The CA certificates in a PEM file, as trust anchors.
-pub fn read_roots(setting: &'static str, path: &Path) -> Result<RootCertStore, TlsSetupError> {
-    let mut roots = RootCertStore::empty();
-    for ca in read_certificates(setting, path)? {
-        roots.add(ca).map_err(|e| TlsSetupError::File {
-            setting,
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(roots)
 }
 
 /// The portal's rustls server configuration: a client certificate issued

@@ -32,9 +32,9 @@ use axum::routing::{get, post};
 use futures_util::StreamExt;
 
 use super::mtls::SubjectSerial;
-use crate::config::PortalConfig;
 use crate::portal::audit::{AccessRecord, AuditLog, allowed};
 use crate::portal::search::{CarePlanSearch, SearchError, lenient, negotiate, parameters};
+use crate::portal::settings::PortalConfig;
 use crate::portal::settings::SettingsError;
 use crate::portal::{
     self, PublishRules, SipDocument, Withheld, contract, fhir, html, ping, request, rivta,

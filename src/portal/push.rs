@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::{PublishRules, SipDocument, Withheld, documents_for, fhir};
-use crate::api::mtls::{TlsSetupError, read_certificates, read_private_key, read_roots};
 use crate::store::{Delivery, Store, StoreError};
+use crate::tls::{TlsSetupError, read_certificates, read_private_key, read_roots};
 
 /// The recipient of publication deliveries in the outbox (its system is
 /// `System::Portal`).

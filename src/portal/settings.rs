@@ -5,7 +5,40 @@
 
 use samgate_proto::ids::HsaId;
 
-use crate::config::PortalConfig;
+use serde::{Deserialize, Serialize};
+
+/// `[portal]`: the citizen-portal endpoints and the push to a portal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    pub source_system_hsa_id: String,
+    pub approve_all: bool,
+    pub fhir_base_url: String,
+    /// The base URL of the RIVTA endpoints as consumers reach them, the
+    /// address in the served WSDL; empty: the request's Host, https.
+    pub rivta_base_url: String,
+    /// HSA-ids allowed to read plans (from their client certificates).
+    pub allowed_consumers: Vec<String>,
+    /// Where the endpoints listen (HTTPS, mutual TLS); empty: not served.
+    pub listen: String,
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub client_ca: String,
+    /// The access log; empty: `portal-access.log` in the data directory.
+    pub access_log: String,
+    pub push: super::push::PushConfig,
+}
+
+impl PortalConfig {
+    /// The access log's path.
+    pub fn access_log_path(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        if self.access_log.is_empty() {
+            data_dir.join("portal-access.log")
+        } else {
+            std::path::PathBuf::from(&self.access_log)
+        }
+    }
+}
 
 /// A portal setting that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

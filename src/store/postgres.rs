@@ -547,10 +547,29 @@ mod tests {
         let lease = here.lease().await.unwrap().expect("granted");
         let mut heard = here.other_writers().expect("PostgreSQL listens");
         hears(&mut heard, "the listener is up").await;
-        let router = crate::routing::Router::new(
-            crate::engine::Engine::default(),
-            crate::routing::Directory::builtin(),
-        );
+        // The engine, and one delivery per event to a unit on the relay:
+        // what routing would give, without the store's tests knowing
+        // routing.
+        struct OneDelivery(crate::engine::Engine);
+        impl crate::store::Folder for OneDelivery {
+            fn fold(
+                &self,
+                prev: Option<&samgate_proto::v1::Case>,
+                case_id: &str,
+                event: &crate::store::Checked<samgate_proto::CaseEvent>,
+                facts: &crate::engine::Facts,
+            ) -> Result<crate::store::Outcome, crate::engine::RuleViolation> {
+                Ok(crate::store::Outcome {
+                    case: self.0.fold(prev, case_id, event, facts)?,
+                    deliveries: vec![crate::store::NewDelivery::pending(
+                        "SE2120000449-KHSL",
+                        Some(crate::channel::System::CosmicLink),
+                        crate::store::DeliveryKind::Event,
+                    )],
+                })
+            }
+        }
+        let router = OneDelivery(crate::engine::Engine::default());
         let admission = |id: &str| {
             let text = std::fs::read_to_string(concat!(
                 env!("CARGO_MANIFEST_DIR"),
