@@ -225,6 +225,15 @@ async fn negative_sizes_and_foreign_page_tokens_are_invalid_argument() {
         assert_refused(&status, Code::InvalidArgument, "page_token:");
         assert!(status.message().len() < 300, "{}", status.message());
     }
+    let status = cases
+        .list_cases(ListCasesRequest {
+            participant_hsa_id: "P".repeat(1 << 20),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_refused(&status, Code::InvalidArgument, "participant_hsa_id:");
+    assert!(status.message().len() < 300, "{}", status.message());
     // A token the server gave is taken: two cases, one per page.
     cases
         .submit_event(submit(canonical_example("admissionNotice")))

@@ -201,6 +201,17 @@ impl CaseService for CaseApi {
                 echo(&r.page_token)
             )));
         }
+        // Checked before a refusal could write it to the access log.
+        if !r.participant_hsa_id.is_empty() {
+            samgate_proto::ids::HsaId::check(&r.participant_hsa_id).map_err(|e| {
+                Status::invalid_argument(format!(
+                    "participant_hsa_id: {} {}: {}",
+                    e.kind,
+                    echo(&r.participant_hsa_id),
+                    e.reason
+                ))
+            })?;
+        }
         let participant = caller
             .participant_filter(&r.participant_hsa_id)
             .map_err(|denied| {

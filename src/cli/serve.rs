@@ -1,8 +1,9 @@
 //! `samgate serve`: the gateway as a long-running service.
 //!
 //! Loads the configuration, opens the store, serves gRPC, and on SIGTERM or
-//! Ctrl-C stops taking requests, lets those in flight finish, and closes
-//! the store cleanly. gRPC is served over mutual TLS when `[grpc]` names
+//! Ctrl-C stops taking requests, turns every service's health NOT_SERVING,
+//! ends open streams (`WatchCase`, `Subscribe`) with UNAVAILABLE, lets
+//! unary requests in flight finish, and closes the store cleanly. gRPC is served over mutual TLS when `[grpc]` names
 //! the files, else in plaintext on a loopback address only (or anywhere
 //! with `--insecure-plaintext`, with a warning).
 
