@@ -355,7 +355,7 @@ impl TranslationService for TranslationApi {
             .event
             .ok_or_else(|| Status::invalid_argument("event: is required"))?;
         let adapter = dialect(r.dialect)?.adapter();
-        let encoded = samgate_adapter_core::support::check_for_encoding(adapter.name(), event)
+        let encoded = samgate_adapter_core::document::check_for_encoding(adapter.name(), event)
             .and_then(|event| adapter.encode(&event, None))
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         Ok(Response::new(EncodeResponse {

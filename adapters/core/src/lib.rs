@@ -7,10 +7,11 @@
 //! encodings and the dialects' time formats. It knows nothing of the store,
 //! routing or transports.
 
+pub mod codes;
+pub mod document;
 pub mod encoding;
 mod error;
 pub mod fields;
-pub mod support;
 pub mod time;
 pub mod xml;
 
@@ -70,7 +71,7 @@ pub trait Dialect: Send + Sync {
     /// A checked canonical event to bytes. An extension from the same
     /// dialect is written back verbatim; one from another dialect is
     /// dropped with a warning. (An unchecked event is checked first with
-    /// [`support::check_for_encoding`].)
+    /// [`document::check_for_encoding`].)
     fn encode(
         &self,
         event: &Checked<CaseEvent>,

@@ -1,6 +1,6 @@
 //! Canonical event → Cosmic Link XML (UTF-8, prefix `cl`).
 
-use samgate_adapter_core::support::{code_for, sip_version_or_default};
+use samgate_adapter_core::codes::{code_for, sip_version_or_default};
 use samgate_adapter_core::xml::write::XmlWriter;
 use samgate_adapter_core::{EncodeError, Encoded, Extension, extension_dropped};
 use samgate_proto::time::format_utc;

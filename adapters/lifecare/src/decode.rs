@@ -1,7 +1,8 @@
 //! Lifecare XML → canonical event.
 
-use samgate_adapter_core::support::{
-    check_decoded, document_text, extension, parse_document, parse_sip_version, payload_element,
+use samgate_adapter_core::codes::parse_sip_version;
+use samgate_adapter_core::document::{
+    check_decoded, document_text, extension, parse_document, payload_element,
 };
 use samgate_adapter_core::time::{parse_iso_date, parse_swedish_local};
 use samgate_adapter_core::xml::walk::{Card, Ctx, Kids, Node};

@@ -1,7 +1,7 @@
 //! Canonical event → Lifecare XML (ISO-8859-1).
 
+use samgate_adapter_core::codes::{code_for, sip_version_or_default};
 use samgate_adapter_core::encoding::to_latin1_with_refs;
-use samgate_adapter_core::support::{code_for, sip_version_or_default};
 use samgate_adapter_core::time::format_swedish_local;
 use samgate_adapter_core::xml::write::XmlWriter;
 use samgate_adapter_core::{EncodeError, Encoded, Extension, Warning, extension_dropped};

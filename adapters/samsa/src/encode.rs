@@ -1,6 +1,6 @@
 //! Canonical event → SAMSA XML (UTF-8, HL7 v3 flavoured).
 
-use samgate_adapter_core::support::{code_for, sip_version_or_default};
+use samgate_adapter_core::codes::{code_for, sip_version_or_default};
 use samgate_adapter_core::time::{format_hl7_date, format_hl7_ts};
 use samgate_adapter_core::xml::write::XmlWriter;
 use samgate_adapter_core::{EncodeError, Encoded, Extension, extension_dropped};

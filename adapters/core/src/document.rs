@@ -1,6 +1,8 @@
-//! Steps every decoder and encoder takes the same way: the size limit, the
-//! text encoding, parsing, choosing the payload element, the extension
-//! element, and the model's rules at the end.
+//! The steps every decoder takes over a document, the same way in each
+//! dialect: the size limit, the text encoding, parsing, choosing the
+//! payload element, the extension element, and the model's check at the
+//! end; and the check an encoder's caller makes on an event that did not
+//! come checked.
 
 use std::borrow::Cow;
 
@@ -131,38 +133,4 @@ pub fn check_for_encoding(
     event: CaseEvent,
 ) -> Result<Checked<CaseEvent>, EncodeError> {
     check_event(event).map_err(|e| EncodeError::new(dialect, e.field, e.reason))
-}
-
-/// A SIP version as the dialects write it: an integer of 1 or more.
-pub fn parse_sip_version(v: &str) -> Result<i32, String> {
-    match v.parse::<i32>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "'{v}' is not a SIP version (an integer of 1 or more)"
-        )),
-    }
-}
-
-/// The version an encoder writes: the model's default is 1.
-pub fn sip_version_or_default(version: i32) -> String {
-    if version < 1 {
-        "1".to_owned()
-    } else {
-        version.to_string()
-    }
-}
-
-/// The code an encoder writes for an enum stored as `i32`; `default` when
-/// the value is unspecified.
-pub fn code_for<T: Copy + PartialEq + TryFrom<i32>>(
-    table: &[(&'static str, T)],
-    value: i32,
-    default: Option<T>,
-) -> &'static str {
-    let typed = T::try_from(value).ok();
-    table
-        .iter()
-        .find(|(_, v)| Some(*v) == typed)
-        .or_else(|| default.and_then(|d| table.iter().find(|(_, v)| *v == d)))
-        .map_or("", |(c, _)| *c)
 }
