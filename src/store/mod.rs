@@ -9,6 +9,7 @@
 //! participants and outbox rows (`batch` does the middle part in memory). A
 //! rule violation refuses its event alone: nothing of it is stored.
 
+mod backend;
 mod batch;
 mod feed;
 mod postgres;

@@ -6,23 +6,18 @@
 
 use std::str::FromStr;
 
-use async_trait::async_trait;
-use prost::Message;
-use samgate_proto::CaseEvent;
-use samgate_proto::v1::{CareProcess, Case, CaseStatus, StoredEvent};
+use samgate_proto::v1::{CareProcess, CaseStatus};
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
 
-use super::batch::{Batch, Known, Needs, Writes};
-use super::sql::{IN_LIST, decode_case, delivery_row, delivery_select, outbox_select, unix_now};
+use super::backend::Backend;
+use super::batch::{Known, Needs, Writes};
+use super::sql::{outbox_select, unix_now};
+use super::{OutboxFeed, StoreError};
+
 mod relay;
 
 pub use relay::PgLease;
-
-use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, FeedReceiver, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE,
-    OutboxFeed, OutboxRead, RelayLease, Store, StoreError, Submitted,
-};
 
 /// Embedded migrations, applied in order once each.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -166,9 +161,84 @@ impl PostgresStore {
         result
     }
 
+    /// Writes a folded batch in one statement and one round trip: each
+    /// table's rows go as arrays (one per column) that `unnest` turns back
+    /// into rows, and the five inserts are data-modifying CTEs of one
+    /// statement. The text is the same whatever the batch's size, so the
+    /// connection prepares it once; multi-row `VALUES` would be a new
+    /// statement for every row count, each prepared at one more round trip
+    /// and crowding the others out of the statement cache. The foreign
+    /// keys hold: PostgreSQL checks them at the end of the statement, when
+    /// every CTE has run.
+    ///
+    /// With `notify`, a batch that writes deliveries also notifies the
+    /// relay of another process (`relay`), in the same statement; the
+    /// notification goes out with the commit, and not without it.
+    ///
+    /// Returns no row ids: PostgreSQL has no outbox feed (`feed`), so
+    /// `_want_ids` is never set.
+    async fn write_batch(
+        conn: &mut sqlx::PgConnection,
+        writes: &Writes,
+        _want_ids: bool,
+        notify: bool,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let now = unix_now();
+        let cases = &writes.cases;
+        let (refs, participants) = (&writes.refs, &writes.participants);
+        let (events, deliveries) = (&writes.events, &writes.deliveries);
+        let statement = if notify {
+            WRITE_BATCH_NOTIFYING
+        } else {
+            WRITE_BATCH
+        };
+        sqlx::query(statement)
+            .bind(column(cases, |c| c.case_id.as_str()))
+            .bind(column(cases, |c| c.process))
+            .bind(column(cases, |c| c.status))
+            .bind(column(cases, |c| c.patient_id.as_str()))
+            .bind(column(cases, |c| c.updated_at))
+            .bind(column(cases, |c| c.event_count))
+            .bind(column(cases, |c| c.body.as_slice()))
+            .bind(column(refs, |r| r.0))
+            .bind(column(refs, |r| r.1.as_str()))
+            .bind(column(refs, |r| r.2.as_str()))
+            .bind(column(participants, |p| p.0.as_str()))
+            .bind(column(participants, |p| p.1.as_str()))
+            .bind(column(events, |e| e.case_id.as_str()))
+            .bind(column(events, |e| e.sequence))
+            .bind(column(events, |e| e.source_system))
+            .bind(column(events, |e| e.source_message_id.as_str()))
+            .bind(column(events, |e| e.payload_type))
+            .bind(column(events, |e| e.occurred_at))
+            .bind(column(events, |e| e.body.as_slice()))
+            .bind(column(deliveries, |d| d.message_id.as_str()))
+            .bind(column(deliveries, |d| d.case_id.as_str()))
+            .bind(column(deliveries, |d| d.sequence))
+            .bind(column(deliveries, |d| d.recipient.as_str()))
+            .bind(column(deliveries, |d| d.system_name()))
+            .bind(column(deliveries, |d| d.kind.as_str()))
+            .bind(column(deliveries, |d| d.status.as_str()))
+            .bind(column(deliveries, |d| d.reason.as_str()))
+            .bind(now)
+            .bind(&writes.protected_people)
+            .execute(&mut *conn)
+            .await?;
+        Ok(Vec::new())
+    }
+}
+
+impl Backend for PostgresStore {
+    type Db = sqlx::Postgres;
+    type Batch = PeopleHeld;
+    type SkipList = Vec<i64>;
+
+    /// The rows to leave out as one array (a hashed set in the plan).
+    const OUTBOX: &'static str = outbox_select!("d.id NOT IN (SELECT unnest($1::int8[]))");
+
     /// Row ids as `OUTBOX` takes them: one array.
-    fn id_list(ids: &[i64]) -> &[i64] {
-        ids
+    fn skip_list(ids: &[i64]) -> Vec<i64> {
+        ids.to_vec()
     }
 
     /// `= ANY($n)` with the values as one array: the statement's text is
@@ -248,72 +318,6 @@ impl PostgresStore {
         written
     }
 
-    /// Writes a folded batch in one statement and one round trip: each
-    /// table's rows go as arrays (one per column) that `unnest` turns back
-    /// into rows, and the five inserts are data-modifying CTEs of one
-    /// statement. The text is the same whatever the batch's size, so the
-    /// connection prepares it once; multi-row `VALUES` would be a new
-    /// statement for every row count, each prepared at one more round trip
-    /// and crowding the others out of the statement cache. The foreign
-    /// keys hold: PostgreSQL checks them at the end of the statement, when
-    /// every CTE has run.
-    ///
-    /// With `notify`, a batch that writes deliveries also notifies the
-    /// relay of another process (`relay`), in the same statement; the
-    /// notification goes out with the commit, and not without it.
-    ///
-    /// Returns no row ids: PostgreSQL has no outbox feed (`feed`), so
-    /// `_want_ids` is never set.
-    async fn write_batch(
-        conn: &mut sqlx::PgConnection,
-        writes: &Writes,
-        _want_ids: bool,
-        notify: bool,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        let now = unix_now();
-        let cases = &writes.cases;
-        let (refs, participants) = (&writes.refs, &writes.participants);
-        let (events, deliveries) = (&writes.events, &writes.deliveries);
-        let statement = if notify {
-            WRITE_BATCH_NOTIFYING
-        } else {
-            WRITE_BATCH
-        };
-        sqlx::query(statement)
-            .bind(column(cases, |c| c.case_id.as_str()))
-            .bind(column(cases, |c| c.process))
-            .bind(column(cases, |c| c.status))
-            .bind(column(cases, |c| c.patient_id.as_str()))
-            .bind(column(cases, |c| c.updated_at))
-            .bind(column(cases, |c| c.event_count))
-            .bind(column(cases, |c| c.body.as_slice()))
-            .bind(column(refs, |r| r.0))
-            .bind(column(refs, |r| r.1.as_str()))
-            .bind(column(refs, |r| r.2.as_str()))
-            .bind(column(participants, |p| p.0.as_str()))
-            .bind(column(participants, |p| p.1.as_str()))
-            .bind(column(events, |e| e.case_id.as_str()))
-            .bind(column(events, |e| e.sequence))
-            .bind(column(events, |e| e.source_system))
-            .bind(column(events, |e| e.source_message_id.as_str()))
-            .bind(column(events, |e| e.payload_type))
-            .bind(column(events, |e| e.occurred_at))
-            .bind(column(events, |e| e.body.as_slice()))
-            .bind(column(deliveries, |d| d.message_id.as_str()))
-            .bind(column(deliveries, |d| d.case_id.as_str()))
-            .bind(column(deliveries, |d| d.sequence))
-            .bind(column(deliveries, |d| d.recipient.as_str()))
-            .bind(column(deliveries, |d| d.system_name()))
-            .bind(column(deliveries, |d| d.kind.as_str()))
-            .bind(column(deliveries, |d| d.status.as_str()))
-            .bind(column(deliveries, |d| d.reason.as_str()))
-            .bind(now)
-            .bind(&writes.protected_people)
-            .execute(&mut *conn)
-            .await?;
-        Ok(Vec::new())
-    }
-
     /// No outbox feed: concurrent transactions take row ids from the
     /// sequence in one order and commit in another, so a fed row proves
     /// nothing about the rows before it. The relay reads.
@@ -321,19 +325,25 @@ impl PostgresStore {
         None
     }
 
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn relaxed(&self) -> &PgPool {
+        &self.relaxed
+    }
+
+    /// None process-wide: PostgreSQL keeps writers apart (see
+    /// `begin_and_read`).
+    fn write_lock(&self) -> Option<&tokio::sync::Mutex<()>> {
+        None
+    }
+
     async fn close_pools(&self) {
         self.relaxed.close().await;
         self.pool.close().await;
     }
-
-    /// Nothing process-wide: PostgreSQL keeps writers apart (see
-    /// `begin_and_read`).
-    async fn writer(&self) {}
 }
-
-/// The relay's read (`Store::outbox`): the rows to leave out as one array
-/// (a hashed set in the plan).
-const OUTBOX: &str = outbox_select!("d.id NOT IN (SELECT unnest($1::int8[]))");
 
 /// A batch's writes (see `write_batch`): `$1`–`$7` the cases, `$8`–`$10`
 /// the case refs, `$11`–`$12` the participants, `$13`–`$19` the events,
@@ -404,7 +414,7 @@ fn column<'r, R, T>(rows: &'r [R], field: impl Fn(&'r R) -> T) -> Vec<T> {
 
 /// A batch's hold on its people: the pool connection whose session holds
 /// their advisory locks (`begin_and_read`).
-struct PeopleHeld {
+pub(crate) struct PeopleHeld {
     conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
     /// Whether the batch's write notifies the relay of another process.
     notify: bool,
@@ -457,14 +467,13 @@ fn person_lock_key(patient_id: &str) -> i32 {
     hash as i32
 }
 
-super::sql::sql_store!(PostgresStore, sqlx::Postgres);
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
     use super::PostgresStore;
+    use crate::store::backend::{Backend, RelaySupport};
     use crate::store::batch::Needs;
 
     /// A store in a schema of its own on the test database (the local

@@ -1,11 +1,9 @@
-//! The SQL store, shared by SQLite and PostgreSQL: one implementation of
-//! `Store`, expanded for each backend's pool and row types by
-//! [`sql_store!`]. The SQL is written to run on both (numbered `$n`
-//! parameters, `ON CONFLICT`); what differs (opening, migrations, how
-//! writers are kept apart, how a batch is written and how a list of values
-//! is bound) lives in `sqlite.rs` and `postgres.rs`, each of which
-//! provides `writer()`, `begin_and_read()`, `write_and_commit()` and
-//! `push_in()`.
+//! The SQL store, shared by SQLite and PostgreSQL: `Store` implemented
+//! once, for every [`Backend`]. The SQL is written to run on both
+//! (numbered `$n` parameters, `ON CONFLICT`); what differs (opening,
+//! migrations, how writers are kept apart, how a batch is written and how
+//! a list of values is bound) lives in `sqlite.rs` and `postgres.rs`,
+//! behind the traits of `backend`.
 
 /// Deliveries with their events, in outbox order; `$1` filters, `$2` limits.
 macro_rules! delivery_select {
@@ -18,7 +16,6 @@ macro_rules! delivery_select {
         )
     };
 }
-pub(crate) use delivery_select;
 
 /// The relay's read (`Store::outbox`), with the backend's way of leaving
 /// out the rows `$1` names; `$2` limits. With the rows comes `top`, the
@@ -43,13 +40,20 @@ macro_rules! outbox_select {
 }
 pub(crate) use outbox_select;
 
+use async_trait::async_trait;
 use prost::Message;
 use samgate_proto::CaseEvent;
-use samgate_proto::v1::Case;
-use sqlx::Row;
+use samgate_proto::v1::{Case, StoredEvent};
+use sqlx::{Database, Decode, Encode, Row, Type};
+use tokio::sync::watch;
 
-use super::batch::{Known, KnownCase, Seen};
-use super::{Delivery, DeliveryKind, DeliveryStatus, StoreError};
+use super::backend::{Backend, RowsAffected};
+use super::batch::{Batch, Known, KnownCase, Needs, Seen};
+use super::{
+    CaseFilter, Checked, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus, FeedReceiver,
+    Folder, LiftedProtection, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OutboxFeed, OutboxRead, RelayLease,
+    Store, StoreError, Submitted,
+};
 use crate::channel::System;
 
 pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
@@ -160,345 +164,376 @@ where
 /// SQLite's 32,766 parameters.
 pub(crate) const IN_LIST: usize = 1000;
 
-/// Implements `Store` for a backend type with `pool`, `relaxed` (a pool
-/// whose commits do not wait for the disk), `close_pools()`, `writer()`,
-/// `begin_and_read()` (a batch's transaction begun, with what it needs
-/// read), `write_and_commit()`, `feed()` (its outbox feed, if it has one)
-/// and `push_in()` (the condition "is one of these values" after a column
-/// name).
-macro_rules! sql_store {
-    ($store:ty, $db:ty) => {
-
-        impl $store {
-            /// Marks pending deliveries delivered, `recipient`'s only when
-            /// given; returns how many were pending. One statement per
-            /// thousand ids, each committed on its own on the relaxed
-            /// connections (`relaxed`, committed without waiting for the
-            /// disk): a mark lost in a crash makes the delivery once more,
-            /// with the same message id, which at-least-once delivery
-            /// allows, and the next durable commit makes it durable. A mark
-            /// needs nothing atomic across ids, so no transaction wraps
-            /// the statements: one round trip for the usual mark.
-            async fn mark(&self, message_ids: &[String], recipient: Option<&str>) -> Result<u64, StoreError> {
-                if message_ids.is_empty() {
-                    return Ok(0);
-                }
-                let _writer = self.writer().await;
-                let mut done = 0;
-                for chunk in message_ids.chunks(IN_LIST) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "UPDATE deliveries SET status = 'delivered', delivered_at = ",
-                    );
-                    q.push_bind(unix_now()).push(", attempts = attempts + 1 WHERE status = 'pending'");
-                    if let Some(recipient) = recipient {
-                        q.push(" AND recipient = ").push_bind(recipient);
-                    }
-                    q.push(" AND message_id ");
-                    Self::push_in(&mut q, chunk);
-                    done += q.build().execute(&self.relaxed).await?.rows_affected();
-                }
-                Ok(done)
-            }
-        }
-
-        #[async_trait]
-        impl Store for $store {
-            async fn submit(
-                &self,
-                event: &$crate::store::Checked<CaseEvent>,
-                folder: &dyn Folder,
-            ) -> Result<Submitted, StoreError> {
-                let mut results = self.submit_batch(std::slice::from_ref(event), folder).await?;
-                results.pop().expect("one result per event")
-            }
-
-            async fn submit_batch(
-                &self,
-                events: &[$crate::store::Checked<CaseEvent>],
-                folder: &dyn Folder,
-            ) -> Result<Vec<Result<Submitted, StoreError>>, StoreError> {
-                let needs = Needs::of(events);
-                let _writer = self.writer().await;
-                // One writer per person at a time: case creation, case
-                // linking and the one-open-outpatient-case rule all look at
-                // the person's cases. (The read and the write carry debug
-                // spans for timing, free when not enabled.)
-                let (tx, known) = tracing::Instrument::instrument(
-                    self.begin_and_read(&needs),
-                    tracing::debug_span!("store.read"),
-                )
-                .await?;
-                let mut batch = Batch::new(known);
-                let mut results = Vec::with_capacity(events.len());
-                for event in events {
-                    // A broken rule refuses this event alone.
-                    match batch.submit(event, folder) {
-                        Err(StoreError::Rule(r)) => results.push(Err(StoreError::Rule(r))),
-                        Err(other) => return Err(other),
-                        ok => results.push(ok),
-                    }
-                }
-                let writes = batch.into_writes();
-                let feed = self.feed().filter(|f| f.followed());
-                let written = tracing::Instrument::instrument(
-                    Self::write_and_commit(tx, &writes, feed.is_some()),
-                    tracing::debug_span!("store.write"),
-                )
-                .await?;
-                // Still under the write lock: fed in commit order.
-                if let Some(feed) = feed {
-                    feed.send(super::feed::committed(
-                        written,
-                        &writes.deliveries,
-                        events,
-                        &results,
-                        &writes.amended,
-                    ));
-                }
-                Ok(results)
-            }
-
-            async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
-                let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
-                    .bind(case_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                body.map(|b| decode_case(&b)).transpose()
-            }
-
-            async fn list_cases(
-                &self,
-                filter: &CaseFilter,
-                page_size: usize,
-                page_token: Option<&str>,
-            ) -> Result<(Vec<Case>, Option<String>), StoreError> {
-                let size = match page_size {
-                    0 => DEFAULT_PAGE_SIZE,
-                    n => n.min(MAX_PAGE_SIZE),
-                };
-                // One more than the page tells whether another page follows.
-                let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-                    "SELECT c.case_id, c.body FROM cases c \
-                     WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.case_id AND p.hsa_id = $1)) \
-                     AND ($2 IS NULL OR c.status = $2) AND c.case_id > $3 \
-                     ORDER BY c.case_id LIMIT $4",
-                )
-                .bind(filter.participant_hsa_id.as_deref())
-                .bind(filter.status.map(|s| s as i32))
-                .bind(page_token.unwrap_or(""))
-                .bind((size + 1) as i64)
-                .fetch_all(&self.pool)
-                .await?;
-                let more = rows.len() > size;
-                let cases = rows
-                    .iter()
-                    .take(size)
-                    .map(|(_, body)| decode_case(body))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let next = more.then(|| cases.last().map(|c| c.id.clone())).flatten();
-                Ok((cases, next))
-            }
-
-            async fn events(
-                &self,
-                case_id: &str,
-                from_sequence: i64,
-            ) -> Result<Vec<StoredEvent>, StoreError> {
-                let rows: Vec<(i64, Vec<u8>)> =
-                    sqlx::query_as("SELECT sequence, body FROM events WHERE case_id = $1 AND sequence >= $2 ORDER BY sequence")
-                        .bind(case_id)
-                        .bind(from_sequence)
-                        .fetch_all(&self.pool)
-                        .await?;
-                rows.into_iter()
-                    .map(|(sequence, body)| {
-                        Ok(StoredEvent {
-                            case_id: case_id.to_owned(),
-                            sequence,
-                            event: Some(
-                                CaseEvent::decode(body.as_slice())
-                                    .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
-                            ),
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn pending_deliveries(
-                &self,
-                recipient: &str,
-                limit: usize,
-            ) -> Result<Vec<Delivery>, StoreError> {
-                let rows = sqlx::query(delivery_select!("d.recipient = $1 AND d.status = 'pending'"))
-                    .bind(recipient)
-                    .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(delivery_row).collect()
-            }
-
-            async fn ack_deliveries(
-                &self,
-                recipient: &str,
-                message_ids: &[String],
-            ) -> Result<u64, StoreError> {
-                self.mark(message_ids, Some(recipient)).await
-            }
-
-            async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError> {
-                let _writer = self.writer().await;
-                sqlx::query("UPDATE deliveries SET status = 'quarantined', reason = $1 WHERE message_id = $2 AND status = 'pending'")
-                    .bind(reason)
-                    .bind(message_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-                let rows = sqlx::query(delivery_select!("d.status = 'quarantined' AND d.id > $1"))
-                    .bind(after)
-                    .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(delivery_row).collect()
-            }
-
-            async fn delivery(&self, message_id: &str) -> Result<Option<Delivery>, StoreError> {
-                let row = sqlx::query(delivery_select!("d.message_id = $1"))
-                    .bind(message_id)
-                    .bind(1_i64)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map(delivery_row).transpose()
-            }
-
-            async fn lift_protection(&self, patient_id: &str) -> Result<$crate::store::LiftedProtection, StoreError> {
-                // A batch of the same person that read the register before
-                // this commits may still write its case protected: the
-                // safe way round, and the command can be run again.
-                let _writer = self.writer().await;
-                let mut tx = self.pool.begin().await?;
-                let registered = sqlx::query("DELETE FROM protected_persons WHERE patient_id = $1")
-                    .bind(patient_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    > 0;
-                let rows: Vec<(String, Vec<u8>)> =
-                    sqlx::query_as("SELECT case_id, body FROM cases WHERE patient_id = $1 ORDER BY case_id")
-                        .bind(patient_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                let mut cases = Vec::new();
-                for (case_id, body) in rows {
-                    let mut case = decode_case(&body)?;
-                    if let Some(patient) = case.patient.as_mut().filter(|p| p.protected_identity) {
-                        patient.protected_identity = false;
-                        sqlx::query("UPDATE cases SET body = $1 WHERE case_id = $2")
-                            .bind(prost::Message::encode_to_vec(&case))
-                            .bind(&case_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        cases.push(case_id);
-                    }
-                }
-                tx.commit().await?;
-                Ok($crate::store::LiftedProtection { registered, cases })
-            }
-
-            async fn requeue_delivery(&self, message_id: &str, system: $crate::channel::System) -> Result<bool, StoreError> {
-                let _writer = self.writer().await;
-                let done = sqlx::query(
-                    "UPDATE deliveries SET status = 'pending', system = $1, reason = '' \
-                     WHERE message_id = $2 AND status = 'quarantined'",
-                )
-                .bind(system.as_str())
-                .bind(message_id)
-                .execute(&self.pool)
-                .await?;
-                let requeued = done.rows_affected() == 1;
-                if requeued {
-                    self.outbox_changed().await?;
-                }
-                Ok(requeued)
-            }
-
-            async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<OutboxRead, StoreError> {
-                // The partial index keeps the read's cost the same however
-                // many deliveries were made before (`outbox_select!`).
-                let rows = sqlx::query(OUTBOX)
-                    .bind(Self::id_list(skip))
-                    .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut read = OutboxRead {
-                    top: rows.first().map_or(Ok(0), |r| r.try_get(10))?,
-                    deliveries: Vec::with_capacity(rows.len()),
-                };
-                for row in &rows {
-                    // The one row without a delivery when none is pending.
-                    if row.try_get::<Option<i64>, _>(0)?.is_some() {
-                        read.deliveries.push(delivery_row(row)?);
-                    }
-                }
-                Ok(read)
-            }
-
-            async fn follow_outbox(&self) -> Option<FeedReceiver> {
-                // Under the write lock: a batch that began before this, when
-                // nobody followed, is committed by the time it returns.
-                let _writer = self.writer().await;
-                self.feed().map(OutboxFeed::follow)
-            }
-
-            async fn mark_delivered(&self, message_ids: &[String]) -> Result<u64, StoreError> {
-                self.mark(message_ids, None).await
-            }
-
-            async fn record_attempt(&self, message_id: &str) -> Result<(), StoreError> {
-                let _writer = self.writer().await;
-                sqlx::query("UPDATE deliveries SET attempts = attempts + 1 WHERE message_id = $1")
-                    .bind(message_id)
-                    .execute(&self.relaxed)
-                    .await?;
-                Ok(())
-            }
-
-            async fn relay_lease(&self) -> Result<Option<RelayLease>, StoreError> {
-                self.lease().await
-            }
-
-            async fn lease_alive(&self, lease: &mut RelayLease) -> bool {
-                self.lease_check(lease).await
-            }
-
-            fn other_writers(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-                self.listen_for_other_writers()
-            }
-
-            async fn cases_for_patient(&self, patient_id: &str) -> Result<Vec<Case>, StoreError> {
-                let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE patient_id = $1 ORDER BY case_id")
-                    .bind(patient_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                bodies.iter().map(|b| decode_case(b)).collect()
-            }
-
-            async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
-                let rows = sqlx::query(delivery_select!("d.case_id = $1"))
-                    .bind(case_id)
-                    .bind(i64::MAX)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(delivery_row).collect()
-            }
-
-            async fn close(&self) {
-                let _writer = self.writer().await;
-                self.close_pools().await;
-            }
-        }
-    };
+/// Holds the backend's write lock, where it has one.
+async fn writer<B: Backend>(backend: &B) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match backend.write_lock() {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    }
 }
-pub(crate) use sql_store;
+
+/// Marks pending deliveries delivered, `recipient`'s only when given;
+/// returns how many were pending. One statement per thousand ids, each
+/// committed on its own on the relaxed connections (committed without
+/// waiting for the disk): a mark lost in a crash makes the delivery once
+/// more, with the same message id, which at-least-once delivery allows,
+/// and the next durable commit makes it durable. A mark needs nothing
+/// atomic across ids, so no transaction wraps the statements: one round
+/// trip for the usual mark.
+async fn mark<B>(
+    backend: &B,
+    message_ids: &[String],
+    recipient: Option<&str>,
+) -> Result<u64, StoreError>
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: sqlx::Executor<'c, Database = B::Db>,
+    <B::Db as Database>::Arguments: sqlx::IntoArguments<B::Db>,
+    for<'t> &'t str: Encode<'t, B::Db> + Type<B::Db>,
+    for<'t> i64: Encode<'t, B::Db> + Type<B::Db>,
+{
+    if message_ids.is_empty() {
+        return Ok(0);
+    }
+    let _writer = writer(backend).await;
+    let mut done = 0;
+    for chunk in message_ids.chunks(IN_LIST) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "UPDATE deliveries SET status = 'delivered', delivered_at = ",
+        );
+        q.push_bind(unix_now())
+            .push(", attempts = attempts + 1 WHERE status = 'pending'");
+        if let Some(recipient) = recipient {
+            q.push(" AND recipient = ").push_bind(recipient);
+        }
+        q.push(" AND message_id ");
+        B::push_in(&mut q, chunk);
+        done += q.build().execute(backend.relaxed()).await?.rows_affected();
+    }
+    Ok(done)
+}
+
+/// The store on any [`Backend`]. The bounds say which Rust types each
+/// database binds and decodes (both do all of them).
+#[async_trait]
+impl<B> Store for B
+where
+    B: Backend,
+    for<'c> &'c mut <B::Db as Database>::Connection: sqlx::Executor<'c, Database = B::Db>,
+    <B::Db as Database>::Arguments: sqlx::IntoArguments<B::Db>,
+    usize: sqlx::ColumnIndex<<B::Db as Database>::Row>,
+    for<'t> &'t str: Encode<'t, B::Db> + Type<B::Db>,
+    for<'t> Option<&'t str>: Encode<'t, B::Db> + Type<B::Db>,
+    for<'t> Option<i32>: Encode<'t, B::Db> + Type<B::Db>,
+    for<'t> i64: Encode<'t, B::Db> + Decode<'t, B::Db> + Type<B::Db>,
+    for<'t> String: Decode<'t, B::Db> + Type<B::Db>,
+    for<'t> Vec<u8>: Encode<'t, B::Db> + Decode<'t, B::Db> + Type<B::Db>,
+{
+    // Case events.
+
+    async fn submit(
+        &self,
+        event: &Checked<CaseEvent>,
+        folder: &dyn Folder,
+    ) -> Result<Submitted, StoreError> {
+        let mut results = self
+            .submit_batch(std::slice::from_ref(event), folder)
+            .await?;
+        results.pop().expect("one result per event")
+    }
+
+    async fn submit_batch(
+        &self,
+        events: &[Checked<CaseEvent>],
+        folder: &dyn Folder,
+    ) -> Result<Vec<Result<Submitted, StoreError>>, StoreError> {
+        let needs = Needs::of(events);
+        let _writer = writer(self).await;
+        // One writer per person at a time: case creation, case linking and
+        // the one-open-outpatient-case rule all look at the person's
+        // cases. (The read and the write carry debug spans for timing,
+        // free when not enabled.)
+        let (tx, known) = tracing::Instrument::instrument(
+            self.begin_and_read(&needs),
+            tracing::debug_span!("store.read"),
+        )
+        .await?;
+        let mut batch = Batch::new(known);
+        let mut results = Vec::with_capacity(events.len());
+        for event in events {
+            // A broken rule refuses this event alone.
+            match batch.submit(event, folder) {
+                Err(StoreError::Rule(r)) => results.push(Err(StoreError::Rule(r))),
+                Err(other) => return Err(other),
+                ok => results.push(ok),
+            }
+        }
+        let writes = batch.into_writes();
+        let feed = self.feed().filter(|f| f.followed());
+        let written = tracing::Instrument::instrument(
+            B::write_and_commit(tx, &writes, feed.is_some()),
+            tracing::debug_span!("store.write"),
+        )
+        .await?;
+        // Still under the write lock: fed in commit order.
+        if let Some(feed) = feed {
+            feed.send(super::feed::committed(
+                written,
+                &writes.deliveries,
+                events,
+                &results,
+                &writes.amended,
+            ));
+        }
+        Ok(results)
+    }
+
+    async fn get_case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM cases WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_optional(self.pool())
+            .await?;
+        body.map(|b| decode_case(&b)).transpose()
+    }
+
+    async fn cases_for_patient(&self, patient_id: &str) -> Result<Vec<Case>, StoreError> {
+        let bodies: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT body FROM cases WHERE patient_id = $1 ORDER BY case_id")
+                .bind(patient_id)
+                .fetch_all(self.pool())
+                .await?;
+        bodies.iter().map(|b| decode_case(b)).collect()
+    }
+
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        page_size: usize,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Case>, Option<String>), StoreError> {
+        let size = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        // One more than the page tells whether another page follows.
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT c.case_id, c.body FROM cases c \
+             WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.case_id = c.case_id AND p.hsa_id = $1)) \
+             AND ($2 IS NULL OR c.status = $2) AND c.case_id > $3 \
+             ORDER BY c.case_id LIMIT $4",
+        )
+        .bind(filter.participant_hsa_id.as_deref())
+        .bind(filter.status.map(|s| s as i32))
+        .bind(page_token.unwrap_or(""))
+        .bind((size + 1) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        let more = rows.len() > size;
+        let cases = rows
+            .iter()
+            .take(size)
+            .map(|(_, body)| decode_case(body))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = more.then(|| cases.last().map(|c| c.id.clone())).flatten();
+        Ok((cases, next))
+    }
+
+    async fn events(
+        &self,
+        case_id: &str,
+        from_sequence: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT sequence, body FROM events WHERE case_id = $1 AND sequence >= $2 ORDER BY sequence",
+        )
+        .bind(case_id)
+        .bind(from_sequence)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(sequence, body)| {
+                Ok(StoredEvent {
+                    case_id: case_id.to_owned(),
+                    sequence,
+                    event: Some(decode_event(&body)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn lift_protection(&self, patient_id: &str) -> Result<LiftedProtection, StoreError> {
+        // A batch of the same person that read the register before this
+        // commits may still write its case protected: the safe way round,
+        // and the command can be run again.
+        let _writer = writer(self).await;
+        let mut tx = self.pool().begin().await?;
+        let registered = sqlx::query("DELETE FROM protected_persons WHERE patient_id = $1")
+            .bind(patient_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT case_id, body FROM cases WHERE patient_id = $1 ORDER BY case_id",
+        )
+        .bind(patient_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut cases = Vec::new();
+        for (case_id, body) in rows {
+            let mut case = decode_case(&body)?;
+            if let Some(patient) = case.patient.as_mut().filter(|p| p.protected_identity) {
+                patient.protected_identity = false;
+                sqlx::query("UPDATE cases SET body = $1 WHERE case_id = $2")
+                    .bind(case.encode_to_vec())
+                    .bind(case_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                cases.push(case_id);
+            }
+        }
+        tx.commit().await?;
+        Ok(LiftedProtection { registered, cases })
+    }
+
+    // Deliveries and the outbox.
+
+    async fn pending_deliveries(
+        &self,
+        recipient: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(delivery_select!(
+            "d.recipient = $1 AND d.status = 'pending'"
+        ))
+        .bind(recipient)
+        .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn ack_deliveries(
+        &self,
+        recipient: &str,
+        message_ids: &[String],
+    ) -> Result<u64, StoreError> {
+        mark(self, message_ids, Some(recipient)).await
+    }
+
+    async fn quarantine_delivery(&self, message_id: &str, reason: &str) -> Result<(), StoreError> {
+        let _writer = writer(self).await;
+        sqlx::query(
+            "UPDATE deliveries SET status = 'quarantined', reason = $1 WHERE message_id = $2 AND status = 'pending'",
+        )
+        .bind(reason)
+        .bind(message_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(delivery_select!("d.status = 'quarantined' AND d.id > $1"))
+            .bind(after)
+            .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn delivery(&self, message_id: &str) -> Result<Option<Delivery>, StoreError> {
+        let row = sqlx::query(delivery_select!("d.message_id = $1"))
+            .bind(message_id)
+            .bind(1_i64)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(delivery_row).transpose()
+    }
+
+    async fn requeue_delivery(&self, message_id: &str, system: System) -> Result<bool, StoreError> {
+        let _writer = writer(self).await;
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', system = $1, reason = '' \
+             WHERE message_id = $2 AND status = 'quarantined'",
+        )
+        .bind(system.as_str())
+        .bind(message_id)
+        .execute(self.pool())
+        .await?;
+        let requeued = done.rows_affected() == 1;
+        if requeued {
+            self.outbox_changed().await?;
+        }
+        Ok(requeued)
+    }
+
+    async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<OutboxRead, StoreError> {
+        // The partial index keeps the read's cost the same however many
+        // deliveries were made before (`outbox_select!`).
+        let rows = sqlx::query(B::OUTBOX)
+            .bind(B::skip_list(skip))
+            .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
+            .fetch_all(self.pool())
+            .await?;
+        let mut read = OutboxRead {
+            top: rows.first().map_or(Ok(0), |r| r.try_get(10))?,
+            deliveries: Vec::with_capacity(rows.len()),
+        };
+        for row in &rows {
+            // The one row without a delivery when none is pending.
+            if row.try_get::<Option<i64>, _>(0)?.is_some() {
+                read.deliveries.push(delivery_row(row)?);
+            }
+        }
+        Ok(read)
+    }
+
+    async fn follow_outbox(&self) -> Option<FeedReceiver> {
+        // Under the write lock: a batch that began before this, when
+        // nobody followed, is committed by the time it returns.
+        let _writer = writer(self).await;
+        self.feed().map(OutboxFeed::follow)
+    }
+
+    async fn mark_delivered(&self, message_ids: &[String]) -> Result<u64, StoreError> {
+        mark(self, message_ids, None).await
+    }
+
+    async fn record_attempt(&self, message_id: &str) -> Result<(), StoreError> {
+        let _writer = writer(self).await;
+        sqlx::query("UPDATE deliveries SET attempts = attempts + 1 WHERE message_id = $1")
+            .bind(message_id)
+            .execute(self.relaxed())
+            .await?;
+        Ok(())
+    }
+
+    async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(delivery_select!("d.case_id = $1"))
+            .bind(case_id)
+            .bind(i64::MAX)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    // Relay coordination.
+
+    async fn relay_lease(&self) -> Result<Option<RelayLease>, StoreError> {
+        self.lease().await
+    }
+
+    async fn lease_alive(&self, lease: &mut RelayLease) -> bool {
+        self.lease_check(lease).await
+    }
+
+    fn other_writers(&self) -> Option<watch::Receiver<u64>> {
+        self.listen_for_other_writers()
+    }
+
+    async fn close(&self) {
+        let _writer = writer(self).await;
+        self.close_pools().await;
+    }
+}

@@ -7,20 +7,15 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use prost::Message;
-use samgate_proto::CaseEvent;
-use samgate_proto::v1::{CareProcess, Case, CaseStatus, StoredEvent};
+use samgate_proto::v1::{CareProcess, CaseStatus};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
-use super::batch::{Batch, Known, Needs, Writes};
-use super::sql::{IN_LIST, decode_case, delivery_row, delivery_select, outbox_select, unix_now};
-use super::{
-    CaseFilter, DEFAULT_PAGE_SIZE, Delivery, FeedReceiver, Folder, MAX_OUTBOX_READ, MAX_PAGE_SIZE,
-    OutboxFeed, OutboxRead, RelayLease, Store, StoreError, Submitted,
-};
+use super::backend::{Backend, RelaySupport};
+use super::batch::{Known, Needs, Writes};
+use super::sql::{IN_LIST, outbox_select, unix_now};
+use super::{OutboxFeed, RelayLease, StoreError};
 
 /// Embedded migrations, applied in order once each.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -36,10 +31,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// How long a connection waits for another writer (e.g. `samgate case
 /// list` reading while `serve` writes).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The relay's read (`Store::outbox`): the rows to leave out as a JSON
-/// array, one statement text however many there are.
-const OUTBOX: &str = outbox_select!("d.id NOT IN (SELECT value FROM json_each($1))");
 
 /// Rows per multi-row INSERT: nine columns at most, so a statement stays
 /// far below SQLite's 32,766 parameters.
@@ -70,11 +61,27 @@ pub struct SqliteStore {
     feed: OutboxFeed,
 }
 
-impl SqliteStore {
+impl Backend for SqliteStore {
+    type Db = sqlx::Sqlite;
+    type Batch = BatchTransaction;
+    type SkipList = String;
+
+    /// The rows to leave out as a JSON array, one statement text however
+    /// many there are.
+    const OUTBOX: &'static str = outbox_select!("d.id NOT IN (SELECT value FROM json_each($1))");
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn relaxed(&self) -> &SqlitePool {
+        &self.relaxed
+    }
+
     /// SQLite has one writer: a lock keeps ours in line, and makes each
     /// read-fold-write free of races.
-    async fn writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.write_lock.lock().await
+    fn write_lock(&self) -> Option<&Mutex<()>> {
+        Some(&self.write_lock)
     }
 
     fn feed(&self) -> Option<&OutboxFeed> {
@@ -125,7 +132,7 @@ impl SqliteStore {
     }
 
     /// Row ids as `OUTBOX` takes them: a JSON array.
-    fn id_list(ids: &[i64]) -> String {
+    fn skip_list(ids: &[i64]) -> String {
         serde_json::to_string(ids).expect("a list of integers is JSON")
     }
 
@@ -136,7 +143,9 @@ impl SqliteStore {
             t.push_bind(v.as_str());
         });
     }
+}
 
+impl SqliteStore {
     /// Writes a folded batch: one multi-row statement per table, all
     /// in one string. SQLite runs a string of statements in one call, so
     /// they go to the connection's thread together: one hand-over for the
@@ -364,7 +373,7 @@ impl SqliteStore {
 /// error the rollback did not mend, or the batch's future dropped), it
 /// closes its connection, which rolls the transaction back, rather than
 /// hand an open transaction to the pool's next user.
-struct BatchTransaction {
+pub(crate) struct BatchTransaction {
     conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
     open: bool,
 }
@@ -491,15 +500,13 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_store!(SqliteStore, sqlx::Sqlite);
-
-impl SqliteStore {
+impl RelaySupport for SqliteStore {
     /// One process owns an SQLite file, so the relay is always its own.
-    async fn lease(&self) -> Result<Option<super::RelayLease>, StoreError> {
-        Ok(Some(super::RelayLease::Local))
+    async fn lease(&self) -> Result<Option<RelayLease>, StoreError> {
+        Ok(Some(RelayLease::Local))
     }
 
-    async fn lease_check(&self, _lease: &mut super::RelayLease) -> bool {
+    async fn lease_check(&self, _lease: &mut RelayLease) -> bool {
         true
     }
 
@@ -511,7 +518,7 @@ impl SqliteStore {
     }
 
     /// No other process writes to the file.
-    fn listen_for_other_writers(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+    fn listen_for_other_writers(&self) -> Option<watch::Receiver<u64>> {
         None
     }
 }

@@ -22,6 +22,7 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::watch;
 
 use super::PostgresStore;
+use crate::store::backend::RelaySupport;
 use crate::store::{RelayLease, StoreError};
 
 /// The advisory lock key of the relay lease, with the schema's name
@@ -68,11 +69,11 @@ impl Drop for PgLease {
     }
 }
 
-impl PostgresStore {
+impl RelaySupport for PostgresStore {
     /// One relay across all processes: a session-level advisory lock on a
     /// connection taken out of the pool, so that closing the session (or
     /// losing it) frees the lock for another process.
-    pub(super) async fn lease(&self) -> Result<Option<RelayLease>, StoreError> {
+    async fn lease(&self) -> Result<Option<RelayLease>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let granted: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1 || current_schema()))")
@@ -91,7 +92,7 @@ impl PostgresStore {
         })))
     }
 
-    pub(super) async fn lease_check(&self, lease: &mut RelayLease) -> bool {
+    async fn lease_check(&self, lease: &mut RelayLease) -> bool {
         match lease {
             RelayLease::Local => false,
             RelayLease::Postgres(lease) => lease.alive().await,
@@ -100,7 +101,7 @@ impl PostgresStore {
 
     /// Tells the relay of another process of a change outside a batch (a
     /// delivery replayed by `samgate delivery replay`).
-    pub(super) async fn outbox_changed(&self) -> Result<(), StoreError> {
+    async fn outbox_changed(&self) -> Result<(), StoreError> {
         if !self.relay_here.load(Ordering::SeqCst) {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(OUTBOX_CHANNEL)
@@ -117,7 +118,7 @@ impl PostgresStore {
     /// publishing without waiting for it (a new connection took some 50 ms
     /// here, which every message arriving at start waited out). The
     /// listener stops when the receiver is dropped.
-    pub(super) fn listen_for_other_writers(&self) -> Option<watch::Receiver<u64>> {
+    fn listen_for_other_writers(&self) -> Option<watch::Receiver<u64>> {
         let (heard, receiver) = watch::channel(0u64);
         let options = self.options.clone();
         tokio::spawn(async move {
