@@ -109,7 +109,9 @@ pub(super) async fn session(
     }
 }
 
-type Delivery = lapin::message::Delivery;
+/// A message as the broker delivered it (not a `store::Delivery`, which
+/// is samgate's own outbound delivery).
+type InboundMessage = lapin::message::Delivery;
 type Submission = Result<crate::store::Submitted, SubmitError>;
 
 async fn consume(
@@ -119,7 +121,7 @@ async fn consume(
     quarantine: Channel,
     names: Names,
 ) -> Result<(), TransportError> {
-    let settle = Settle {
+    let acks = InboundAcks {
         dialect,
         quarantine,
         names,
@@ -137,9 +139,7 @@ async fn consume(
     while let Some(first) = consumer.next().await {
         let batch = gather(first?, &mut consumer)?;
         let results = submit(&gateway, dialect, &batch).await;
-        settle
-            .batch(&batch, results, &mut acking, &mut retry)
-            .await?;
+        acks.batch(&batch, results, &mut acking, &mut retry).await?;
     }
     finish(&mut acking).await
 }
@@ -152,7 +152,11 @@ fn refused_by_store(result: &Submission) -> bool {
 /// Stores a batch. A store that refuses the whole batch for good does not
 /// say which message is at fault: the messages it failed are then tried
 /// one at a time, in queue order, so that the others are stored.
-async fn submit(gateway: &Gateway, dialect: DialectName, batch: &[Delivery]) -> Vec<Submission> {
+async fn submit(
+    gateway: &Gateway,
+    dialect: DialectName,
+    batch: &[InboundMessage],
+) -> Vec<Submission> {
     let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
     let mut results = gateway.submit_raw_batch(dialect, &bodies).await;
     let failed_together = results
@@ -174,9 +178,9 @@ async fn submit(gateway: &Gateway, dialect: DialectName, batch: &[Delivery]) -> 
 /// Group commit: whatever else has already arrived joins `first` in its
 /// batch (one transaction, one fsync); nothing waits for more.
 fn gather(
-    first: Delivery,
+    first: InboundMessage,
     consumer: &mut lapin::Consumer,
-) -> Result<Vec<Delivery>, TransportError> {
+) -> Result<Vec<InboundMessage>, TransportError> {
     let mut batch = vec![first];
     while batch.len() < usize::from(PREFETCH) {
         // Polled once, not under a zero timeout: tokio rounds a timer up
@@ -190,20 +194,22 @@ fn gather(
     Ok(batch)
 }
 
-/// What settling a stored batch needs: where its refused messages go.
-struct Settle {
+/// Acknowledges, quarantines or returns each message of a stored batch:
+/// what the inbound side does with the broker once the store has answered
+/// (the relay's `settler` is the outbound side's, for confirms).
+struct InboundAcks {
     dialect: DialectName,
     quarantine: Channel,
     names: Names,
 }
 
-impl Settle {
+impl InboundAcks {
     /// Acknowledges a stored batch's messages, quarantines those refused
     /// and returns to their queue those the store could not take for now,
     /// after a wait (`retry`, which grows while the store keeps failing).
     async fn batch(
         &self,
-        batch: &[Delivery],
+        batch: &[InboundMessage],
         results: Vec<Submission>,
         acking: &mut Option<Acking>,
         retry: &mut Duration,
