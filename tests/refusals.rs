@@ -516,7 +516,7 @@ fn oversize_messages_are_refused_before_parsing() {
             .adapter()
             .decode(&big)
             .unwrap_err();
-        assert!(err.reason.contains("the limit is"), "{d}: {err}");
+        assert!(err.reason.contains("larger than the limit"), "{d}: {err}");
     }
 }
 

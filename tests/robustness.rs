@@ -269,3 +269,20 @@ async fn two_gateways_opening_a_new_store_at_once_both_start() {
         b.close().await;
     }
 }
+
+#[test]
+fn too_many_namespace_declarations_are_refused_in_samgates_words() {
+    let declarations: Vec<String> = (0..300)
+        .map(|i| format!("xmlns:p{i}=\"urn:x:{i}\""))
+        .collect();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Meddelande xmlns=\"urn:lifecare:sp:meddelande:2\" {}></Meddelande>",
+        declarations.join(" ")
+    );
+    let err = samgate::dialects::DialectName::Lifecare
+        .adapter()
+        .decode(xml.as_bytes())
+        .unwrap_err();
+    assert!(err.reason.contains("namespace declarations"), "{err}");
+    assert!(!err.reason.contains("NamespaceResolver"), "{err}");
+}

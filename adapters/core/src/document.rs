@@ -26,10 +26,7 @@ pub fn document_text<'i>(
         return Err(DecodeError::new(
             ctx.dialect,
             "/",
-            format!(
-                "the message is {} bytes; the limit is {MAX_MESSAGE_BYTES}",
-                input.len()
-            ),
+            format!("the message is larger than the limit of {MAX_MESSAGE_BYTES} bytes"),
         ));
     }
     match declared_encoding(input) {

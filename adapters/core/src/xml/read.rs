@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{NamespaceError, ResolveResult};
 
 /// The dialects nest at most 7 levels; extension content gets room to spare,
 /// and the limit keeps hostile nesting from costing stack or time.
@@ -159,6 +159,17 @@ fn resolved_uri<'r>(
     }
 }
 
+/// The reason for a document quick-xml cannot read, in samgate's words
+/// where quick-xml's would name its own API (its namespace limit).
+fn malformed(e: &quick_xml::Error) -> String {
+    match e {
+        quick_xml::Error::Namespace(NamespaceError::TooManyBindings(limit)) => {
+            format!("malformed XML: more than {limit} namespace declarations in scope")
+        }
+        other => format!("malformed XML: {other}"),
+    }
+}
+
 /// Parses a whole document held in `source` (already decoded to UTF-8).
 /// Element names and plain text are borrowed from `source`.
 pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
@@ -176,7 +187,7 @@ pub fn parse(source: &str) -> Result<Element<'_>, ReadError> {
         let before = reader.buffer_position() as usize;
         let (resolved, event) = reader
             .read_resolved_event()
-            .map_err(|e| err(&path_of(&stack), format!("malformed XML: {e}")))?;
+            .map_err(|e| err(&path_of(&stack), malformed(&e)))?;
         let uri = resolved_uri(resolved, || path_of(&stack))?;
         let ns = match event {
             Event::Start(_) | Event::Empty(_) => namespaces.get(uri),
