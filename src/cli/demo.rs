@@ -9,7 +9,6 @@
 //! nothing (every message is idempotent) and prints the same.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::json;
@@ -17,8 +16,6 @@ use serde_json::json;
 use super::Cli;
 use crate::config::Config;
 use crate::dialects::DialectName;
-use crate::gateway::Gateway;
-use crate::routing::Router;
 use crate::store::{Delivery, DeliveryStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,15 +72,7 @@ const STORY: &[(&str, DialectName, &[u8])] = &[
 ];
 
 pub async fn run(cli: &Cli, config: Config, args: &DemoArgs) -> anyhow::Result<()> {
-    let store = crate::store::open(&config.store.url, &cli.data_dir)
-        .await
-        .context("cannot open the store")?;
-    let directory = config
-        .directory
-        .load()
-        .context("the actor directory does not validate")?;
-    let router = Router::new(config.engine(), directory);
-    let gateway = Arc::new(Gateway::new(store.clone(), router));
+    let (store, gateway) = super::assemble(cli, &config).await?;
     let directory = gateway.router().directory();
     let name_of = |hsa: &str| {
         directory

@@ -105,6 +105,29 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The gateway as `serve` and `demo` run it, on the configured store
+/// (created if missing) and directory, and the store it writes to.
+async fn assemble(
+    cli: &Cli,
+    config: &Config,
+) -> anyhow::Result<(
+    std::sync::Arc<dyn crate::store::Store>,
+    std::sync::Arc<crate::gateway::Gateway>,
+)> {
+    use anyhow::Context;
+    let store = crate::store::open(&config.store.url, &cli.data_dir)
+        .await
+        .context("cannot open the store")?;
+    let directory = config
+        .directory
+        .load()
+        .context("the actor directory does not validate")?;
+    let router = crate::routing::Router::new(config.engine(), directory)
+        .publishing_plans(config.portal.push.enabled());
+    let gateway = std::sync::Arc::new(crate::gateway::Gateway::new(store.clone(), router));
+    Ok((store, gateway))
+}
+
 /// An error and its causes on one line, each cause once: library errors
 /// often repeat their source's text in their own, which `{:#}` would print
 /// again for every layer.

@@ -23,7 +23,6 @@ use crate::gateway::Gateway;
 use crate::portal::PublishRules;
 use crate::portal::audit::AuditLog;
 use crate::portal::push::Pusher;
-use crate::routing::Router;
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -212,17 +211,11 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
     let transport = grpc_transport(&config, args, local)?;
     let security = grpc_security(cli, &config, transport)?;
     crate::portal::settings::validate_if_in_use(&config.portal)?;
-    let store = crate::store::open(&config.store.url, &cli.data_dir)
-        .await
-        .context("cannot open the store")?;
-    let directory = config
-        .directory
-        .load()
-        .context("the actor directory does not validate")?;
-    tracing::info!(units = directory.len(), "actor directory loaded");
-    let router =
-        Router::new(config.engine(), directory).publishing_plans(config.portal.push.enabled());
-    let gateway = Arc::new(Gateway::new(store.clone(), router));
+    let (store, gateway) = super::assemble(cli, &config).await?;
+    tracing::info!(
+        units = gateway.router().directory().len(),
+        "actor directory loaded"
+    );
     tokio::spawn(reload_directory_on_sighup(
         gateway.clone(),
         config.directory.clone(),
