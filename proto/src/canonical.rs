@@ -315,39 +315,66 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// The fields of one JSON object, by canonical name, unknown names refused.
+/// The fields of one JSON object, by canonical name. The reader asks for
+/// the fields it knows; [`Obj::read`] then refuses any it did not ask for,
+/// so the reading code is the one list of each object's fields.
 struct Obj<'a> {
     path: String,
-    fields: Vec<(&'static str, &'a Value)>,
+    /// (canonical name, name as written, value), nulls left out.
+    fields: Vec<(String, &'a str, &'a Value)>,
+    /// Which of `fields` the reader asked for.
+    asked: std::cell::RefCell<Vec<bool>>,
 }
 
 impl<'a> Obj<'a> {
-    fn new(v: &'a Value, path: String, allowed: &[&'static str]) -> Result<Self> {
+    fn new(v: &'a Value, path: String) -> Result<Self> {
         let map = v.as_object().ok_or_else(|| {
             JsonError::new(
                 if path.is_empty() { "$" } else { &path },
                 "must be an object",
             )
         })?;
-        let mut fields: Vec<(&'static str, &Value)> = Vec::with_capacity(map.len());
+        let mut fields: Vec<(String, &'a str, &'a Value)> = Vec::with_capacity(map.len());
         for (key, value) in map {
-            let name = camel_case(key);
-            let Some(&known) = allowed.iter().find(|a| **a == name) else {
-                return Err(JsonError::new(join(&path, key), "unknown field"));
-            };
-            if fields.iter().any(|(k, _)| *k == known) {
+            let name = camel_case(key).into_owned();
+            if fields.iter().any(|(k, _, _)| *k == name) {
                 return Err(JsonError::new(join(&path, key), "given twice"));
             }
             // proto3 JSON: null is the default value.
             if !value.is_null() {
-                fields.push((known, value));
+                fields.push((name, key.as_str(), value));
             }
         }
-        Ok(Obj { path, fields })
+        let asked = std::cell::RefCell::new(vec![false; fields.len()]);
+        Ok(Obj {
+            path,
+            fields,
+            asked,
+        })
+    }
+
+    /// Reads the object at `v` with `f`, then refuses a field `f` did not
+    /// ask for.
+    fn read<T>(v: &'a Value, path: String, f: impl FnOnce(&Obj<'a>) -> Result<T>) -> Result<T> {
+        let o = Obj::new(v, path)?;
+        let read = f(&o)?;
+        o.all_asked()?;
+        Ok(read)
+    }
+
+    /// An error for the first field nobody asked for.
+    fn all_asked(&self) -> Result<()> {
+        let asked = self.asked.borrow();
+        match self.fields.iter().zip(asked.iter()).find(|(_, a)| !**a) {
+            Some(((_, key, _), _)) => Err(JsonError::new(join(&self.path, key), "unknown field")),
+            None => Ok(()),
+        }
     }
 
     fn get(&self, key: &str) -> Option<&'a Value> {
-        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+        let at = self.fields.iter().position(|(k, _, _)| k == key)?;
+        self.asked.borrow_mut()[at] = true;
+        Some(self.fields[at].2)
     }
 
     fn at(&self, key: &str) -> String {
@@ -434,45 +461,26 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn object(&self, key: &str, allowed: &[&'static str]) -> Result<Option<Obj<'a>>> {
+    fn object<T>(&self, key: &str, f: impl FnOnce(&Obj<'a>) -> Result<T>) -> Result<Option<T>> {
         self.get(key)
-            .map(|v| Obj::new(v, self.at(key), allowed))
+            .map(|v| Obj::read(v, self.at(key), f))
             .transpose()
     }
 
-    fn objects(&self, key: &str, allowed: &[&'static str]) -> Result<Vec<Obj<'a>>> {
+    fn objects<T>(&self, key: &str, f: impl Fn(&Obj<'a>) -> Result<T>) -> Result<Vec<T>> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| Obj::new(v, format!("{}[{i}]", self.at(key)), allowed))
+                .map(|(i, v)| Obj::read(v, format!("{}[{i}]", self.at(key)), &f))
                 .collect(),
             Some(_) => Err(JsonError::new(self.at(key), "must be a list")),
         }
     }
 }
 
-const ACTOR: &[&str] = &["hsaId", "name", "kind"];
-const PATIENT: &[&str] = &[
-    "id",
-    "idKind",
-    "givenName",
-    "familyName",
-    "municipalityCode",
-    "protectedIdentity",
-    "listedUnitHsaId",
-];
 const PAYLOADS: &[&str] = &validate::PAYLOAD_NAMES;
-const ENVELOPE: &[&str] = &[
-    "sourceSystem",
-    "sourceMessageId",
-    "occurredAt",
-    "caseRef",
-    "process",
-    "author",
-    "patient",
-];
 
 fn read_actor(o: &Obj) -> Result<Actor> {
     Ok(Actor {
@@ -498,17 +506,14 @@ fn read_payload(name: &str, o: &Obj) -> Result<Payload> {
             note: o.string("note")?,
         }),
         "careContactAssigned" => Payload::CareContactAssigned(CareContactAssigned {
-            contact: o
-                .object("contact", &["hsaId", "name", "role", "phone"])?
-                .map(|c| -> Result<CareContact> {
-                    Ok(CareContact {
-                        hsa_id: c.string("hsaId")?,
-                        name: c.string("name")?,
-                        role: c.string("role")?,
-                        phone: c.string("phone")?,
-                    })
+            contact: o.object("contact", |c| {
+                Ok(CareContact {
+                    hsa_id: c.string("hsaId")?,
+                    name: c.string("name")?,
+                    role: c.string("role")?,
+                    phone: c.string("phone")?,
                 })
-                .transpose()?,
+            })?,
         }),
         "dischargeReady" => Payload::DischargeReady(DischargeReady {
             ready_at: o.ts("readyAt")?,
@@ -517,40 +522,25 @@ fn read_payload(name: &str, o: &Obj) -> Result<Payload> {
         "sipInvitation" => Payload::SipInvitation(SipInvitation {
             meeting_at: o.ts("meetingAt")?,
             place: o.enumv::<MeetingPlace>("place")?,
-            invitees: o
-                .objects("invitees", ACTOR)?
-                .iter()
-                .map(read_actor)
-                .collect::<Result<_>>()?,
+            invitees: o.objects("invitees", read_actor)?,
             note: o.string("note")?,
         }),
         "sipPlan" => Payload::SipPlan(SipPlan {
             version: o.int32("version")?,
-            goals: o
-                .objects("goals", &["text", "subGoals"])?
-                .iter()
-                .map(|g| {
-                    Ok(Goal {
-                        text: g.string("text")?,
-                        sub_goals: g.strings("subGoals")?,
-                    })
+            goals: o.objects("goals", |g| {
+                Ok(Goal {
+                    text: g.string("text")?,
+                    sub_goals: g.strings("subGoals")?,
                 })
-                .collect::<Result<_>>()?,
+            })?,
             person_expectations: o.string("personExpectations")?,
-            interventions: o
-                .objects(
-                    "interventions",
-                    &["text", "responsibleHsaId", "responsibleName"],
-                )?
-                .iter()
-                .map(|i| {
-                    Ok(Intervention {
-                        text: i.string("text")?,
-                        responsible_hsa_id: i.string("responsibleHsaId")?,
-                        responsible_name: i.string("responsibleName")?,
-                    })
+            interventions: o.objects("interventions", |i| {
+                Ok(Intervention {
+                    text: i.string("text")?,
+                    responsible_hsa_id: i.string("responsibleHsaId")?,
+                    responsible_name: i.string("responsibleName")?,
                 })
-                .collect::<Result<_>>()?,
+            })?,
             other_measures: o.strings("otherMeasures")?,
             coordinator_hsa_id: o.string("coordinatorHsaId")?,
             follow_up_date: o.string("followUpDate")?,
@@ -588,40 +578,6 @@ fn read_payload(name: &str, o: &Obj) -> Result<Payload> {
     })
 }
 
-fn payload_fields(name: &str) -> &'static [&'static str] {
-    match name {
-        "admissionNotice" => &[
-            "admittedAt",
-            "reason",
-            "expectedDischargeDate",
-            "residence",
-            "assessedNeeds",
-        ],
-        "inNotice" => &["residence", "currentServices", "contactPhone", "note"],
-        "careContactAssigned" => &["contact"],
-        "dischargeReady" => &["readyAt", "assessedBy"],
-        "sipInvitation" => &["meetingAt", "place", "invitees", "note"],
-        "sipPlan" => &[
-            "version",
-            "goals",
-            "personExpectations",
-            "interventions",
-            "otherMeasures",
-            "coordinatorHsaId",
-            "followUpDate",
-            "followUpNote",
-            "patientParticipated",
-        ],
-        "dischargeNotice" => &["dischargedAt", "destination"],
-        "threadMessage" => &["thread", "subject", "body"],
-        "consent" => &["decision", "scope", "recordedBy"],
-        "caseOpened" | "caseReopened" => &["reason"],
-        "caseClosed" => &["reason"],
-        "deviation" => &["category", "description"],
-        _ => &[],
-    }
-}
-
 /// Reads a canonical event from a JSON value and checks it.
 pub fn from_value(v: &Value) -> Result<CaseEvent> {
     checked_from_value(v).map(validate::Checked::into_inner)
@@ -629,8 +585,13 @@ pub fn from_value(v: &Value) -> Result<CaseEvent> {
 
 /// Reads a canonical event from a JSON value, checked.
 pub fn checked_from_value(v: &Value) -> Result<validate::Checked<CaseEvent>> {
-    let allowed: Vec<&'static str> = ENVELOPE.iter().chain(PAYLOADS).copied().collect();
-    let root = Obj::new(v, String::new(), &allowed)?;
+    Obj::read(v, String::new(), read_event).and_then(|event| {
+        validate::check_event(event).map_err(|e| JsonError::new(e.field, e.reason))
+    })
+}
+
+/// The event's fields, and exactly one payload.
+fn read_event(root: &Obj<'_>) -> Result<CaseEvent> {
     let present: Vec<&'static str> = PAYLOADS
         .iter()
         .copied()
@@ -638,10 +599,7 @@ pub fn checked_from_value(v: &Value) -> Result<validate::Checked<CaseEvent>> {
         .collect();
     let payload = match present.as_slice() {
         [] => None,
-        [name] => {
-            let o = root.object(name, payload_fields(name))?.expect("present");
-            Some(read_payload(name, &o)?)
-        }
+        [name] => root.object(name, |o| read_payload(name, o))?,
         [_, second, ..] => {
             return Err(JsonError::new(
                 *second,
@@ -655,27 +613,21 @@ pub fn checked_from_value(v: &Value) -> Result<validate::Checked<CaseEvent>> {
         occurred_at: root.ts("occurredAt")?,
         case_ref: root.string("caseRef")?,
         process: root.enumv::<CareProcess>("process")?,
-        author: root
-            .object("author", ACTOR)?
-            .map(|o| read_actor(&o))
-            .transpose()?,
-        patient: root
-            .object("patient", PATIENT)?
-            .map(|o| -> Result<Patient> {
-                Ok(Patient {
-                    id: o.string("id")?,
-                    id_kind: o.enumv::<IdKind>("idKind")?,
-                    given_name: o.string("givenName")?,
-                    family_name: o.string("familyName")?,
-                    municipality_code: o.string("municipalityCode")?,
-                    protected_identity: o.boolean("protectedIdentity")?,
-                    listed_unit_hsa_id: o.string("listedUnitHsaId")?,
-                })
+        author: root.object("author", read_actor)?,
+        patient: root.object("patient", |o| {
+            Ok(Patient {
+                id: o.string("id")?,
+                id_kind: o.enumv::<IdKind>("idKind")?,
+                given_name: o.string("givenName")?,
+                family_name: o.string("familyName")?,
+                municipality_code: o.string("municipalityCode")?,
+                protected_identity: o.boolean("protectedIdentity")?,
+                listed_unit_hsa_id: o.string("listedUnitHsaId")?,
             })
-            .transpose()?,
+        })?,
         payload,
     };
-    validate::check_event(event).map_err(|e| JsonError::new(e.field, e.reason))
+    Ok(event)
 }
 
 /// Reads a canonical event from JSON text and checks it. An object with a
