@@ -12,6 +12,7 @@
 mod backend;
 mod batch;
 mod feed;
+mod migrate;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -297,6 +298,10 @@ pub enum StoreError {
     BatchFailed(Arc<StoreError>),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
+    /// The schema could not be brought up to date, or a migration was
+    /// changed after it ran, or the store is newer than this samgate.
+    #[error("migrating the store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported store URL {0} (expected sqlite://PATH or postgres://...)")]
     UnsupportedUrl(String),
     #[error("cannot create the data directory {path}: {source}")]
@@ -306,6 +311,11 @@ pub enum StoreError {
     },
     #[error("there is no store at {path} (is --data-dir or SAMGATE_STORE_URL right?)")]
     Missing { path: String },
+    #[error("cannot lock {path} to open the store: {source}")]
+    OpeningLock {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a samgate store: {reason}; it was left as it was")]
     Foreign { path: String, reason: String },
     #[error("{target}: {reason}")]
@@ -322,6 +332,10 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Database(e) => sql_error_is_transient(e),
+            StoreError::Migrate(
+                sqlx::migrate::MigrateError::Execute(e)
+                | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+            ) => sql_error_is_transient(e),
             StoreError::BatchFailed(e) => e.is_transient(),
             StoreError::Unreachable { .. } => true,
             _ => false,

@@ -13,32 +13,25 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::backend::Backend;
 use super::batch::{Known, Needs, Writes};
 use super::sql::{outbox_select, unix_now};
-use super::{OutboxFeed, StoreError};
+use super::{OutboxFeed, StoreError, migrate};
 
 mod relay;
 
 pub use relay::PgLease;
 
-/// Embedded migrations, applied in order once each.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/postgres/0001_init.sql")),
-    (2, include_str!("migrations/postgres/0002_outbox.sql")),
-    (3, include_str!("migrations/postgres/0003_outbox_index.sql")),
-    (
-        4,
-        include_str!("migrations/postgres/0004_lock_and_read.sql"),
-    ),
-    (
-        5,
-        include_str!("migrations/postgres/0005_protected_persons.sql"),
-    ),
-];
-
 /// How long the first connection may take before the store is reported
 /// unreachable: a server on the same network answers in milliseconds.
 const FIRST_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Connections per gateway process.
+/// Connections per gateway process, all opened at start. A batch holds
+/// one from its read to its write (the session holds its people's
+/// locks), so batches of different people proceed at once as far as
+/// there are connections; the relay's outbox reads and the API's reads
+/// take the rest. Eight lets a few batches run beside them, while a
+/// deployment of several gateways stays well below PostgreSQL's default
+/// `max_connections` of 100: each process opens these, the
+/// `RELAXED_CONNECTIONS`, the relay's listener and lease (12 in all),
+/// so eight gateways fit with room for the administrator's sessions.
 const MAX_CONNECTIONS: u32 = 8;
 
 /// Connections for the writes a crash may lose (marks).
@@ -124,41 +117,33 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Applies the migrations not yet applied (`migrate`; sqlx's
+    /// migrator takes an advisory lock, so one process migrates at a
+    /// time), adopting a store of samgate's own runner first, under a lock
+    /// of its own so that two processes opening it at once adopt it once.
     async fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        // One process migrates at a time.
-        sqlx::query("SELECT pg_advisory_lock(hashtext('samgate-migrations'))")
-            .execute(&mut *conn)
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('samgate-migrations'))")
+            .execute(&mut *tx)
             .await?;
-        let result = async {
-            sqlx::query(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-            )
-            .execute(&mut *conn)
+        let (old, new): (bool, bool) =
+            sqlx::query_as("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL")
+                .bind(migrate::OLD_TABLE)
+                .bind(&*migrate::POSTGRES.table_name)
+                .fetch_one(&mut *tx)
+                .await?;
+        if old && !new {
+            let applied: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM {} ORDER BY version",
+                migrate::OLD_TABLE
+            )))
+            .fetch_all(&mut *tx)
             .await?;
-            for (version, sql) in MIGRATIONS {
-                let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(version)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if applied.is_none() {
-                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                    sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-                    sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                        .bind(version)
-                        .bind(unix_now())
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                }
-            }
-            Ok::<(), StoreError>(())
+            migrate::adopt(&mut *tx, &migrate::POSTGRES, &applied).await?;
         }
-        .await;
-        sqlx::query("SELECT pg_advisory_unlock(hashtext('samgate-migrations'))")
-            .execute(&mut *conn)
-            .await?;
-        result
+        tx.commit().await?;
+        migrate::POSTGRES.run(&self.pool).await?;
+        Ok(())
     }
 
     /// Writes a folded batch in one statement and one round trip: each
@@ -513,6 +498,54 @@ mod tests {
         .unwrap();
         assert_eq!(mode, "force_generic_plan");
         assert!(path.starts_with("samgate_test_lock_"), "{path}");
+    }
+
+    /// A store made by samgate's own runner (its SQL and its
+    /// `schema_migrations`, written by hand here) is adopted by sqlx's
+    /// migrator, not migrated again (the `CREATE TABLE`s would fail), and
+    /// once only when two processes open it at once.
+    #[tokio::test]
+    async fn a_store_the_old_runner_migrated_is_adopted_once() {
+        use sqlx::Connection;
+        const OLD: &[&str] = &[
+            include_str!("migrations/postgres/0001_init.sql"),
+            include_str!("migrations/postgres/0002_outbox.sql"),
+            include_str!("migrations/postgres/0003_outbox_index.sql"),
+            include_str!("migrations/postgres/0004_lock_and_read.sql"),
+            include_str!("migrations/postgres/0005_protected_persons.sql"),
+        ];
+        let url = schema_url().await;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for (i, sql) in OLD.iter().enumerate() {
+            sqlx::raw_sql(*sql).execute(&mut conn).await.unwrap();
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)")
+                .bind(i as i64 + 1)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        let (one, two) = tokio::join!(PostgresStore::open(&url), PostgresStore::open(&url));
+        let (one, two) = (one.unwrap(), two.unwrap());
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let embedded: Vec<(i64, Vec<u8>)> = crate::store::migrate::POSTGRES
+            .iter()
+            .map(|m| (m.version, m.checksum.to_vec()))
+            .collect();
+        assert_eq!(rows, embedded);
+        let _ = conn.close().await;
+        one.close_pools().await;
+        two.close_pools().await;
     }
 
     /// Two stores on one new schema, as two gateway processes would have.

@@ -15,22 +15,26 @@ use tokio::sync::{Mutex, watch};
 use super::backend::{Backend, RelaySupport};
 use super::batch::{Known, Needs, Writes};
 use super::sql::{IN_LIST, outbox_select, unix_now};
-use super::{OutboxFeed, RelayLease, StoreError};
-
-/// Embedded migrations, applied in order once each.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/sqlite/0001_init.sql")),
-    (2, include_str!("migrations/sqlite/0002_outbox.sql")),
-    (3, include_str!("migrations/sqlite/0003_outbox_index.sql")),
-    (
-        4,
-        include_str!("migrations/sqlite/0004_protected_persons.sql"),
-    ),
-];
+use super::{OutboxFeed, RelayLease, StoreError, migrate};
 
 /// How long a connection waits for another writer (e.g. `samgate case
-/// list` reading while `serve` writes).
+/// list` reading while `serve` writes), and an opener for another
+/// (`lock_opening`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections of the main pool: the reads (the API's, the relay's
+/// outbox reads, pulls) and the writes outside batches. In WAL mode
+/// readers run beside the one writer, each on a connection and thread of
+/// its own; four lets the relay's read and a few API reads go at once,
+/// and more would each keep a page cache of their own (2 MB by default)
+/// for reads that, on a small machine, mostly wait for a core. (A choice,
+/// not a measurement: batches, the load that matters, have a connection
+/// of their own.)
+const READ_CONNECTIONS: u32 = 4;
+
+/// How often an opener looks again whether another has finished
+/// (`lock_opening`).
+const OPENING_POLL: Duration = Duration::from_millis(10);
 
 /// Rows per multi-row INSERT: nine columns at most, so a statement stays
 /// far below SQLite's 32,766 parameters.
@@ -267,6 +271,7 @@ impl SqliteStore {
 
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         Self::refuse_foreign(path).await?;
+        let _opening = lock_opening(path).await?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -282,7 +287,9 @@ impl SqliteStore {
                 .max_connections(connections)
                 .test_before_acquire(false)
         };
-        let pool = pool_of(4).connect_with(options.clone()).await?;
+        let pool = pool_of(READ_CONNECTIONS)
+            .connect_with(options.clone())
+            .await?;
         let batches = pool_of(1).connect_with(options.clone()).await?;
         let relaxed = pool_of(1)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
@@ -323,7 +330,8 @@ impl SqliteStore {
                 .await;
         let _ = sqlx::Connection::close(conn).await;
         let tables = tables.map_err(|e| foreign(e.to_string()))?;
-        if !tables.is_empty() && !tables.iter().any(|t| t == "schema_migrations") {
+        let migrated = |t: &String| *t == migrate::OLD_TABLE || *t == migrate::SQLITE.table_name;
+        if !tables.is_empty() && !tables.iter().any(migrated) {
             return Err(foreign(format!(
                 "it holds other tables ({}) and no samgate migrations",
                 tables.join(", ")
@@ -332,36 +340,77 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Applies the migrations not yet applied. Each runs in an immediate
-    /// transaction: two processes opening a new store at once take turns
-    /// (the busy timeout) instead of one failing with "database is locked"
-    /// when both try to upgrade a read lock.
+    /// Applies the migrations not yet applied (`migrate`), adopting a
+    /// store of samgate's own runner first. All of it runs in one
+    /// immediate transaction, in which sqlx's own transactions become
+    /// savepoints: sqlx's SQLite migrator takes no lock, and two processes
+    /// opening a new store at once must take turns (the busy timeout)
+    /// rather than both apply the first migration, or one fail with
+    /// "database is locked" when both try to upgrade a read lock.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ($1, $2)",
         )
-        .execute(&mut *tx)
+        .bind(migrate::OLD_TABLE)
+        .bind(&*migrate::SQLITE.table_name)
+        .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
-        for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if applied.is_none() {
-                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-                    .bind(version)
-                    .bind(unix_now())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+        if tables == [migrate::OLD_TABLE] {
+            let applied: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM {} ORDER BY version",
+                migrate::OLD_TABLE
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            migrate::adopt(&mut *tx, &migrate::SQLITE, &applied).await?;
         }
+        migrate::SQLITE.run(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Keeps openers of one file apart (this process's and others') while
+/// they connect and migrate, until the returned file is dropped. Two
+/// openers of a new file both switch it to WAL, and SQLite fails one of
+/// them at once with "database is locked" instead of waiting its busy
+/// timeout (`two_gateways_opening_a_new_store_at_once_both_start` did, one
+/// run in five); and sqlx's SQLite migrator takes no lock. The lock is on
+/// a file of its own beside the store (`samgate.db.lock`), taken with
+/// `flock`, which the system frees when its holder exits.
+async fn lock_opening(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = std::path::PathBuf::from(name);
+    let failed = |source: std::io::Error| StoreError::OpeningLock {
+        path: lock_path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(failed)?;
+    let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(OPENING_POLL).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(failed(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "another process kept it for {} s while opening the store",
+                        BUSY_TIMEOUT.as_secs()
+                    ),
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
     }
 }
 
