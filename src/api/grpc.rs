@@ -1,6 +1,7 @@
-//! The tonic services: `CaseService` and `TranslationService`, and
-//! [`serve`], which puts them behind the caller checks of `access` on the
-//! connections of `connection` (mutual TLS, or plaintext on loopback).
+//! The tonic services: `CaseService` and `TranslationService` (and
+//! `DeliveryService`, in `delivery`), and [`serve`], which puts them all
+//! behind the caller checks of `access` on the connections of `connection`
+//! (mutual TLS, or plaintext on loopback).
 //! Every read of a case is written to the gRPC access log (`read_log`).
 //!
 //! Beside them: health checking, with a status for every served service
