@@ -152,34 +152,55 @@ impl Gateway {
                 }
             }
         }
-        if !events.is_empty() {
-            match self.store.submit_batch(&events, &self.router).await {
-                Ok(stored) => {
-                    let mut new = 0;
-                    for ((slot, event), result) in slots.iter().zip(events).zip(stored) {
-                        let result = result.map_err(SubmitError::from);
-                        if let Ok(s) = &result {
-                            new += u64::from(self.stored_event(s, event));
-                        }
-                        results[*slot] = Some(result);
-                    }
-                    // Once for the batch: the outbox readers read it whole.
-                    self.count_stored(new);
-                }
-                Err(e) => {
-                    tracing::error!("batch not stored: {e}");
-                    let e = Arc::new(e);
-                    for slot in slots {
-                        results[slot] =
-                            Some(Err(SubmitError::Store(StoreError::BatchFailed(e.clone()))));
-                    }
-                }
-            }
+        for (slot, result) in slots
+            .into_iter()
+            .zip(self.submit_checked_batch(events).await)
+        {
+            results[slot] = Some(result);
         }
         results
             .into_iter()
             .map(|r| r.expect("every message has a result"))
             .collect()
+    }
+
+    /// Submits events checked on their way in (`samgate import`) in one
+    /// store transaction: one result per event, in order. A store failure
+    /// fails them all and stores none.
+    pub async fn submit_checked_batch(
+        &self,
+        events: Vec<Checked<CaseEvent>>,
+    ) -> Vec<Result<Submitted, SubmitError>> {
+        if events.is_empty() {
+            return Vec::new();
+        }
+        match self.store.submit_batch(&events, &self.router).await {
+            Ok(stored) => {
+                let mut new = 0;
+                let results = events
+                    .into_iter()
+                    .zip(stored)
+                    .map(|(event, result)| {
+                        let result = result.map_err(SubmitError::from);
+                        if let Ok(s) = &result {
+                            new += u64::from(self.stored_event(s, event));
+                        }
+                        result
+                    })
+                    .collect();
+                // Once for the batch: the outbox readers read it whole.
+                self.count_stored(new);
+                results
+            }
+            Err(e) => {
+                tracing::error!("batch not stored: {e}");
+                let e = Arc::new(e);
+                events
+                    .iter()
+                    .map(|_| Err(SubmitError::Store(StoreError::BatchFailed(e.clone()))))
+                    .collect()
+            }
+        }
     }
 
     /// Logs a stored event and tells `WatchCase` watchers; true when it is

@@ -13,6 +13,7 @@ macro_rules! outln {
 mod case;
 mod delivery;
 mod demo;
+mod import;
 mod output;
 mod person;
 mod serve;
@@ -70,6 +71,9 @@ pub enum Command {
     Translate(translate::TranslateArgs),
     /// Check dialect files; one line per file.
     Validate(translate::ValidateArgs),
+    /// Load history in bulk: files, directories or standard input, through
+    /// the gateway's own path (exit 1 when any message was refused).
+    Import(import::ImportArgs),
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -101,7 +105,9 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
         Command::Sip(command) => rt.block_on(sip::run(cli, config, command)),
         Command::Delivery(command) => rt.block_on(delivery::run(cli, config, command)),
         Command::Person(command) => rt.block_on(person::run(cli, config, command)),
-        Command::Translate(_) | Command::Validate(_) => unreachable!("synchronous commands"),
+        Command::Translate(_) | Command::Validate(_) | Command::Import(_) => {
+            unreachable!("commands with their own exit codes")
+        }
     }
 }
 
@@ -152,6 +158,7 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Translate(args) => translate::run_translate(args),
         Command::Validate(args) => translate::run_validate(args),
+        Command::Import(args) => import::main(&cli, args),
         _ => match run_async(&cli) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

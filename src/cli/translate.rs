@@ -111,7 +111,7 @@ fn read(from: Form, input: &[u8]) -> Result<Decoded, String> {
 /// Reads at most one byte more than a message may have, so that an
 /// endless or huge input (`/dev/zero`) is refused without being held in
 /// memory; the decoders refuse the extra byte with the size limit.
-fn read_limited(reader: impl Read) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_limited(reader: impl Read) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     reader
         .take(MAX_MESSAGE_BYTES as u64 + 1)

@@ -37,6 +37,9 @@ pub struct Router {
     /// Whether each SIP version also gets a publication delivery, pushed
     /// to the citizen portal (`portal::push`).
     publish_plans: bool,
+    /// Whether folding writes outbox rows. Off for imported history, which
+    /// was delivered when it happened: routing still adds its participants.
+    deliver: bool,
 }
 
 impl Router {
@@ -46,7 +49,15 @@ impl Router {
             directory: RwLock::new(Arc::new(directory)),
             generation: std::sync::atomic::AtomicU64::new(0),
             publish_plans: false,
+            deliver: true,
         }
+    }
+
+    /// Whether events get deliveries at all (`samgate import --no-deliver`
+    /// turns them off); the case still gains the participants routing adds.
+    pub fn delivering(mut self, on: bool) -> Self {
+        self.deliver = on;
+        self
     }
 
     /// Adds a publication delivery to every SIP version (of a person without
@@ -89,6 +100,12 @@ impl Folder for Router {
         };
         let mut case = self.engine.fold(prev, case_id, event, &facts)?;
         let mut deliveries = route(&directory, &mut case, event);
+        if !self.deliver {
+            return Ok(Outcome {
+                case,
+                deliveries: Vec::new(),
+            });
+        }
         let protected = case.patient.as_ref().is_some_and(|p| p.protected_identity);
         if self.publish_plans && !protected && matches!(event.payload, Some(Payload::SipPlan(_))) {
             deliveries.push(NewDelivery::pending(
