@@ -4,15 +4,25 @@
 //! input and writes the result to standard output. Exit 0 on success
 //! (warnings on stderr), 1 when the input is refused (the error on stderr,
 //! nothing on stdout), 2 on a usage error (clap's own exit code).
+//!
+//! HL7 v2 ADT (`hl7v2`, the journal systems' feed) is read only, and not a
+//! case event: `--from hl7v2` writes only `--to json` (the stay update,
+//! one object a line), `validate --dialect hl7v2` reads every message of a
+//! batch; any other pairing with `hl7v2` is a usage error (exit 2).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use samgate_adapter_core::{Decoded, MAX_MESSAGE_BYTES, Warning};
+use samgate_adapter_core::{Decoded, MAX_MESSAGE_BYTES};
 use samgate_proto::canonical;
 
 use crate::dialects::DialectName;
+
+mod hl7v2;
+
+/// The exit code of a usage error, as clap's own.
+const USAGE: u8 = 2;
 
 /// A message form `translate` reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,18 +30,41 @@ pub enum Form {
     Lifecare,
     CosmicLink,
     Samsa,
-    /// Canonical JSON of one CaseEvent.
+    /// Canonical JSON of one CaseEvent (from hl7v2: the stay update).
     Json,
+    /// HL7 v2 ADT from a journal system: read only, not a case event.
+    #[value(name = "hl7v2")]
+    Hl7v2,
 }
 
 impl Form {
+    /// The case-event dialect; `None` for JSON and HL7 v2.
     fn dialect(self) -> Option<DialectName> {
         match self {
             Form::Lifecare => Some(DialectName::Lifecare),
             Form::CosmicLink => Some(DialectName::CosmicLink),
             Form::Samsa => Some(DialectName::Samsa),
-            Form::Json => None,
+            Form::Json | Form::Hl7v2 => None,
         }
+    }
+}
+
+/// Whether `translate` can go from `from` to `to`: HL7 v2 is read only,
+/// and only into its stay update as JSON.
+fn check_forms(from: Form, to: Form) -> Result<(), String> {
+    match (from, to) {
+        (_, Form::Hl7v2) => Err(
+            "samgate does not write HL7 v2: it reads a journal system's ADT messages \
+             (`--from hl7v2 --to json`) and answers them with ACKs only"
+                .into(),
+        ),
+        (Form::Hl7v2, Form::Json) => Ok(()),
+        (Form::Hl7v2, _) => Err(
+            "an HL7 v2 ADT message is not a case event: `--from hl7v2` translates only \
+             `--to json` (the stay update)"
+                .into(),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -57,14 +90,20 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// A translation's result: the bytes to write and what could not be carried.
+/// A translation's result: the bytes to write, and what could not be
+/// carried or was ignored (for stderr).
 pub struct Translated {
     pub output: Vec<u8>,
-    pub warnings: Vec<Warning>,
+    pub warnings: Vec<String>,
 }
 
 /// Reads `input` in `from` and writes it in `to`.
 pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, String> {
+    check_forms(from, to)?;
+    if from == Form::Hl7v2 {
+        let (output, warnings) = hl7v2::to_json(input)?;
+        return Ok(Translated { output, warnings });
+    }
     let Decoded {
         event,
         mut warnings,
@@ -81,13 +120,19 @@ pub fn translate(from: Form, to: Form, input: &[u8]) -> Result<Translated, Strin
             encoded.bytes
         }
     };
-    Ok(Translated { output, warnings })
+    Ok(Translated {
+        output,
+        warnings: warnings.iter().map(ToString::to_string).collect(),
+    })
 }
 
 /// `input` read in `from`: canonical JSON reads as a decoded message with
 /// no extension and no warnings.
 fn read(from: Form, input: &[u8]) -> Result<Decoded, String> {
     match from.dialect() {
+        None if from == Form::Hl7v2 => {
+            Err("hl7v2: an HL7 v2 ADT message is not a case event".into())
+        }
         None => {
             if input.len() > MAX_MESSAGE_BYTES {
                 return Err(format!(
@@ -127,6 +172,10 @@ fn read_input(file: Option<&Path>) -> std::io::Result<Vec<u8>> {
 }
 
 pub fn run_translate(args: &TranslateArgs) -> ExitCode {
+    if let Err(e) = check_forms(args.from, args.to) {
+        eprintln!("error: {e}");
+        return ExitCode::from(USAGE);
+    }
     let input = match read_input(args.file.as_deref()) {
         Ok(b) => b,
         Err(e) => {
@@ -159,6 +208,15 @@ pub fn run_translate(args: &TranslateArgs) -> ExitCode {
 pub fn run_validate(args: &ValidateArgs) -> ExitCode {
     let mut failed = 0;
     for file in &args.files {
+        if args.dialect == Form::Hl7v2 {
+            let (lines, refused) =
+                hl7v2::validate(&file.display().to_string(), read_input(Some(file)));
+            for line in lines {
+                outln!("{line}");
+            }
+            failed += usize::from(refused);
+            continue;
+        }
         let result = read_input(Some(file))
             .map_err(|e| format!("cannot read: {e}"))
             .and_then(|bytes| read(args.dialect, &bytes).map(|d| d.warnings));
