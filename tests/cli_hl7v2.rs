@@ -263,3 +263,55 @@ fn hl7v2_as_a_target_or_with_a_case_event_form_is_a_usage_error() {
         );
     }
 }
+
+#[test]
+fn translate_reads_standard_input_given_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a01.hl7");
+    std::fs::write(&file, Msg::a01().bytes()).unwrap();
+    let out = samgate()
+        .args(["translate", "--from", "hl7v2", "--to", "json", "-"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["trigger"], "A01");
+    assert_eq!(json["person"]["id"], PNR);
+}
+
+#[test]
+fn every_hostile_input_is_refused_by_validate_without_a_panic() {
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hl7v2/hostile"),
+        &mut paths,
+    );
+    assert_eq!(paths.len(), 37);
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let out = run(&["validate", "--dialect", "hl7v2"], &refs);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    for path in &paths {
+        let prefix = format!("refused {}", path.display());
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&prefix)),
+            "{prefix}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.lines().all(|l| l.starts_with("refused ")),
+        "{stdout}"
+    );
+}

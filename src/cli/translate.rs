@@ -76,7 +76,7 @@ pub struct TranslateArgs {
     /// The form to write.
     #[arg(long, value_enum)]
     pub to: Form,
-    /// The input file; standard input when absent.
+    /// The input file; standard input when absent or `-`.
     pub file: Option<PathBuf>,
 }
 
@@ -166,8 +166,8 @@ pub(crate) fn read_limited(reader: impl Read) -> std::io::Result<Vec<u8>> {
 
 fn read_input(file: Option<&Path>) -> std::io::Result<Vec<u8>> {
     match file {
-        Some(path) => read_limited(std::fs::File::open(path)?),
-        None => read_limited(std::io::stdin().lock()),
+        Some(path) if path != Path::new("-") => read_limited(std::fs::File::open(path)?),
+        _ => read_limited(std::io::stdin().lock()),
     }
 }
 

@@ -58,7 +58,7 @@ fn verdict(outcome: Outcome) -> Verdict {
                 i.trigger
             ),
             IgnoreReason::NotInpatient => format!(
-                "ADT^{}: not an inpatient (PV1-2 is not I): acknowledged AA and recorded as ignored",
+                "ADT^{}: a patient class other than I (inpatient): acknowledged AA and recorded as ignored",
                 i.trigger
             ),
         }),
