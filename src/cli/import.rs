@@ -3,7 +3,8 @@
 //! `import --from <dialect|json> [FILE|DIR|-]…` decodes every message
 //! (dialects by their adapter, canonical JSON by `checked_from_str`), then
 //! checks, folds, stores and routes it with [`Gateway::submit_checked_batch`]
-//! in batches of [`BATCH_EVENTS`]. The store is idempotent on the source
+//! in batches of [`BATCH_EVENTS`], the next batch decoded while the one
+//! before is in the store. The store is idempotent on the source
 //! message id, so an interrupted import is simply run again.
 //!
 //! A dialect file is one message; a canonical JSON file is JSON Lines (one
@@ -32,6 +33,7 @@ use crate::cli::Cli;
 use crate::config::Config;
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
+use crate::store::Submitted;
 
 /// Events per store transaction: one commit (one fsync) for 500 events
 /// makes the commit's cost small beside the folding, while a batch stays a
@@ -195,13 +197,23 @@ impl Progress {
     }
 }
 
+/// A batch submitted and not yet counted.
+struct InFlight {
+    results: tokio::task::JoinHandle<Vec<Result<Submitted, SubmitError>>>,
+    origins: Vec<Origin>,
+    ids: Vec<String>,
+}
+
 /// Decoded events waiting for their transaction, with where each came from.
 struct Importer<'a> {
     form: ImportForm,
-    gateway: &'a Gateway,
+    gateway: Arc<Gateway>,
     rt: &'a tokio::runtime::Runtime,
     pending: Vec<Checked<CaseEvent>>,
     origins: Vec<Origin>,
+    /// The batch in the store's transaction while the next one is decoded.
+    /// One at a time: a later batch may continue the cases of this one.
+    in_flight: Option<InFlight>,
     tally: Tally,
     /// A store failure: the import stops (what was committed stays).
     failed: Option<String>,
@@ -237,15 +249,44 @@ impl Importer<'_> {
         self.tally.refuse(&origin, None, Refusal::new(code, None));
     }
 
-    /// Submits the queued events in one transaction.
+    /// Submits the queued events in one transaction, once the batch before
+    /// them is stored; decoding goes on meanwhile.
     fn flush(&mut self) {
+        self.settle();
         if self.pending.is_empty() || self.failed.is_some() {
             return;
         }
         let events = std::mem::take(&mut self.pending);
         let origins = std::mem::take(&mut self.origins);
-        let ids: Vec<String> = events.iter().map(|e| e.source_message_id.clone()).collect();
-        let results = self.rt.block_on(self.gateway.submit_checked_batch(events));
+        let ids = events.iter().map(|e| e.source_message_id.clone()).collect();
+        let gateway = self.gateway.clone();
+        let results = self
+            .rt
+            .spawn(async move { gateway.submit_checked_batch(events).await });
+        self.in_flight = Some(InFlight {
+            results,
+            origins,
+            ids,
+        });
+    }
+
+    /// Waits for the batch in the store and counts its results.
+    fn settle(&mut self) {
+        let Some(InFlight {
+            results,
+            origins,
+            ids,
+        }) = self.in_flight.take()
+        else {
+            return;
+        };
+        let results = match self.rt.block_on(results) {
+            Ok(results) => results,
+            Err(e) => {
+                self.failed = Some(format!("the batch's task ended: {e}"));
+                return;
+            }
+        };
         for ((result, origin), id) in results.into_iter().zip(&origins).zip(&ids) {
             match result {
                 Ok(s) if s.duplicate => self.tally.duplicates += 1,
@@ -454,13 +495,14 @@ fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let router = crate::routing::Router::new(config.engine(), directory)
         .publishing_plans(config.portal.push.enabled())
         .delivering(!args.no_deliver);
-    let gateway = Gateway::new(store, router);
+    let gateway = Arc::new(Gateway::new(store, router));
     let mut importer = Importer {
         form: args.from,
-        gateway: &gateway,
+        gateway,
         rt: &rt,
         pending: Vec::with_capacity(BATCH_EVENTS),
         origins: Vec::with_capacity(BATCH_EVENTS),
+        in_flight: None,
         tally: Tally {
             read: 0,
             stored: 0,
@@ -478,6 +520,7 @@ fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     importer.flush();
+    importer.settle();
     let Importer { tally, failed, .. } = importer;
     let Tally {
         read,
