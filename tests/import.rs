@@ -75,7 +75,7 @@ fn admission(n: u32) -> String {
         serde_json::from_slice(&example_bytes("canonical", "admissionNotice")).unwrap();
     v["sourceMessageId"] = format!("IMP-{n:05}").into();
     v["caseRef"] = format!("IMP-{n:05}").into();
-    v["patient"]["id"] = personnummer(&format!("400101{n:03}")).into();
+    v["patient"]["id"] = personnummer(&format!("4001{:02}{:03}", 1 + n / 1000, n % 1000)).into();
     serde_json::to_string(&v).unwrap()
 }
 
@@ -205,4 +205,43 @@ fn an_unknown_form_is_a_usage_error() {
     let data = tempfile::tempdir().unwrap();
     let out = import(data.path(), &["--from", "xml", "x"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn batches_follow_each_other_and_a_line_over_the_limit_is_refused_alone() {
+    let data = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    // More than two transactions' worth, then a line longer than a message
+    // may be (never held whole), then one more event.
+    let mut text: String = (0..1_100).map(|n| admission(n) + "\n").collect();
+    text.push_str(&" ".repeat(samgate_adapter_core::MAX_MESSAGE_BYTES + 10));
+    text.push('\n');
+    text.push_str(&admission(1_100));
+    let file = inputs.path().join("history.jsonl");
+    std::fs::write(&file, text).unwrap();
+    let report = inputs.path().join("refused.tsv");
+    let args = [
+        "--from",
+        "json",
+        "--report",
+        report.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ];
+    let out = import(data.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("read 1102, stored 1101, duplicates 0, refused 1"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        format!("{}\t1101\t-\ttoo-large\n", file.display())
+    );
+    let again = import(data.path(), &args);
+    assert!(
+        stdout(&again).starts_with("read 1102, stored 0, duplicates 1101, refused 1"),
+        "{}",
+        stdout(&again)
+    );
 }
