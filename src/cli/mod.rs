@@ -69,7 +69,8 @@ pub enum Command {
     Person(person::PersonCommand),
     /// Translate one message between dialects and canonical JSON.
     Translate(translate::TranslateArgs),
-    /// Check dialect files; one line per file.
+    /// Check dialect files (or HL7 v2 feed files); one line per file, per
+    /// message for an HL7 v2 batch.
     Validate(translate::ValidateArgs),
     /// Load history in bulk: files, directories or standard input, through
     /// the gateway's own path (exit 1 when any message was refused).
