@@ -704,3 +704,36 @@ async fn protection_is_remembered_per_person_and_a_reused_id_is_refused_on(b: Ba
     let s = store.submit(&checked(&third), &engine).await.unwrap();
     assert!(!s.case.patient.as_ref().unwrap().protected_identity);
 }
+
+both!(
+    every_event_is_read_in_arrival_order_a_page_at_a_time,
+    every_event_is_read_in_arrival_order_a_page_at_a_time_on
+);
+
+async fn every_event_is_read_in_arrival_order_a_page_at_a_time_on(b: Backend) {
+    let store = b.store.clone();
+    let engine = Engine::default();
+    let mut submitted = Vec::new();
+    for ty in ["admissionNotice", "dischargeReady", "dischargeNotice"] {
+        let event = canonical_example(ty);
+        let s = store.submit(&checked(&event), &engine).await.unwrap();
+        submitted.push((s.case_id, s.sequence, event));
+    }
+    let mut read = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.events_page(after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        read.extend(page);
+    }
+    let ids: Vec<i64> = read.iter().map(|(id, _)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let events: Vec<_> = read
+        .into_iter()
+        .map(|(_, e)| (e.case_id, e.sequence, e.event.unwrap()))
+        .collect();
+    assert_eq!(events, submitted);
+    assert!(store.events_page(after, 10).await.unwrap().is_empty());
+}

@@ -284,6 +284,8 @@ pub struct CaseFilter {
 pub const MAX_PAGE_SIZE: usize = 500;
 /// The most rows one `outbox` read returns.
 pub const MAX_OUTBOX_READ: usize = 1000;
+/// The most events one `events_page` read returns: a few megabytes.
+pub const MAX_EVENT_PAGE: usize = 5000;
 /// The page size when none is asked for.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 
@@ -417,6 +419,15 @@ pub trait Store: Send + Sync + 'static {
         case_id: &str,
         from_sequence: i64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Every case's events in arrival order (the events table's row id),
+    /// after row `after_id`, at most `limit` (up to [`MAX_EVENT_PAGE`]): a
+    /// whole-store read one page at a time (`indicators`).
+    async fn events_page(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, StoredEvent)>, StoreError>;
 
     /// Pending deliveries to `recipient`, oldest first.
     async fn pending_deliveries(

@@ -51,8 +51,8 @@ use super::backend::{Backend, RowsAffected};
 use super::batch::{Batch, Known, KnownCase, Needs, Seen};
 use super::{
     CaseFilter, Checked, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus, FeedReceiver,
-    Folder, LiftedProtection, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OutboxFeed, OutboxRead, RelayLease,
-    Store, StoreError, Submitted,
+    Folder, LiftedProtection, MAX_EVENT_PAGE, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OutboxFeed,
+    OutboxRead, RelayLease, Store, StoreError, Submitted,
 };
 use crate::channel::System;
 
@@ -357,6 +357,34 @@ where
                     sequence,
                     event: Some(decode_event(&body)?),
                 })
+            })
+            .collect()
+    }
+
+    async fn events_page(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
+        let limit = limit.clamp(1, MAX_EVENT_PAGE) as i64;
+        let rows: Vec<(i64, String, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT id, case_id, sequence, body FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(id, case_id, sequence, body)| {
+                let event = Some(decode_event(&body)?);
+                Ok((
+                    id,
+                    StoredEvent {
+                        case_id,
+                        sequence,
+                        event,
+                    },
+                ))
             })
             .collect()
     }
