@@ -23,6 +23,9 @@
 //!   liability; a plain function of the case, the event and outside facts.
 //! - [`store`]: the `Store` trait, its SQLite and PostgreSQL backends, the
 //!   outbox, the person register.
+//! - [`indicators`]: the counties' month-by-month follow-up (admissions,
+//!   ready days, liability, SIPs, readmissions, deviations) computed from
+//!   the stored events.
 //! - [`routing`]: the actor directory and the recipient rules; the
 //!   `Router` (engine + recipients) the store folds with.
 //! - [`delivery`]: a stored delivery rendered in its recipient's form, and
@@ -48,6 +51,7 @@ pub mod delivery;
 pub mod dialects;
 pub mod engine;
 pub mod gateway;
+pub mod indicators;
 pub mod portal;
 pub mod routing;
 pub mod store;

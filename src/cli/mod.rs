@@ -14,6 +14,7 @@ mod case;
 mod delivery;
 mod demo;
 mod import;
+mod indicators;
 mod output;
 mod person;
 mod serve;
@@ -75,6 +76,8 @@ pub enum Command {
     /// Load history in bulk: files, directories or standard input, through
     /// the gateway's own path (exit 1 when any message was refused).
     Import(import::ImportArgs),
+    /// Indicators per month and municipality, county, unit or all (CSV, JSON).
+    Indicators(indicators::IndicatorsArgs),
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -94,6 +97,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             | Command::Sip(_)
             | Command::Delivery(_)
             | Command::Person(_)
+            | Command::Indicators(_)
     ) {
         config.log.level = "warn".into();
     }
@@ -106,6 +110,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
         Command::Sip(command) => rt.block_on(sip::run(cli, config, command)),
         Command::Delivery(command) => rt.block_on(delivery::run(cli, config, command)),
         Command::Person(command) => rt.block_on(person::run(cli, config, command)),
+        Command::Indicators(args) => rt.block_on(indicators::run(cli, config, args)),
         Command::Translate(_) | Command::Validate(_) | Command::Import(_) => {
             unreachable!("commands with their own exit codes")
         }
