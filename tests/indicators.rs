@@ -679,4 +679,54 @@ async fn samgate_indicators_writes_the_stored_cases_figures_as_csv() {
         2026-03,1880,Örebro,1,1,5.00,5.00,2,1,1,1,0,1,1,0\r\n\
         2026-04,1880,Örebro,0,0,,,0,0,0,0,0,0,0,1\r\n";
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+
+    let json = indicators(
+        dir.path(),
+        &[
+            "--from",
+            "2026-03",
+            "--to",
+            "2026-03",
+            "--by",
+            "county",
+            "--format",
+            "json",
+            "--suppress-small",
+        ],
+    );
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "from": "2026-03", "to": "2026-03", "by": "county",
+            "rows": [{
+                "month": "2026-03", "group": "18", "group_name": "Örebro län",
+                "admissions": "<5", "discharges": "<5",
+                "ready_days_median": null, "ready_days_p90": null,
+                "liability_days": "<5", "discharges_with_liability": "<5",
+                "sip_due": "<5", "sip_on_time": "<5", "readmitted_30d": 0,
+                "sip_plans": "<5", "sip_plans_with_patient": "<5", "deviations": 0,
+            }],
+        })
+    );
+    // A month that is not one, or --from after --to: refused.
+    let bad = indicators(dir.path(), &["--from", "2026-13", "--to", "2026-12"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = indicators(dir.path(), &["--from", "2026-04", "--to", "2026-03"]);
+    assert!(!bad.status.success());
+}
+
+fn indicators(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("indicators")
+        .args(args)
+        .output()
+        .unwrap()
 }

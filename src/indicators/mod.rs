@@ -312,7 +312,9 @@ impl Collector {
                     return;
                 }
                 let liability_days = case.latest_ready.map_or(0, |ready| {
-                    let rule = self.rules.rule_for(&case.municipality);
+                    // The case's own rule: the discharge's patient's.
+                    let code = patient.map_or("", |p| p.municipality_code.as_str());
+                    let rule = self.rules.rule_for(code);
                     i64::from(rule.liable_days(ready, out).max(0))
                 });
                 let destination = d.destination;
