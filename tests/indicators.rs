@@ -730,3 +730,58 @@ fn indicators(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output
         .output()
         .unwrap()
 }
+
+#[test]
+fn a_reopened_case_counts_its_first_stay_once_and_its_new_admission_as_a_readmission() {
+    let mut s = Story::new();
+    s.admit("c1", "p1", OREBRO, t("2026-03-02T09:00:00Z"))
+        .discharge("c1", "p1", OREBRO, t("2026-03-10T09:00:00Z"))
+        .add(
+            "c1",
+            "p1",
+            OREBRO,
+            t("2026-03-20T09:00:00Z"),
+            Payload::CaseReopened(CaseReopened::default()),
+        )
+        .admit("c1", "p1", OREBRO, t("2026-03-20T09:00:00Z"))
+        .discharge("c1", "p1", OREBRO, t("2026-03-25T09:00:00Z"));
+    let rows = s.rows("2026-03", "2026-03", Grouping::Municipality);
+    let r = row(&rows, "2026-03", OREBRO);
+    assert_eq!((r.admissions, r.discharges, r.readmitted_30d), (1, 1, 1));
+}
+
+#[test]
+fn a_discharge_that_arrives_before_its_ready_notice_still_gives_its_ready_days() {
+    let mut s = Story::new();
+    s.discharge("c1", "p1", OREBRO, t("2026-03-10T09:00:00Z"))
+        .ready("c1", "p1", OREBRO, t("2026-03-08T09:00:00Z"));
+    let rows = s.rows("2026-03", "2026-03", Grouping::All);
+    let r = row(&rows, "2026-03", "SE");
+    assert_eq!(
+        (r.discharges, r.ready_days_median, r.sip_due),
+        (1, h(200), 1)
+    );
+    // The case folded no dischargeReady before its discharge: it shows none.
+    assert_eq!(r.liability_days, 0);
+}
+
+#[test]
+fn months_and_groupings_parse_strictly() {
+    for (text, ok) in [
+        ("2026-01", true),
+        ("2026-12", true),
+        ("2026-13", false),
+        ("2026-00", false),
+        ("2026-1", false),
+        ("26-01", false),
+        ("2026/01", false),
+        ("2026-01-01", false),
+    ] {
+        assert_eq!(Month::parse(text).is_ok(), ok, "{text}");
+    }
+    assert_eq!(Month::parse("2026-03").unwrap().to_string(), "2026-03");
+    for by in ["municipality", "county", "unit", "all"] {
+        assert_eq!(Grouping::parse(by).unwrap().as_str(), by);
+    }
+    assert!(Grouping::parse("region").is_err());
+}
