@@ -75,7 +75,7 @@ pub enum Grouping {
     /// Länskod: the municipality code's first two digits.
     County,
     /// HSA-id: the author of the case's first admission notice (of a
-    /// deviation: its author).
+    /// deviation: its author); a case without one is in no unit's row.
     Unit,
     /// One group, `SE`.
     All,
