@@ -35,6 +35,7 @@ pub struct Config {
     pub log: LogConfig,
     pub payment_liability: LiabilityAgreements,
     pub cases: CasesConfig,
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// Limits of the case rules.

@@ -35,6 +35,19 @@ pub enum SubmitError {
     Store(StoreError),
 }
 
+impl SubmitError {
+    /// The refusal's reason class, a bounded set (a metrics label):
+    /// `invalid-field`, `decode`, `store`, or the rule's code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SubmitError::Invalid(_) => "invalid-field",
+            SubmitError::Refused(_) => "decode",
+            SubmitError::Rule(r) => r.code(),
+            SubmitError::Store(_) => "store",
+        }
+    }
+}
+
 impl From<StoreError> for SubmitError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -105,7 +118,10 @@ impl Gateway {
         event: Checked<CaseEvent>,
     ) -> Result<Submitted, SubmitError> {
         let kind = payload_name(event.payload());
-        match self.store.submit(&event, &self.router).await {
+        let started = std::time::Instant::now();
+        let result = self.store.submit(&event, &self.router).await;
+        crate::metrics::store_commit(started.elapsed());
+        match result {
             Ok(s) => {
                 let stored = self.stored_event(&s, event);
                 self.count_stored(u64::from(stored));
@@ -174,7 +190,10 @@ impl Gateway {
         if events.is_empty() {
             return Vec::new();
         }
-        match self.store.submit_batch(&events, &self.router).await {
+        let started = std::time::Instant::now();
+        let result = self.store.submit_batch(&events, &self.router).await;
+        crate::metrics::store_commit(started.elapsed());
+        match result {
             Ok(stored) => {
                 let mut new = 0;
                 let results = events
@@ -234,6 +253,7 @@ impl Gateway {
 
     /// Wakes the outbox readers when anything new was stored.
     fn count_stored(&self, new: u64) {
+        crate::metrics::stored(new);
         if new > 0 {
             self.stored_count.send_modify(|n| *n += new);
         }

@@ -31,6 +31,7 @@
 //! - [`delivery`]: a stored delivery rendered in its recipient's form, and
 //!   the pull a unit makes.
 //! - [`telemetry`]: logging, and what it must never carry.
+//! - [`metrics`]: Prometheus metrics and the probes, on their own listener.
 //! - [`gateway`]: the one submit path every way in takes.
 //! - [`portal`]: SIP documents for the citizen (GetCarePlans v2, FHIR R4,
 //!   the printable page), the access log, the push to a portal.
@@ -52,6 +53,7 @@ pub mod dialects;
 pub mod engine;
 pub mod gateway;
 pub mod indicators;
+pub mod metrics;
 pub mod portal;
 pub mod routing;
 pub mod store;

@@ -34,10 +34,16 @@ use super::read_log::{ReadLog, ReadRecord};
 use super::status::echo;
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
+use crate::metrics::{self, Way};
 use crate::store::{CaseFilter, Submitted};
 
 /// Events a watcher may have queued before the stream applies back-pressure.
 const WATCH_QUEUE: usize = 64;
+
+/// The dialect label of a canonical `CaseEvent` in the metrics.
+const CANONICAL: &str = "canonical";
+/// The refusal reason of a caller who may not submit for the author.
+const NOT_PERMITTED: &str = "not-permitted";
 
 /// How often a `WatchCase` stream reads the store for events of its case
 /// when nothing wakes it. This process's own events wake it at once; those
@@ -133,8 +139,15 @@ impl CaseService for CaseApi {
             .into_inner()
             .event
             .ok_or_else(|| Status::invalid_argument("event: is required"))?;
-        caller.may_submit(event.author.as_ref().map_or("", |a| a.hsa_id.as_str()))?;
-        let submitted = self.gateway.submit_event(event).await?;
+        metrics::received(Way::Grpc, CANONICAL);
+        caller
+            .may_submit(event.author.as_ref().map_or("", |a| a.hsa_id.as_str()))
+            .inspect_err(|_| metrics::refused(Way::Grpc, CANONICAL, NOT_PERMITTED))?;
+        let submitted = self
+            .gateway
+            .submit_event(event)
+            .await
+            .inspect_err(|e| metrics::refused(Way::Grpc, CANONICAL, e.reason()))?;
         Ok(Response::new(response(submitted, Vec::new())))
     }
 
@@ -145,12 +158,14 @@ impl CaseService for CaseApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let dialect = dialect(request.dialect)?;
+        metrics::received(Way::Grpc, dialect.as_str());
         // Decoded here, not by the gateway, so the author is checked
         // before anything is stored.
         let decoded = dialect.adapter().decode(&request.payload).map_err(|e| {
             // The reason may quote the refused value (an identity number):
             // the log gets the dialect and the element path only.
             tracing::warn!(dialect = e.dialect, path = %e.path, "message refused by the decoder");
+            metrics::refused(Way::Grpc, dialect.as_str(), "decode");
             Status::from(SubmitError::from(e))
         })?;
         let author = decoded
@@ -158,8 +173,14 @@ impl CaseService for CaseApi {
             .author
             .as_ref()
             .map_or("", |a| a.hsa_id.as_str());
-        caller.may_submit(author)?;
-        let submitted = self.gateway.submit_checked(decoded.event).await?;
+        caller
+            .may_submit(author)
+            .inspect_err(|_| metrics::refused(Way::Grpc, dialect.as_str(), NOT_PERMITTED))?;
+        let submitted = self
+            .gateway
+            .submit_checked(decoded.event)
+            .await
+            .inspect_err(|e| metrics::refused(Way::Grpc, dialect.as_str(), e.reason()))?;
         Ok(Response::new(response(
             submitted,
             decoded.warnings.iter().map(ToString::to_string).collect(),

@@ -127,6 +127,31 @@ async fn start_portal(
     }))
 }
 
+/// The metrics and probes listener (`[metrics] listen`), until `stop`.
+async fn start_metrics(
+    config: &Config,
+    readiness: crate::metrics::Readiness,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listen = &config.metrics.listen;
+    let tcp = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (metrics.listen)"))?;
+    let address = tcp.local_addr()?;
+    tracing::info!(%address, "samgate serving metrics and probes");
+    if !address.ip().is_loopback() {
+        tracing::warn!(%address, "metrics and probes off loopback: they have no authentication");
+    }
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = crate::metrics::serve(tcp, readiness, shutdown).await {
+            tracing::error!("the metrics listener stopped: {e}");
+        }
+    }))
+}
+
 /// How gRPC takes its callers on `local`: mutual TLS when configured; else
 /// plaintext, refused off loopback unless asked for.
 fn grpc_transport(
@@ -232,13 +257,27 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         crate::transport::start(gateway.clone(), &config.amqp, stopped)
     };
     let mut tasks = transports;
+    let (draining, drained) = tokio::sync::watch::channel(false);
+    if !config.metrics.listen.is_empty() {
+        let readiness = crate::metrics::Readiness {
+            store: store.clone(),
+            amqp: !config.amqp.url.is_empty(),
+            draining: drained,
+        };
+        tasks.push(start_metrics(&config, readiness, stop.subscribe()).await?);
+    }
     if config.portal.push.enabled() {
         tasks.push(start_push(&config, store.clone(), stop.subscribe())?);
     }
     if !config.portal.listen.is_empty() {
         tasks.push(start_portal(cli, &config, store.clone(), stop.subscribe()).await?);
     }
-    crate::api::serve_secured(gateway, listener, security, shutdown_signal()).await?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Not ready from here: /readyz says 503 while requests drain.
+        let _ = draining.send(true);
+    };
+    crate::api::serve_secured(gateway, listener, security, shutdown).await?;
     tracing::info!("shutting down: stopping transports");
     let _ = stop.send(true);
     for t in tasks {

@@ -172,6 +172,12 @@ async fn submit(
             }
         }
     }
+    for result in &results {
+        crate::metrics::received(crate::metrics::Way::Amqp, dialect.as_str());
+        if let Err(e) = result {
+            crate::metrics::refused(crate::metrics::Way::Amqp, dialect.as_str(), e.reason());
+        }
+    }
     results
 }
 

@@ -78,6 +78,9 @@ async fn reconnecting(
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!("{what}: {e}; reconnecting in {backoff:?}");
+                if what == "relay" {
+                    crate::metrics::amqp_connected(false);
+                }
                 pause(&mut stop, backoff).await;
                 backoff = next_backoff(backoff);
             }

@@ -133,6 +133,7 @@ async fn leased(
     let mut lease_checked = Instant::now();
     let mut next_poll = Instant::now() + SAFETY_POLL;
     tracing::info!("relay connected");
+    crate::metrics::amqp_connected(true);
     let ended = loop {
         // What the settler has recorded leaves the window first.
         while let Ok(done) = settled.try_recv() {

@@ -83,6 +83,7 @@ pub(super) async fn settler(
                 match confirm?.await? {
                     Confirmation::Ack(None) => {
                         tracing::trace!(target: super::CONFIRMED_EVENT, message_id = %d.message_id, "delivery confirmed");
+                        crate::metrics::delivery(system(&d), "confirmed");
                         done.confirmed.push(d.id);
                         unmarked.add(d.id, d.message_id);
                     }
@@ -91,6 +92,7 @@ pub(super) async fn settler(
                         // body) is dropped unread and never logged; lapin's
                         // own WARN of it is filtered out (telemetry.rs).
                         tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery returned: no queue for the recipient");
+                        crate::metrics::delivery(system(&d), "returned");
                         store
                             .quarantine_delivery(
                                 &d.message_id,
@@ -101,6 +103,7 @@ pub(super) async fn settler(
                     }
                     Confirmation::Nack(_) | Confirmation::NotRequested => {
                         tracing::warn!(message_id = %d.message_id, recipient = %d.recipient, "delivery not confirmed; will retry");
+                        crate::metrics::delivery(system(&d), "refused");
                         store.record_attempt(&d.message_id).await?;
                         done.released.push(d.id);
                         done.refused = true;
@@ -123,6 +126,11 @@ pub(super) async fn settler(
             unmarked.mark(store.as_ref(), &reports).await?;
         }
     }
+}
+
+/// A delivery's target system as a metrics label.
+fn system(d: &crate::store::Delivery) -> &'static str {
+    d.system.map_or("unknown", crate::channel::System::as_str)
 }
 
 /// Confirmed deliveries not yet marked, and when they are due to be.

@@ -1,0 +1,305 @@
+//! Prometheus metrics and the probes (`/metrics`, `/healthz`, `/readyz`)
+//! on their own listener (`[metrics] listen`; off when empty).
+//!
+//! The metrics live in one process-wide registry, so that each way in,
+//! the gateway and the relay count with one call (`metrics::received`,
+//! …) and nothing is threaded through. Every label is a bounded set of
+//! samgate's own words: a way in, a dialect, a refusal's reason class or
+//! rule code, a target system, an outcome. Never a case id, a message id,
+//! an HSA-id of a person or anything read from a message body: the
+//! listener has no authentication and carries no personal data.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::store::Store;
+
+/// The content type of the text `/metrics` serves (OpenMetrics 1.0, which
+/// Prometheus reads).
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// How long `/readyz` waits for the store's answer: a probe must answer
+/// within Kubernetes' default probe timeout (1 s) whatever the store does.
+const STORE_PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// `[metrics]`: where the listener listens.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// e.g. "127.0.0.1:9464"; empty: not served.
+    pub listen: String,
+}
+
+/// A way a message comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    Amqp,
+    Grpc,
+}
+
+impl Way {
+    fn as_str(self) -> &'static str {
+        match self {
+            Way::Amqp => "amqp",
+            Way::Grpc => "grpc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Received {
+    way: &'static str,
+    dialect: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refused {
+    way: &'static str,
+    dialect: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Delivered {
+    system: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Build {
+    version: &'static str,
+}
+
+/// The registry and the metrics in it.
+struct Metrics {
+    registry: Registry,
+    received: Family<Received, Counter>,
+    refused: Family<Refused, Counter>,
+    stored: Counter,
+    commit: Histogram,
+    deliveries: Family<Delivered, Counter>,
+    amqp_connected: Gauge,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("samgate");
+        let received = Family::<Received, Counter>::default();
+        registry.register(
+            "messages_received",
+            "Messages received, by way in and dialect",
+            received.clone(),
+        );
+        let refused = Family::<Refused, Counter>::default();
+        registry.register(
+            "messages_refused",
+            "Messages refused, by way in, dialect and reason class (invalid-field, decode, store, or the rule's code)",
+            refused.clone(),
+        );
+        let stored = Counter::default();
+        registry.register(
+            "events_stored",
+            "Events stored (duplicates not counted)",
+            stored.clone(),
+        );
+        // 0.5 ms to about 4 s.
+        let commit = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "store_commit_seconds",
+            "Time of the store's submit transaction (one event or a batch)",
+            commit.clone(),
+        );
+        let deliveries = Family::<Delivered, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Deliveries the relay published, by target system and the broker's answer (confirmed, returned, refused)",
+            deliveries.clone(),
+        );
+        let amqp_connected = Gauge::default();
+        registry.register(
+            "amqp_connected",
+            "1 while the relay is connected to the AMQP broker",
+            amqp_connected.clone(),
+        );
+        let build = Family::<Build, Gauge>::default();
+        build
+            .get_or_create(&Build {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("build_info", "samgate's version; always 1", build);
+        Metrics {
+            registry,
+            received,
+            refused,
+            stored,
+            commit,
+            deliveries,
+            amqp_connected,
+        }
+    }
+}
+
+/// A message came in by `way` in `dialect` ("canonical" for a
+/// `CaseEvent`).
+pub fn received(way: Way, dialect: &'static str) {
+    METRICS
+        .received
+        .get_or_create(&Received {
+            way: way.as_str(),
+            dialect,
+        })
+        .inc();
+}
+
+/// A message that came in was refused for `reason`: a reason class or a
+/// rule's code, never free text.
+pub fn refused(way: Way, dialect: &'static str, reason: &'static str) {
+    METRICS
+        .refused
+        .get_or_create(&Refused {
+            way: way.as_str(),
+            dialect,
+            reason,
+        })
+        .inc();
+}
+
+/// `n` new events were stored.
+pub fn stored(n: u64) {
+    METRICS.stored.inc_by(n);
+}
+
+/// A store transaction took `elapsed`.
+pub fn store_commit(elapsed: Duration) {
+    METRICS.commit.observe(elapsed.as_secs_f64());
+}
+
+/// The broker answered `outcome` for a delivery to `system`.
+pub fn delivery(system: &'static str, outcome: &'static str) {
+    METRICS
+        .deliveries
+        .get_or_create(&Delivered { system, outcome })
+        .inc();
+}
+
+/// Whether the relay is connected to the broker now.
+pub fn amqp_connected(connected: bool) {
+    METRICS.amqp_connected.set(i64::from(connected));
+}
+
+fn amqp_is_connected() -> bool {
+    METRICS.amqp_connected.get() > 0
+}
+
+/// The registry in the text format.
+pub fn render() -> String {
+    let mut text = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &METRICS.registry);
+    text
+}
+
+/// What `/readyz` asks.
+#[derive(Clone)]
+pub struct Readiness {
+    pub store: Arc<dyn Store>,
+    /// Whether AMQP is configured: then the relay must be connected.
+    pub amqp: bool,
+    /// Turns true when samgate begins to shut down.
+    pub draining: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Readiness {
+    /// `None` when ready, else a short reason.
+    async fn check(&self) -> Option<&'static str> {
+        if *self.draining.borrow() {
+            return Some("draining");
+        }
+        // A trivial read: a case that cannot exist.
+        let read = self.store.get_case("00000000-0000-0000-0000-000000000000");
+        match tokio::time::timeout(STORE_PROBE_TIMEOUT, read).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return Some("store unreachable"),
+            Err(_) => return Some("store not answering"),
+        }
+        if self.amqp && !amqp_is_connected() {
+            return Some("AMQP broker not connected");
+        }
+        None
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], render())
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, String) {
+    match readiness.check().await {
+        None => (StatusCode::OK, "ready\n".to_owned()),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
+    }
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until
+/// `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    readiness: Readiness,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(readiness);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_conventions() {
+        received(Way::Grpc, "lifecare");
+        refused(Way::Amqp, "samsa", "decode");
+        store_commit(Duration::from_millis(3));
+        delivery("lifecare", "confirmed");
+        let text = render();
+        for name in [
+            "samgate_messages_received_total{way=\"grpc\",dialect=\"lifecare\"}",
+            "samgate_messages_refused_total{way=\"amqp\",dialect=\"samsa\",reason=\"decode\"}",
+            "samgate_store_commit_seconds_bucket",
+            "samgate_deliveries_total{system=\"lifecare\",outcome=\"confirmed\"}",
+            "samgate_build_info{version=\"",
+            "samgate_events_stored_total",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Metrics and probes through the real listener: `samgate serve` on a
+//! temporary data directory with `SAMGATE_METRICS_LISTEN=127.0.0.1:0`,
+//! its address read from its log. `/healthz` and `/readyz` answer 200;
+//! `/metrics` parses with `prometheus-parse` (not samgate's own encoder)
+//! and its counters move with the demo's messages submitted over gRPC
+//! `SubmitRaw`; and no personnummer, name or message id ever shows in it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::process::{Stderr, stop};
+use common::*;
+use samgate_proto::v1::case_service_client::CaseServiceClient;
+use samgate_proto::v1::{Dialect, SubmitRawRequest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::Channel;
+
+/// The demo's story: dialect and example, in order.
+const STORY: &[(Dialect, &str, &str)] = &[
+    (Dialect::Lifecare, "lifecare", "admissionNotice"),
+    (Dialect::CosmicLink, "cosmic-link", "inNotice"),
+    (Dialect::CosmicLink, "cosmic-link", "careContactAssigned"),
+    (Dialect::Lifecare, "lifecare", "dischargeReady"),
+    (Dialect::CosmicLink, "cosmic-link", "sipInvitation"),
+    (Dialect::CosmicLink, "cosmic-link", "sipPlan"),
+    (Dialect::Lifecare, "lifecare", "dischargeNotice"),
+];
+
+struct Serve {
+    child: Child,
+    stderr: Stderr,
+    grpc: String,
+    metrics: String,
+}
+
+/// The `address` field of the JSON log line that says `what`.
+fn logged_address(stderr: &Stderr, what: &str) -> String {
+    let tail = stderr.tail();
+    let line = tail.lines().find(|l| l.contains(what)).unwrap();
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    line["fields"]["address"].as_str().unwrap().to_owned()
+}
+
+async fn serve(data_dir: &Path) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .env("SAMGATE_METRICS_LISTEN", "127.0.0.1:0")
+        .env("SAMGATE_LOG_FORMAT", "json")
+        .env_remove("SAMGATE_AMQP_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Stderr::follow(&mut child);
+    stderr
+        .wait_for("samgate serving metrics and probes", 1, &mut child)
+        .await;
+    stderr.wait_for("samgate serving gRPC", 1, &mut child).await;
+    let metrics = logged_address(&stderr, "samgate serving metrics and probes");
+    let grpc = logged_address(&stderr, "samgate serving gRPC");
+    Serve {
+        child,
+        stderr,
+        grpc,
+        metrics,
+    }
+}
+
+/// An HTTP/1.1 GET of `path`: its status and body.
+async fn get(address: &str, path: &str) -> (u16, String) {
+    let response = eventually(
+        "the metrics listener answers",
+        std::time::Duration::from_secs(30),
+        || async move {
+            let mut tcp = tokio::net::TcpStream::connect(address).await.ok()?;
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+            tcp.write_all(request.as_bytes()).await.ok()?;
+            let mut response = Vec::new();
+            tcp.read_to_end(&mut response).await.ok()?;
+            Some(String::from_utf8(response).unwrap())
+        },
+    )
+    .await;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    // axum answers these in one piece, with a Content-Length.
+    assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
+    (status, body.to_owned())
+}
+
+/// `/metrics` parsed: each sample's name with its labels sorted, and value.
+async fn scrape(address: &str) -> (String, HashMap<String, f64>) {
+    let (status, text) = get(address, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+    let mut samples = HashMap::new();
+    for s in scrape.samples {
+        let mut labels: Vec<_> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        labels.sort();
+        let value = match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
+            prometheus_parse::Value::Summary(_) => continue,
+        };
+        samples.insert(format!("{}{{{}}}", s.metric, labels.join(",")), value);
+    }
+    assert!(!samples.is_empty(), "nothing parsed from:\n{text}");
+    (text, samples)
+}
+
+fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
+    samples.get(key).copied().unwrap_or(0.0)
+}
+
+async fn submit_story(grpc: &str) {
+    let channel = Channel::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = CaseServiceClient::new(channel);
+    for (dialect, dir, ty) in STORY {
+        client
+            .submit_raw(SubmitRawRequest {
+                dialect: *dialect as i32,
+                payload: example_bytes(dir, ty),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{dir}/{ty}: {e}"));
+    }
+    // The same message again: a duplicate, received but not stored anew.
+    client
+        .submit_raw(SubmitRawRequest {
+            dialect: Dialect::Lifecare as i32,
+            payload: example_bytes("lifecare", "admissionNotice"),
+        })
+        .await
+        .unwrap();
+    // A message the decoder refuses, with Esther's personnummer in it.
+    let mut broken = example_bytes("lifecare", "dischargeReady");
+    broken.truncate(broken.len() / 2);
+    client
+        .submit_raw(SubmitRawRequest {
+            dialect: Dialect::Lifecare as i32,
+            payload: broken,
+        })
+        .await
+        .unwrap_err();
+}
+
+#[tokio::test]
+async fn probes_answer_and_counters_move_with_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gate = serve(dir.path()).await;
+
+    let (status, body) = get(&gate.metrics, "/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&gate.metrics, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get(&gate.metrics, "/nothing").await.0, 404);
+
+    let (_, before) = scrape(&gate.metrics).await;
+    assert_eq!(value(&before, "samgate_build_info{version=0.1.0}"), 1.0);
+    let lifecare = "samgate_messages_received_total{dialect=lifecare,way=grpc}";
+    let cosmic = "samgate_messages_received_total{dialect=cosmic-link,way=grpc}";
+    assert_eq!(value(&before, lifecare), 0.0);
+
+    submit_story(&gate.grpc).await;
+
+    let (text, after) = scrape(&gate.metrics).await;
+    assert_eq!(value(&after, lifecare), 5.0, "{text}");
+    assert_eq!(value(&after, cosmic), 4.0, "{text}");
+    assert_eq!(
+        value(
+            &after,
+            "samgate_messages_refused_total{dialect=lifecare,reason=decode,way=grpc}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&after, "samgate_events_stored_total{}"),
+        7.0,
+        "{text}"
+    );
+    // One commit per stored or duplicate message; the refused one never
+    // reached the store.
+    assert_eq!(
+        value(&after, "samgate_store_commit_seconds_count{}"),
+        8.0,
+        "{text}"
+    );
+    assert!(text.contains("# TYPE samgate_store_commit_seconds histogram"));
+    assert!(text.contains("# TYPE samgate_messages_received counter"));
+
+    gate.child.try_wait().unwrap();
+    let log = stop(gate.child, gate.stderr).await;
+    assert!(log.contains("samgate serving metrics and probes"));
+}
+
+#[tokio::test]
+async fn metrics_carry_no_personal_data_or_message_ids() {
+    // The scan means something: the messages sent carried each of them.
+    let sent: String = STORY
+        .iter()
+        .map(|(_, dir, ty)| String::from_utf8_lossy(&example_bytes(dir, ty)).into_owned())
+        .collect();
+    for secret in ["194102069046", "Esther", "MSG-"] {
+        assert!(sent.contains(secret), "the story lacks {secret}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gate = serve(dir.path()).await;
+    submit_story(&gate.grpc).await;
+    let (text, samples) = scrape(&gate.metrics).await;
+    assert!(value(&samples, "samgate_events_stored_total{}") > 0.0);
+    // What the story's messages carry: Esther's personnummer and name,
+    // and the senders' message ids.
+    for secret in ["194102069046", "19410206-9046", "Esther", "Åström", "MSG-"] {
+        assert!(!text.contains(secret), "{secret} in /metrics:\n{text}");
+    }
+    stop(gate.child, gate.stderr).await;
+}
