@@ -3,7 +3,8 @@
 //! its address read from its log. `/healthz` and `/readyz` answer 200;
 //! `/metrics` parses with `prometheus-parse` (not samgate's own encoder)
 //! and its counters move with the demo's messages submitted over gRPC
-//! `SubmitRaw`; and no personnummer, name or message id ever shows in it.
+//! `SubmitRaw`; no personnummer, name or message id ever shows in it; and
+//! `/readyz` answers 503 while the configured broker cannot be reached.
 
 mod common;
 
@@ -45,6 +46,10 @@ fn logged_address(stderr: &Stderr, what: &str) -> String {
 }
 
 async fn serve(data_dir: &Path) -> Serve {
+    serve_with(data_dir, &[]).await
+}
+
+async fn serve_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_samgate"))
         .arg("--data-dir")
         .arg(data_dir)
@@ -53,6 +58,7 @@ async fn serve(data_dir: &Path) -> Serve {
         .env("SAMGATE_METRICS_LISTEN", "127.0.0.1:0")
         .env("SAMGATE_LOG_FORMAT", "json")
         .env_remove("SAMGATE_AMQP_URL")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -227,5 +233,22 @@ async fn metrics_carry_no_personal_data_or_message_ids() {
     for secret in ["194102069046", "19410206-9046", "Esther", "Åström", "MSG-"] {
         assert!(!text.contains(secret), "{secret} in /metrics:\n{text}");
     }
+    stop(gate.child, gate.stderr).await;
+}
+
+#[tokio::test]
+async fn not_ready_while_the_configured_broker_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: serve starts and keeps trying.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("amqp://guest:guest@{}/%2f", closed.local_addr().unwrap());
+    drop(closed);
+    let gate = serve_with(dir.path(), &[("SAMGATE_AMQP_URL", &url)]).await;
+    assert_eq!(get(&gate.metrics, "/healthz").await.0, 200);
+    let (status, body) = get(&gate.metrics, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("AMQP broker not connected"), "{body}");
+    let (_, samples) = scrape(&gate.metrics).await;
+    assert_eq!(value(&samples, "samgate_amqp_connected{}"), 0.0);
     stop(gate.child, gate.stderr).await;
 }
