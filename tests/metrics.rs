@@ -4,7 +4,9 @@
 //! `/metrics` parses with `prometheus-parse` (not samgate's own encoder)
 //! and its counters move with the demo's messages submitted over gRPC
 //! `SubmitRaw`; no personnummer, name or message id ever shows in it; and
-//! `/readyz` answers 503 while the configured broker cannot be reached.
+//! `/readyz` answers 503 while the configured broker cannot be reached;
+//! over RabbitMQ, the inbound message and the relay's confirmed deliveries
+//! are counted.
 
 mod common;
 
@@ -250,5 +252,59 @@ async fn not_ready_while_the_configured_broker_is_unreachable() {
     assert!(body.contains("AMQP broker not connected"), "{body}");
     let (_, samples) = scrape(&gate.metrics).await;
     assert_eq!(value(&samples, "samgate_amqp_connected{}"), 0.0);
+    stop(gate.child, gate.stderr).await;
+}
+
+#[tokio::test]
+async fn amqp_messages_and_deliveries_are_counted() {
+    use samgate::dialects::DialectName;
+    use samgate::transport::topology::Names;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("metrics-{}", uuid::Uuid::new_v4().simple());
+    let url = amqp_url();
+    let mut gate = serve_with(
+        dir.path(),
+        &[("SAMGATE_AMQP_URL", &url), ("SAMGATE_AMQP_PREFIX", &prefix)],
+    )
+    .await;
+    gate.stderr
+        .wait_for("relay connected", 1, &mut gate.child)
+        .await;
+    let (status, body) = get(&gate.metrics, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+
+    let names = Names::new(&prefix);
+    let connection = samgate::transport::connect(&url).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let inbound = names.inbound(DialectName::Lifecare);
+    publish_stream(&channel, inbound.as_str(), "METRICS", 1, 1).await;
+
+    let received = "samgate_messages_received_total{dialect=lifecare,way=amqp}";
+    let address = gate.metrics.clone();
+    let samples = eventually(
+        "the AMQP message and its deliveries counted",
+        std::time::Duration::from_secs(30),
+        || {
+            let address = address.clone();
+            async move {
+                let (_, samples) = scrape(&address).await;
+                let confirmed: f64 = samples
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.starts_with("samgate_deliveries_total{")
+                            && k.contains("outcome=confirmed")
+                    })
+                    .map(|(_, v)| v)
+                    .sum();
+                (value(&samples, received) == 1.0 && confirmed > 0.0).then_some(samples)
+            }
+        },
+    )
+    .await;
+    assert_eq!(value(&samples, "samgate_amqp_connected{}"), 1.0);
+    assert_eq!(value(&samples, "samgate_events_stored_total{}"), 1.0);
+
+    clean_amqp(&channel, &names, &samgate::routing::Directory::builtin()).await;
+    let _ = connection.close(200, "done".into()).await;
     stop(gate.child, gate.stderr).await;
 }
