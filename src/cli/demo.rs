@@ -72,7 +72,7 @@ const STORY: &[(&str, DialectName, &[u8])] = &[
 ];
 
 pub async fn run(cli: &Cli, config: Config, args: &DemoArgs) -> anyhow::Result<()> {
-    let (store, gateway) = super::assemble(cli, &config).await?;
+    let (store, gateway) = super::assemble(cli, &config, true).await?;
     let directory = gateway.router().directory();
     let name_of = |hsa: &str| {
         directory

@@ -485,17 +485,7 @@ fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let store = rt
-        .block_on(crate::store::open(&config.store.url, &cli.data_dir))
-        .context("cannot open the store")?;
-    let directory = config
-        .directory
-        .load()
-        .context("the actor directory does not validate")?;
-    let router = crate::routing::Router::new(config.engine(), directory)
-        .publishing_plans(config.portal.push.enabled())
-        .delivering(!args.no_deliver);
-    let gateway = Arc::new(Gateway::new(store, router));
+    let (_, gateway) = rt.block_on(super::assemble(cli, &config, !args.no_deliver))?;
     let mut importer = Importer {
         form: args.from,
         gateway,

@@ -117,11 +117,14 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The gateway as `serve` and `demo` run it, on the configured store
-/// (created if missing) and directory, and the store it writes to.
+/// The gateway as `serve`, `demo` and `import` run it, on the configured
+/// store (created if missing) and directory, and the store it writes to.
+/// Without `deliver` events are stored and routed participants kept, but no
+/// outbox rows written (`import --no-deliver`).
 async fn assemble(
     cli: &Cli,
     config: &Config,
+    deliver: bool,
 ) -> anyhow::Result<(
     std::sync::Arc<dyn crate::store::Store>,
     std::sync::Arc<crate::gateway::Gateway>,
@@ -135,7 +138,8 @@ async fn assemble(
         .load()
         .context("the actor directory does not validate")?;
     let router = crate::routing::Router::new(config.engine(), directory)
-        .publishing_plans(config.portal.push.enabled());
+        .publishing_plans(config.portal.push.enabled())
+        .delivering(deliver);
     let gateway = std::sync::Arc::new(crate::gateway::Gateway::new(store.clone(), router));
     Ok((store, gateway))
 }

@@ -236,7 +236,7 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
     let transport = grpc_transport(&config, args, local)?;
     let security = grpc_security(cli, &config, transport)?;
     crate::portal::settings::validate_if_in_use(&config.portal)?;
-    let (store, gateway) = super::assemble(cli, &config).await?;
+    let (store, gateway) = super::assemble(cli, &config, true).await?;
     tracing::info!(
         units = gateway.router().directory().len(),
         "actor directory loaded"
