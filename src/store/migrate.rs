@@ -90,6 +90,18 @@ mod tests {
         conn.close().await.unwrap();
     }
 
+    /// Runs one statement on the store at `path`, as another program would.
+    async fn execute(path: &std::path::Path, sql: &'static str) {
+        let mut conn = SqliteConnectOptions::from_str("sqlite://")
+            .unwrap()
+            .filename(path)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+
     /// sqlx's rows in the store at `path`: version and checksum.
     async fn sqlx_rows(path: &std::path::Path) -> Vec<(i64, Vec<u8>)> {
         let options = SqliteConnectOptions::from_str("sqlite://")
@@ -147,17 +159,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("samgate.db");
         SqliteStore::open(&path).await.unwrap().close().await;
-        let mut conn = SqliteConnectOptions::from_str("sqlite://")
-            .unwrap()
-            .filename(&path)
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 2")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
+        execute(
+            &path,
+            "UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 2",
+        )
+        .await;
         let refused = SqliteStore::open(&path).await.err().expect("refused");
         assert!(
             matches!(
@@ -175,17 +181,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("samgate.db");
         old_sqlite_store(&path, OLD_SQLITE.len()).await;
-        let mut conn = SqliteConnectOptions::from_str("sqlite://")
-            .unwrap()
-            .filename(&path)
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
+        execute(
+            &path,
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",
+        )
+        .await;
         let refused = SqliteStore::open(&path).await.err().expect("refused");
         assert!(
             matches!(
