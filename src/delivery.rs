@@ -26,42 +26,67 @@ pub struct Rendered {
     pub body: Vec<u8>,
 }
 
+/// A delivery that cannot be made in its recipient's form: which one, and
+/// why (for the quarantine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotRendered {
+    pub message_id: String,
+    pub case_id: String,
+    pub reason: String,
+}
+
 /// A delivery in its recipient's form: the dialect's bytes, the canonical
-/// event for native recipients, or a notice's text.
-pub fn render(delivery: &Delivery) -> Result<Rendered, String> {
+/// event for native recipients, or a notice's text. Takes the delivery, so
+/// its event is neither cloned for the check nor for the answer.
+pub fn render(mut delivery: Delivery) -> Result<Rendered, NotRendered> {
     if delivery.kind == DeliveryKind::Notice {
+        let body = delivery.reason.clone().into_bytes();
         return Ok(Rendered {
-            delivery: delivery.clone(),
+            delivery,
             message_type: "notice",
             content_type: "text/plain; charset=UTF-8",
-            body: delivery.reason.clone().into_bytes(),
+            body,
         });
     }
     let message_type = delivery.event.payload.as_ref().map_or("none", payload_name);
-    let system = delivery.system.ok_or("the recipient's system is unknown")?;
+    let refuse = |delivery: Delivery, reason: String| NotRendered {
+        message_id: delivery.message_id,
+        case_id: delivery.case_id,
+        reason,
+    };
+    let Some(system) = delivery.system else {
+        return Err(refuse(delivery, "the recipient's system is unknown".into()));
+    };
     match system.dialect() {
         None if system == System::Native => Ok(Rendered {
-            delivery: delivery.clone(),
+            delivery,
             message_type,
             content_type: "application/x-protobuf",
             body: Vec::new(),
         }),
-        None => Err(format!(
-            "{} deliveries are not rendered for a unit",
-            system.as_str()
-        )),
+        None => {
+            let reason = format!("{} deliveries are not rendered for a unit", system.as_str());
+            Err(refuse(delivery, reason))
+        }
         Some(dialect) => {
             let adapter = dialect.adapter();
             // Stored events were checked on their way in; checking again
             // here, once per delivery, is what lets the encoder trust it.
-            let event = check_event(delivery.event.clone()).map_err(|e| e.to_string())?;
-            let encoded = adapter.encode(&event, None).map_err(|e| e.to_string())?;
-            Ok(Rendered {
-                delivery: delivery.clone(),
-                message_type,
-                content_type: adapter.content_type(),
-                body: encoded.bytes,
-            })
+            let event = match check_event(std::mem::take(&mut delivery.event)) {
+                Ok(event) => event,
+                Err(e) => return Err(refuse(delivery, e.to_string())),
+            };
+            let encoded = adapter.encode(&event, None);
+            delivery.event = event.into_inner();
+            match encoded {
+                Ok(encoded) => Ok(Rendered {
+                    delivery,
+                    message_type,
+                    content_type: adapter.content_type(),
+                    body: encoded.bytes,
+                }),
+                Err(e) => Err(refuse(delivery, e.to_string())),
+            }
         }
     }
 }
@@ -81,12 +106,12 @@ pub async fn pull(
         if delivery.channel() == Some(Channel::Push) {
             continue;
         }
-        match render(&delivery) {
+        match render(delivery) {
             Ok(r) => out.push(r),
-            Err(reason) => {
-                tracing::warn!(message_id = %delivery.message_id, case_id = %delivery.case_id, "delivery quarantined: {reason}");
+            Err(not) => {
+                tracing::warn!(message_id = %not.message_id, case_id = %not.case_id, "delivery quarantined: {}", not.reason);
                 store
-                    .quarantine_delivery(&delivery.message_id, &reason)
+                    .quarantine_delivery(&not.message_id, &not.reason)
                     .await?;
             }
         }

@@ -113,7 +113,7 @@ async fn no_later_message_lifts_protected_identity_from_any_way_in() {
                 assert!(d.reason.starts_with(QUARANTINE_PROTECTED_IDENTITY));
             }
             assert!(d.event.patient.as_ref().unwrap().protected_identity);
-            let rendered = samgate::delivery::render(d).unwrap();
+            let rendered = samgate::delivery::render(d.clone()).unwrap();
             if let Some(dialect) = d.system.and_then(|s| s.dialect()) {
                 let back = dialect.adapter().decode(&rendered.body).unwrap().event;
                 assert!(back.patient().protected_identity, "{way:?}");

@@ -275,11 +275,13 @@ async fn publish_round(
     let store = gateway.store();
     let mut ready = Vec::with_capacity(chosen.len());
     for d in chosen {
-        match render(&d) {
+        match render(d) {
             Ok(rendered) => ready.push(rendered),
-            Err(reason) => {
-                tracing::warn!(message_id = %d.message_id, case_id = %d.case_id, "delivery quarantined: {reason}");
-                store.quarantine_delivery(&d.message_id, &reason).await?;
+            Err(not) => {
+                tracing::warn!(message_id = %not.message_id, case_id = %not.case_id, "delivery quarantined: {}", not.reason);
+                store
+                    .quarantine_delivery(&not.message_id, &not.reason)
+                    .await?;
             }
         }
     }
