@@ -102,11 +102,13 @@ impl Gateway {
 
     /// Checks, folds and stores a canonical event.
     pub async fn submit_event(&self, event: CaseEvent) -> Result<Submitted, SubmitError> {
-        let message_hash = crate::telemetry::log_id(&event.source_message_id);
+        // Kept for the refusal's log line; hashed only if that line is
+        // written, not for every event.
+        let message_id = event.source_message_id.clone();
         match check_event(event) {
             Ok(event) => self.submit_checked(event).await,
             Err(e) => {
-                tracing::warn!(%message_hash, field = %e.field, "event refused: invalid field");
+                tracing::warn!(message_hash = %crate::telemetry::log_id(&message_id), field = %e.field, "event refused: invalid field");
                 Err(e.into())
             }
         }
