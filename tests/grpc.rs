@@ -5,58 +5,16 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
-use samgate::engine::Engine;
-use samgate::gateway::Gateway;
-use samgate::routing::{Directory, Router};
 use samgate_proto::v1::case_service_client::CaseServiceClient;
 use samgate_proto::v1::translation_service_client::TranslationServiceClient;
 use samgate_proto::v1::*;
-use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic::transport::Channel;
 
-struct Server {
-    channel: Channel,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
-    let gateway = Arc::new(Gateway::new(
-        store,
-        Router::new(Engine::default(), Directory::builtin()),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(samgate::api::serve(gateway, listener, async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    Server {
-        channel,
-        stop: Some(stop),
-        handle,
-        _dir: dir,
-    }
-}
-
-impl Server {
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.handle.await.unwrap().unwrap();
-    }
+/// A server on a free port with its own data directory.
+async fn start() -> common::grpc::Served {
+    common::grpc::serve_fresh().await
 }
 
 fn submit(ty: &str) -> SubmitEventRequest {

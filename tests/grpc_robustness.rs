@@ -13,9 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use samgate::engine::Engine;
-use samgate::gateway::Gateway;
-use samgate::routing::{Directory, Router};
 use samgate::store::Store;
 use samgate_proto::Payload;
 use samgate_proto::v1::case_service_client::CaseServiceClient;
@@ -32,39 +29,21 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A case id no case has.
 const UNKNOWN_CASE: &str = "0190f5c2-0000-7000-8000-000000000000";
 
-/// The gateway served over `store` on a free loopback port.
-struct Gate {
-    channel: Channel,
-    store: Arc<dyn Store>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+/// The gateway served over a store on a free loopback port.
+type Gate = common::grpc::Served;
 
 async fn serve(store: Arc<dyn Store>) -> Gate {
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Router::new(Engine::default(), Directory::builtin()),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(samgate::api::serve(gateway, listener, async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    Gate {
-        channel,
-        store,
-        stop: Some(stop),
-        handle,
-    }
+    common::grpc::serve(store).await
 }
 
-impl Gate {
+/// The two clients the tests call; the case client has no size limit of
+/// its own, so the server's are what is tested.
+trait Clients {
+    fn cases(&self) -> CaseServiceClient<Channel>;
+    fn deliveries(&self) -> DeliveryServiceClient<Channel>;
+}
+
+impl Clients for Gate {
     fn cases(&self) -> CaseServiceClient<Channel> {
         CaseServiceClient::new(self.channel.clone())
             .max_decoding_message_size(usize::MAX)
@@ -73,16 +52,6 @@ impl Gate {
 
     fn deliveries(&self) -> DeliveryServiceClient<Channel> {
         DeliveryServiceClient::new(self.channel.clone())
-    }
-
-    /// Tells the server to stop, and waits (a while at most) until it has.
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        tokio::time::timeout(WAIT, self.handle)
-            .await
-            .expect("the server stops promptly")
-            .unwrap()
-            .unwrap();
     }
 }
 

@@ -296,16 +296,7 @@ async fn a_plan_naming_thousands_of_units_is_refused() {
         .await
         .unwrap();
     let mut plan = canonical_example("sipPlan");
-    if let Some(Payload::SipPlan(p)) = plan.payload.as_mut() {
-        let template = p.interventions[0].clone();
-        p.interventions = (0..10_000)
-            .map(|i| {
-                let mut intervention = template.clone();
-                intervention.responsible_hsa_id = format!("SE2321000164-X{i:05}");
-                intervention
-            })
-            .collect();
-    }
+    name_invented_units(&mut plan, 10_000);
     let violation = rule(g.submit_event(plan).await);
     assert_eq!(violation.code(), "too-many-participants");
     assert!(

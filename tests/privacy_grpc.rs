@@ -7,12 +7,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
-use samgate::engine::Engine;
-use samgate::gateway::Gateway;
-use samgate::routing::{Directory, Router};
 use samgate_proto::v1::case_service_client::CaseServiceClient;
 use samgate_proto::v1::*;
 use samgate_proto::{CaseEvent, Payload};
@@ -23,34 +18,14 @@ const STRANGER: &str = "SE9999999999-STRANGER2";
 
 struct Server {
     client: CaseServiceClient<Channel>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
+    served: common::grpc::Served,
 }
 
 async fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
-    let gateway = Arc::new(Gateway::new(
-        store,
-        Router::new(Engine::default(), Directory::builtin()),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(samgate::api::serve(gateway, listener, async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let served = common::grpc::serve_fresh().await;
     Server {
-        client: CaseServiceClient::new(channel),
-        stop: Some(stop),
-        handle,
-        _dir: dir,
+        client: CaseServiceClient::new(served.channel.clone()),
+        served,
     }
 }
 
@@ -63,9 +38,8 @@ impl Server {
             .map(tonic::Response::into_inner)
     }
 
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.handle.await.unwrap().unwrap();
+    async fn stop(self) {
+        self.served.stop().await;
     }
 }
 
@@ -158,16 +132,7 @@ async fn over_grpc_a_stranger_cannot_withdraw_and_a_flood_of_units_is_refused() 
 
     // A plan naming 10,000 invented units.
     let mut plan = outpatient("sipPlan", "O-4");
-    if let Some(Payload::SipPlan(p)) = plan.payload.as_mut() {
-        let template = p.interventions[0].clone();
-        p.interventions = (0..10_000)
-            .map(|i| {
-                let mut intervention = template.clone();
-                intervention.responsible_hsa_id = format!("SE2321000164-X{i:05}");
-                intervention
-            })
-            .collect();
-    }
+    name_invented_units(&mut plan, 10_000);
     let refused = server.submit(plan).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(

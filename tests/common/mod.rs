@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod grpc;
 pub mod pki;
 pub mod process;
 
@@ -266,4 +267,19 @@ pub fn checked(event: &CaseEvent) -> samgate_proto::validate::Checked<CaseEvent>
 /// Events checked (see `checked`).
 pub fn checked_all(events: &[CaseEvent]) -> Vec<samgate_proto::validate::Checked<CaseEvent>> {
     events.iter().map(checked).collect()
+}
+
+/// Makes a SIP plan name `count` invented units as intervention owners
+/// (the amplification a hostile sender tried, issue 21).
+pub fn name_invented_units(plan: &mut CaseEvent, count: usize) {
+    if let Some(samgate_proto::Payload::SipPlan(p)) = plan.payload.as_mut() {
+        let template = p.interventions[0].clone();
+        p.interventions = (0..count)
+            .map(|i| {
+                let mut intervention = template.clone();
+                intervention.responsible_hsa_id = format!("SE2321000164-X{i:05}");
+                intervention
+            })
+            .collect();
+    }
 }
