@@ -10,22 +10,13 @@ use std::process::{Command, Output, Stdio};
 
 use common::*;
 
-/// The Lifecare examples in the story's order (their message ids).
-const STORY: [&str; 13] = [
-    "admissionNotice",
-    "inNotice",
-    "careContactAssigned",
-    "dischargeReady",
-    "sipInvitation",
-    "sipPlan",
-    "dischargeNotice",
-    "threadMessage",
-    "consent",
-    "caseOpened",
-    "caseClosed",
-    "caseReopened",
-    "deviation",
-];
+/// The examples in the story's order: by their message ids, as the
+/// systems sent them.
+fn story() -> Vec<&'static str> {
+    let mut types = TYPES.to_vec();
+    types.sort_by_key(|ty| canonical_example(ty).source_message_id);
+    types
+}
 
 fn import(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_samgate"))
@@ -46,7 +37,7 @@ fn stdout(out: &Output) -> String {
 /// is the story's order.
 fn story_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for (i, ty) in STORY.iter().enumerate() {
+    for (i, ty) in story().iter().enumerate() {
         std::fs::write(
             dir.path().join(format!("{:02}-{ty}.xml", i + 1)),
             example_bytes("lifecare", ty),
