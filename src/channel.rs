@@ -12,6 +12,10 @@ use serde::Deserialize;
 
 use crate::dialects::DialectName;
 
+/// The quarantine reason of a delivery to a system that a person's
+/// protected identity forbids ([`System::forbids_protected_identity`]).
+pub const QUARANTINE_PROTECTED_IDENTITY: &str = "protected-identity-policy";
+
 /// The recipient name of a plan's publication to the citizen portal.
 pub const PORTAL_RECIPIENT: &str = "portal";
 
@@ -98,6 +102,13 @@ impl System {
             System::Native => Channel::Pull,
             System::Portal => Channel::Push,
         }
+    }
+
+    /// Whether a person with protected identity is never sent to this
+    /// system (Cosmic Link cannot keep such a case apart): deliveries to it
+    /// are quarantined with `protected-identity-policy`.
+    pub fn forbids_protected_identity(self) -> bool {
+        self == System::CosmicLink
     }
 
     /// Whether a unit of the directory may use this system (the portal

@@ -36,6 +36,7 @@ pub struct Config {
     pub payment_liability: LiabilityAgreements,
     pub cases: CasesConfig,
     pub metrics: crate::metrics::MetricsConfig,
+    pub hl7: crate::journal::Hl7Config,
 }
 
 /// Limits of the case rules.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use samgate_adapter_core::{DecodeError, Warning};
 use samgate_proto::CaseEvent;
 use samgate_proto::v1::StoredEvent;
-use samgate_proto::validate::{Checked, FieldError, check_event, payload_name};
+use samgate_proto::validate::{Checked, FieldError, check_input, payload_name};
 use tokio::sync::{broadcast, watch};
 
 use crate::delivery::Rendered;
@@ -100,12 +100,13 @@ impl Gateway {
         self.stored_count.subscribe()
     }
 
-    /// Checks, folds and stores a canonical event.
+    /// Checks, folds and stores a canonical event from a sender (who may
+    /// not claim samgate's own source system `JOURNAL`).
     pub async fn submit_event(&self, event: CaseEvent) -> Result<Submitted, SubmitError> {
         // Kept for the refusal's log line; hashed only if that line is
         // written, not for every event.
         let message_id = event.source_message_id.clone();
-        match check_event(event) {
+        match check_input(event) {
             Ok(event) => self.submit_checked(event).await,
             Err(e) => {
                 tracing::warn!(message_hash = %crate::telemetry::log_id(&message_id), field = %e.field, "event refused: invalid field");

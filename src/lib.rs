@@ -21,6 +21,8 @@
 //! - [`tls`]: reading the PEM files of the TLS settings.
 //! - [`engine`]: the case fold: the process rules, deadlines, payment
 //!   liability; a plain function of the case, the event and outside facts.
+//! - [`stays`]: hospital stays from the journal feed: how each ADT trigger
+//!   changes one, which case it links to, the events it derives.
 //! - [`store`]: the `Store` trait, its SQLite and PostgreSQL backends, the
 //!   outbox, the person register.
 //! - [`indicators`]: the counties' month-by-month follow-up (admissions,
@@ -33,6 +35,9 @@
 //! - [`telemetry`]: logging, and what it must never carry.
 //! - [`metrics`]: Prometheus metrics and the probes, on their own listener.
 //! - [`gateway`]: the one submit path every way in takes.
+//! - [`journal`]: the journal systems' HL7 v2 feed as a service: a message
+//!   in, its effects committed (group commit), its ACK out; the durable
+//!   timers of discharge reconciliation.
 //! - [`portal`]: SIP documents for the citizen (GetCarePlans v2, FHIR R4,
 //!   the printable page), the access log, the push to a portal.
 //! - [`transport`]: RabbitMQ: topology, inbound consumers, the outbox relay.
@@ -53,9 +58,11 @@ pub mod dialects;
 pub mod engine;
 pub mod gateway;
 pub mod indicators;
+pub mod journal;
 pub mod metrics;
 pub mod portal;
 pub mod routing;
+pub mod stays;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -48,6 +48,10 @@ pub struct MetricsConfig {
 pub enum Way {
     Amqp,
     Grpc,
+    /// The journal feed's MLLP listener.
+    Mllp,
+    /// `samgate import`.
+    Import,
 }
 
 impl Way {
@@ -55,6 +59,8 @@ impl Way {
         match self {
             Way::Amqp => "amqp",
             Way::Grpc => "grpc",
+            Way::Mllp => "mllp",
+            Way::Import => "import",
         }
     }
 }

@@ -277,6 +277,8 @@ pub fn case_to_value(c: &Case) -> Value {
         )
         .ts("dischargeReadyAt", &c.discharge_ready_at)
         .ts("dischargedAt", &c.discharged_at)
+        .enumv::<SourceSystem>("dischargedBy", c.discharged_by)
+        .enumv::<DischargeDestination>("dischargeDestination", c.discharge_destination)
         .int("paymentLiabilityDays", c.payment_liability_days)
         .int(
             "eventCount",

@@ -348,6 +348,27 @@ pub fn check_event(e: CaseEvent) -> Result<Checked<CaseEvent>, FieldError> {
     Ok(Checked(e))
 }
 
+/// Checks an event from a sender (gRPC, an import): the model's rules, and
+/// a source system a sender may claim. `JOURNAL` marks the events samgate
+/// derives from the journal feed itself, so no sender may claim it.
+pub fn check_input(e: CaseEvent) -> Result<Checked<CaseEvent>, FieldError> {
+    let checked = check_event(e)?;
+    refuse_derived_source(&checked)?;
+    Ok(checked)
+}
+
+/// Refuses an event from a sender that claims samgate's own source system
+/// `JOURNAL` (see [`check_input`]).
+pub fn refuse_derived_source(e: &CaseEvent) -> Check {
+    if e.source_system == SourceSystem::Journal as i32 {
+        return Err(FieldError::new(
+            "sourceSystem",
+            "JOURNAL marks events samgate derives from the journal feed; it is never accepted as input",
+        ));
+    }
+    Ok(())
+}
+
 fn check_fields(e: &CaseEvent) -> Check {
     let size = prost::Message::encoded_len(e);
     if size > MAX_EVENT_BYTES {

@@ -40,7 +40,12 @@ pub async fn run(cli: &Cli, config: Config, command: &CaseCommand) -> anyhow::Re
     let result = match command {
         CaseCommand::Show { case_id } => match store.get_case(case_id).await? {
             Some(case) => {
-                outln!("{}", serde_json::to_string_pretty(&case_to_value(&case))?);
+                let mut value = case_to_value(&case);
+                let stays = crate::journal::timers::stays_of_case(store.as_ref(), &case.id).await?;
+                if !stays.is_empty() {
+                    value["stays"] = stays.iter().map(stay_value).collect();
+                }
+                outln!("{}", serde_json::to_string_pretty(&value)?);
                 Ok(())
             }
             None => Err(anyhow::anyhow!("case {case_id}: no such case")),
@@ -76,4 +81,37 @@ pub async fn run(cli: &Cli, config: Config, command: &CaseCommand) -> anyhow::Re
     };
     store.close().await;
     result
+}
+
+/// A linked hospital stay as `case show` prints it (times RFC 3339 UTC,
+/// the destination by its name).
+fn stay_value(stay: &crate::stays::Stay) -> serde_json::Value {
+    use samgate_proto::v1::DischargeDestination;
+    let time = |s: Option<i64>| {
+        s.map(|seconds| {
+            samgate_proto::time::format_utc(&samgate_proto::Timestamp { seconds, nanos: 0 })
+        })
+    };
+    let destination = stay
+        .destination
+        .and_then(|d| DischargeDestination::try_from(d).ok())
+        .and_then(|d| d.bare_name());
+    let mut v = serde_json::json!({
+        "facility": stay.facility,
+        "visitNumber": stay.visit_number,
+        "wards": stay.wards,
+        "cancelled": stay.cancelled,
+        "dischargeReconciled": stay.discharge_reached.is_some(),
+    });
+    for (key, value) in [
+        ("hospital", stay.hospital.clone()),
+        ("admittedAt", time(stay.admitted_at)),
+        ("dischargedAt", time(stay.discharged_at)),
+        ("destination", destination.map(str::to_owned)),
+    ] {
+        if let Some(value) = value {
+            v[key] = value.into();
+        }
+    }
+    v
 }

@@ -410,7 +410,11 @@ fn decode_json(bytes: &[u8]) -> Result<Checked<CaseEvent>, Refusal> {
         return Err(Refusal::new("too-large", None));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Refusal::new("not-utf8", None))?;
-    canonical::checked_from_str(text).map_err(|e| Refusal::new("refused-json", Some(e.path)))
+    let event = canonical::checked_from_str(text)
+        .map_err(|e| Refusal::new("refused-json", Some(e.path)))?;
+    samgate_proto::validate::refuse_derived_source(&event)
+        .map_err(|e| Refusal::new("refused-json", Some(e.field)))?;
+    Ok(event)
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -15,11 +15,13 @@ use tokio::net::TcpListener;
 use super::Cli;
 use crate::api::GrpcSecurity;
 use crate::api::connection::{GRPC_ALPN, GRPC_SETTINGS, GrpcTransport};
-use crate::api::mtls::{TlsFiles, TlsListener, mutual_tls_config, server_config};
+use crate::api::mllp::{Answerer, MllpSettings, MllpTls};
+use crate::api::mtls::{SettingNames, TlsFiles, TlsListener, mutual_tls_config, server_config};
 use crate::api::portal::PortalState;
 use crate::api::read_log::ReadLog;
 use crate::config::{Config, DirectoryConfig};
 use crate::gateway::Gateway;
+use crate::journal::Journal;
 use crate::portal::PublishRules;
 use crate::portal::audit::AuditLog;
 use crate::portal::push::Pusher;
@@ -123,6 +125,69 @@ async fn start_portal(
         };
         if let Err(e) = crate::api::portal::serve(state, listener, shutdown).await {
             tracing::error!("the portal endpoints stopped: {e}");
+        }
+    }))
+}
+
+/// The MLLP listener's messages go to the journal feed, each answered
+/// after its commit.
+#[async_trait::async_trait]
+impl Answerer for Journal {
+    async fn answer(&self, message: Vec<u8>) -> Option<Vec<u8>> {
+        self.receive(crate::metrics::Way::Mllp, &message).await.ack
+    }
+}
+
+/// The journal feed's MLLP listener (`[hl7] listen`), until `stop`.
+async fn start_mllp(
+    config: &Config,
+    journal: Arc<Journal>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let hl7 = &config.hl7;
+    let tls = if hl7.tls() {
+        anyhow::ensure!(
+            !hl7.allowed_senders.is_empty(),
+            "hl7.allowed_senders is empty: with TLS on, no sender could connect"
+        );
+        let names = SettingNames {
+            cert: "hl7.tls_cert",
+            key: "hl7.tls_key",
+            client_ca: "hl7.client_ca",
+        };
+        let files = TlsFiles {
+            cert: &hl7.tls_cert,
+            key: &hl7.tls_key,
+            client_ca: &hl7.client_ca,
+        };
+        // MLLP has no ALPN name.
+        let config = mutual_tls_config(&files, names, &[])?;
+        Some(MllpTls {
+            config,
+            allowed_senders: hl7.allowed_senders.clone(),
+        })
+    } else {
+        None
+    };
+    let tcp = TcpListener::bind(&hl7.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (hl7.listen)", hl7.listen))?;
+    let address = tcp.local_addr()?;
+    tracing::info!(%address, tls = tls.is_some(), "samgate serving the journal feed (HL7 v2 over MLLP)");
+    if tls.is_none() && !address.ip().is_loopback() {
+        tracing::warn!(%address, "the MLLP listener is off loopback without TLS: any host that reaches it can send ADT messages");
+    }
+    let settings = MllpSettings {
+        tls,
+        idle_timeout: (hl7.idle_timeout_seconds > 0)
+            .then(|| std::time::Duration::from_secs(hl7.idle_timeout_seconds)),
+    };
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = crate::api::mllp::serve(tcp, settings, journal, shutdown).await {
+            tracing::error!("the MLLP listener stopped: {e}");
         }
     }))
 }
@@ -257,6 +322,14 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         crate::transport::start(gateway.clone(), &config.amqp, stopped)
     };
     let mut tasks = transports;
+    let journal = Arc::new(Journal::new(gateway.clone(), &config.hl7)?);
+    tasks.push(tokio::spawn(crate::journal::timers::run(
+        gateway.clone(),
+        stop.subscribe(),
+    )));
+    if !config.hl7.listen.is_empty() {
+        tasks.push(start_mllp(&config, journal.clone(), stop.subscribe()).await?);
+    }
     let (draining, drained) = tokio::sync::watch::channel(false);
     if !config.metrics.listen.is_empty() {
         let readiness = crate::metrics::Readiness {

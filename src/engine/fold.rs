@@ -241,6 +241,11 @@ impl Engine {
                     author: author.hsa_id.clone(),
                 });
             }
+            // A discharge samgate reconciled from the journal feed may be
+            // followed by the ward's own notice, or by the journal's
+            // corrected one (hl7v2.md): routed only when it differs.
+            Payload::DischargeNotice(_)
+                if discharged && prev.discharged_by == SourceSystem::Journal as i32 => {}
             Payload::DischargeReady(_) | Payload::DischargeNotice(_) if discharged => {
                 return Err(RuleViolation::AlreadyDischarged {
                     payload: payload_name(payload),
@@ -298,6 +303,8 @@ impl Engine {
             Payload::DischargeNotice(d) => {
                 case.status = CaseStatus::Discharged as i32;
                 case.discharged_at = d.discharged_at;
+                case.discharged_by = event.source_system;
+                case.discharge_destination = d.destination;
                 meet_deadline(case, DeadlineKind::PaymentLiability, d.discharged_at);
                 let ready = case.discharge_ready_at.as_ref().and_then(to_utc);
                 let out = d.discharged_at.as_ref().and_then(to_utc);

@@ -100,7 +100,7 @@ impl Folder for Router {
         };
         let mut case = self.engine.fold(prev, case_id, event, &facts)?;
         let mut deliveries = route(&directory, &mut case, event);
-        if !self.deliver {
+        if !self.deliver || repeats_the_discharge(prev, event) {
             return Ok(Outcome {
                 case,
                 deliveries: Vec::new(),
@@ -116,4 +116,18 @@ impl Folder for Router {
         }
         Ok(Outcome { case, deliveries })
     }
+}
+
+/// Whether a discharge notice says again what a discharge samgate already
+/// announced says (the same minute and destination): stored, not routed
+/// (hl7v2.md, the ward's own notice after the journal's).
+fn repeats_the_discharge(prev: Option<&Case>, event: &CaseEvent) -> bool {
+    let (Some(prev), Some(Payload::DischargeNotice(d))) = (prev, &event.payload) else {
+        return false;
+    };
+    let minute =
+        |t: &Option<samgate_proto::Timestamp>| t.as_ref().map(|t| t.seconds.div_euclid(60));
+    prev.status == samgate_proto::v1::CaseStatus::Discharged as i32
+        && minute(&prev.discharged_at) == minute(&d.discharged_at)
+        && prev.discharge_destination == d.destination
 }

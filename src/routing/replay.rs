@@ -39,7 +39,8 @@ pub fn replay_system(
         .unit(&delivery.recipient)
         .ok_or_else(|| ReplayRefused::UnknownRecipient(delivery.recipient.clone()))?;
     let protected = case.patient.as_ref().is_some_and(|p| p.protected_identity);
-    if protected && delivery.kind == DeliveryKind::Event && unit.system == System::CosmicLink {
+    if protected && delivery.kind == DeliveryKind::Event && unit.system.forbids_protected_identity()
+    {
         return Err(ReplayRefused::ProtectedIdentity(delivery.recipient.clone()));
     }
     Ok(unit.system)

@@ -17,10 +17,10 @@
 use samgate_proto::v1::*;
 use samgate_proto::{CaseEvent, Payload};
 
-use super::{Directory, System};
+use super::Directory;
 use crate::store::{DeliveryKind, NewDelivery};
 
-pub const QUARANTINE_PROTECTED_IDENTITY: &str = "protected-identity-policy";
+pub use crate::channel::QUARANTINE_PROTECTED_IDENTITY;
 pub const QUARANTINE_UNKNOWN_RECIPIENT: &str = "unknown-recipient";
 
 fn add_participant(case: &mut Case, hsa_id: &str, name: &str, kind: ActorKind) {
@@ -90,7 +90,9 @@ pub fn route(directory: &Directory, case: &mut Case, event: &CaseEvent) -> Vec<N
                     p.hsa_id
                 ),
             ),
-            Some(unit) if patient.protected_identity && unit.system == System::CosmicLink => {
+            Some(unit)
+                if patient.protected_identity && unit.system.forbids_protected_identity() =>
+            {
                 policy_refusals.push(unit.name.clone());
                 NewDelivery::quarantined(
                     &p.hsa_id,

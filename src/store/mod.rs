@@ -12,6 +12,7 @@
 mod backend;
 mod batch;
 mod feed;
+pub mod journal;
 mod migrate;
 mod postgres;
 mod sql;
@@ -504,6 +505,63 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every delivery of a case, in outbox order.
     async fn case_deliveries(&self, case_id: &str) -> Result<Vec<Delivery>, StoreError>;
+
+    // The journal feed (hl7v2.md; see `journal`).
+
+    /// Commits a group of read ADT messages in one transaction, in order:
+    /// one result per message; an error fails the whole group and stores
+    /// nothing of it. `grace_ms` is the discharge timer's grace, `now_ms`
+    /// the time in Unix milliseconds.
+    async fn commit_journal(
+        &self,
+        messages: &[journal::JournalMessage],
+        grace_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<journal::JournalCommit>, StoreError>;
+
+    /// Claims up to `limit` timers due at `now_ms` until `claim_until_ms`:
+    /// no other caller (another gateway on the same database) gets them
+    /// before then, so one fires, not two.
+    async fn claim_due_timers(
+        &self,
+        now_ms: i64,
+        claim_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<journal::Timer>, StoreError>;
+
+    /// Removes a fired timer, unless it was set again meanwhile (a second
+    /// A03 restarts the grace period).
+    async fn finish_timer(&self, timer: &journal::Timer) -> Result<(), StoreError>;
+
+    /// When the next timer is due (Unix milliseconds), if any is.
+    async fn next_timer_due(&self) -> Result<Option<i64>, StoreError>;
+
+    async fn stay(
+        &self,
+        facility: &str,
+        visit_number: &str,
+    ) -> Result<Option<crate::stays::Stay>, StoreError>;
+
+    /// Every stay of a person, by admission.
+    async fn stays_of_person(
+        &self,
+        patient_id: &str,
+    ) -> Result<Vec<crate::stays::Stay>, StoreError>;
+
+    /// Records that a stay's discharge reached `case_id` (the reconciled
+    /// notice was stored there).
+    async fn mark_discharge_reached(
+        &self,
+        facility: &str,
+        visit_number: &str,
+        case_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// What the person register holds of a person.
+    async fn register_entry(
+        &self,
+        patient_id: &str,
+    ) -> Result<crate::stays::RegisterEntry, StoreError>;
 
     /// Finishes writes and closes connections.
     async fn close(&self);

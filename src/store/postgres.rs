@@ -324,6 +324,16 @@ impl Backend for PostgresStore {
         None
     }
 
+    fn journal_locks(people: &[String]) -> Vec<(&'static str, i32, i32)> {
+        const LOCK: &str = "SELECT pg_advisory_xact_lock($1, $2)";
+        let mut keys: Vec<i32> = people.iter().map(|p| person_lock_key(p)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        std::iter::once((LOCK, JOURNAL_LOCK_CLASS, 0))
+            .chain(keys.into_iter().map(|k| (LOCK, PERSON_LOCK_CLASS, k)))
+            .collect()
+    }
+
     async fn close_pools(&self) {
         self.relaxed.close().await;
         self.pool.close().await;
@@ -439,6 +449,11 @@ impl Drop for PeopleHeld {
 /// The first half of the two-part advisory lock keys of people, which keeps
 /// them apart from the single-key locks of the relay and the migrations.
 const PERSON_LOCK_CLASS: i32 = 0x5347_0001;
+
+/// The two-part advisory lock key class of the journal feed's
+/// transactions: one at a time across gateways, so that two senders'
+/// messages for one stay are applied in the order they were committed.
+const JOURNAL_LOCK_CLASS: i32 = 0x5347_0002;
 
 /// A person's lock key: FNV-1a of the identity, 32 bits. Two people who
 /// share a key only wait for each other; the key is computed here, not by

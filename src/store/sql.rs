@@ -49,12 +49,14 @@ use tokio::sync::watch;
 
 use super::backend::{Backend, RowsAffected};
 use super::batch::{Batch, Known, KnownCase, Needs, Seen};
+use super::journal::{self, JournalCommit, JournalMessage, Timer};
 use super::{
     CaseFilter, Checked, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus, FeedReceiver,
     Folder, LiftedProtection, MAX_EVENT_PAGE, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OutboxFeed,
     OutboxRead, RelayLease, Store, StoreError, Submitted,
 };
 use crate::channel::System;
+use crate::stays::{RegisterEntry, Stay};
 
 pub(crate) fn decode_case(body: &[u8]) -> Result<Case, StoreError> {
     Case::decode(body).map_err(|e| StoreError::Corrupt(format!("case: {e}")))
@@ -225,6 +227,9 @@ where
     for<'t> &'t str: Encode<'t, B::Db> + Type<B::Db>,
     for<'t> Option<&'t str>: Encode<'t, B::Db> + Type<B::Db>,
     for<'t> Option<i32>: Encode<'t, B::Db> + Type<B::Db>,
+    for<'t> Option<i64>: Encode<'t, B::Db> + Type<B::Db>,
+    for<'t> bool: Encode<'t, B::Db> + Type<B::Db>,
+    for<'t> i32: Encode<'t, B::Db> + Type<B::Db>,
     for<'t> i64: Encode<'t, B::Db> + Decode<'t, B::Db> + Type<B::Db>,
     for<'t> String: Decode<'t, B::Db> + Type<B::Db>,
     for<'t> Vec<u8>: Encode<'t, B::Db> + Decode<'t, B::Db> + Type<B::Db>,
@@ -395,31 +400,14 @@ where
         // and the command can be run again.
         let _writer = writer(self).await;
         let mut tx = self.pool().begin().await?;
-        let registered = sqlx::query("DELETE FROM protected_persons WHERE patient_id = $1")
-            .bind(patient_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT case_id, body FROM cases WHERE patient_id = $1 ORDER BY case_id",
+        let registered = sqlx::query_scalar::<_, i64>(
+            "SELECT protected_at FROM protected_persons WHERE patient_id = $1",
         )
         .bind(patient_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut cases = Vec::new();
-        for (case_id, body) in rows {
-            let mut case = decode_case(&body)?;
-            if let Some(patient) = case.patient.as_mut().filter(|p| p.protected_identity) {
-                patient.protected_identity = false;
-                sqlx::query("UPDATE cases SET body = $1 WHERE case_id = $2")
-                    .bind(case.encode_to_vec())
-                    .bind(case_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                cases.push(case_id);
-            }
-        }
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        let cases = journal::set_protection(&mut tx, patient_id, false, unix_now()).await?;
         tx.commit().await?;
         Ok(LiftedProtection { registered, cases })
     }
@@ -544,6 +532,128 @@ where
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(delivery_row).collect()
+    }
+
+    // The journal feed.
+
+    async fn commit_journal(
+        &self,
+        messages: &[JournalMessage],
+        grace_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<JournalCommit>, StoreError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        journal::commit(self, messages, grace_ms, now_ms).await
+    }
+
+    async fn claim_due_timers(
+        &self,
+        now_ms: i64,
+        claim_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Timer>, StoreError> {
+        // Re-checked per row by the UPDATE: of two gateways claiming at
+        // once, the second finds the rows claimed and takes none of them.
+        let _writer = writer(self).await;
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "UPDATE timers SET claimed_until = $1 WHERE timer_key IN \
+             (SELECT timer_key FROM timers WHERE due_at <= $2 AND claimed_until <= $2 ORDER BY due_at LIMIT $3) \
+             AND due_at <= $2 AND claimed_until <= $2 \
+             RETURNING timer_key, kind, due_at, payload",
+        )
+        .bind(claim_until_ms)
+        .bind(now_ms)
+        .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        let mut timers: Vec<Timer> = rows
+            .into_iter()
+            .map(|(key, kind, due_at, payload)| Timer {
+                key,
+                kind,
+                due_at,
+                payload,
+            })
+            .collect();
+        timers.sort_by_key(|t| t.due_at);
+        Ok(timers)
+    }
+
+    async fn finish_timer(&self, timer: &Timer) -> Result<(), StoreError> {
+        let _writer = writer(self).await;
+        sqlx::query("DELETE FROM timers WHERE timer_key = $1 AND due_at = $2")
+            .bind(timer.key.as_str())
+            .bind(timer.due_at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn next_timer_due(&self) -> Result<Option<i64>, StoreError> {
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT due_at FROM timers ORDER BY due_at LIMIT 1")
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(due)
+    }
+
+    async fn stay(&self, facility: &str, visit_number: &str) -> Result<Option<Stay>, StoreError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM stays WHERE facility = $1 AND visit_number = $2")
+                .bind(facility)
+                .bind(visit_number)
+                .fetch_optional(self.pool())
+                .await?;
+        body.map(|b| journal::decode_stay(&b)).transpose()
+    }
+
+    async fn stays_of_person(&self, patient_id: &str) -> Result<Vec<Stay>, StoreError> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM stays WHERE patient_id = $1 ORDER BY admitted_at, facility, visit_number",
+        )
+        .bind(patient_id)
+        .fetch_all(self.pool())
+        .await?;
+        bodies.iter().map(|b| journal::decode_stay(b)).collect()
+    }
+
+    async fn mark_discharge_reached(
+        &self,
+        facility: &str,
+        visit_number: &str,
+        case_id: &str,
+    ) -> Result<(), StoreError> {
+        let _writer = writer(self).await;
+        let mut tx = self.pool().begin().await?;
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM stays WHERE facility = $1 AND visit_number = $2")
+                .bind(facility)
+                .bind(visit_number)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(body) = body {
+            let mut stay = journal::decode_stay(&body)?;
+            stay.discharge_reached = Some(case_id.to_owned());
+            let body = serde_json::to_string(&stay)
+                .map_err(|e| StoreError::Corrupt(format!("stay: {e}")))?;
+            sqlx::query(
+                "UPDATE stays SET case_id = $1, body = $2 WHERE facility = $3 AND visit_number = $4",
+            )
+            .bind(case_id)
+            .bind(body.as_str())
+            .bind(facility)
+            .bind(visit_number)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn register_entry(&self, patient_id: &str) -> Result<RegisterEntry, StoreError> {
+        journal::register_entry(self.pool(), patient_id).await
     }
 
     // Relay coordination.

@@ -92,6 +92,10 @@ impl Backend for SqliteStore {
         Some(&self.feed)
     }
 
+    fn journal_locks(_people: &[String]) -> Vec<(&'static str, i32, i32)> {
+        Vec::new()
+    }
+
     async fn close_pools(&self) {
         self.relaxed.close().await;
         self.batches.close().await;
