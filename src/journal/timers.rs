@@ -75,8 +75,13 @@ pub async fn run(gateway: Arc<Gateway>, mut stop: tokio::sync::watch::Receiver<b
 
 /// One pass: claims the due timers and fires each.
 pub async fn fire_due(gateway: &Gateway) -> Result<Fired, StoreError> {
+    fire_due_at(gateway, chrono::Utc::now().timestamp_millis()).await
+}
+
+/// One pass as at `now` (Unix milliseconds): what [`fire_due`] does once
+/// that time has come (tests move the clock this way).
+pub async fn fire_due_at(gateway: &Gateway, now: i64) -> Result<Fired, StoreError> {
     let store = gateway.store();
-    let now = chrono::Utc::now().timestamp_millis();
     let timers = store
         .claim_due_timers(now, now + CLAIM.as_millis() as i64, PER_PASS)
         .await?;
