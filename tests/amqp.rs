@@ -33,6 +33,12 @@ async fn broker() -> Connection {
 /// The longest a test waits for what it expects to happen.
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The journal feed over `gateway`, with the built-in `[hl7]` settings.
+fn journal_of(gateway: &Arc<Gateway>) -> Arc<samgate::journal::Journal> {
+    let config = samgate::config::Config::load(None, Vec::new()).unwrap();
+    Arc::new(samgate::journal::Journal::new(gateway.clone(), &config.hl7).unwrap())
+}
+
 fn prefix() -> String {
     format!("samgate-test-{}", uuid::Uuid::new_v4().simple())
 }
@@ -93,7 +99,7 @@ async fn running(channel: &Channel) -> Running {
         Router::new(Engine::default(), directory.clone()),
     ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway.clone(), &config, stopped);
+    let tasks = start(gateway.clone(), journal_of(&gateway), &config, stopped);
     Running {
         gateway,
         store,
@@ -367,7 +373,12 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
             store,
             Router::new(Engine::default(), directory.clone()),
         ));
-        tasks.extend(start(gateway, &config, stopped.clone()));
+        tasks.extend(start(
+            gateway.clone(),
+            journal_of(&gateway),
+            &config,
+            stopped.clone(),
+        ));
     }
     channel
         .confirm_select(ConfirmSelectOptions::default())
@@ -475,7 +486,7 @@ async fn messages_a_failing_store_cannot_take_go_back_to_their_queue() {
         sqlx::query(sql).execute(&admin).await.unwrap();
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway, &config, stopped);
+    let tasks = start(gateway.clone(), journal_of(&gateway), &config, stopped);
     let inbound = names.inbound(DialectName::Lifecare);
     publish_stream(&channel, inbound.as_str(), "DOWN", CASES, 1).await;
 
@@ -595,7 +606,7 @@ async fn a_message_the_store_refuses_for_good_is_quarantined_with_its_reason() {
     let inbound = names.inbound(DialectName::Lifecare);
     publish_stream(&channel, &inbound, "ONE", CASES, 1).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway, &config, stopped);
+    let tasks = start(gateway.clone(), journal_of(&gateway), &config, stopped);
 
     let refused = next_message(&channel, &names.quarantine()).await;
     let event = DialectName::Lifecare
@@ -811,4 +822,51 @@ async fn serve_declares_its_queues_before_it_consumes() {
         assert!(!log.contains(unwanted), "{unwanted:?} in: {log}");
     }
     clean_amqp(&channel, &Names::new(&prefix), &Directory::builtin()).await;
+}
+
+/// An inpatient A01 of the journal feed for the test personnummer.
+fn journal_a01(control_id: &str) -> Vec<u8> {
+    let mut pv1 = vec![""; 45];
+    pv1[1] = "1";
+    pv1[2] = "I";
+    pv1[3] = "SE2321000164-7381^^^SE2321000164-1004";
+    pv1[19] = "V-AMQP-1";
+    pv1[44] = "202410262215";
+    format!(
+        "MSH|^~\\&|COSMIC|SE2321000164|SAMGATE|REGION|202410262216||ADT^A01^ADT_A01|{control_id}|P|2.5\r\
+         EVN|A01|202410262216\r\
+         PID|1||191212121212^^^SKV&1.2.752.129.2.1.3.1&ISO^PN||Tolvansson^Tolvan^^^^^L\r\
+         PV1|{}\r",
+        pv1[1..].join("|")
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn the_journal_feed_queue_stores_stays_and_quarantines_what_it_refuses() {
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let run = running(&channel).await;
+    let (store, names) = (run.store.clone(), run.names.clone());
+    let queue = names.journal_inbound();
+    publish(&channel, &queue, b"not HL7 at all").await;
+    publish(&channel, &queue, &journal_a01("AMQP-1")).await;
+    // A redelivery of the same message changes nothing and is acked.
+    publish(&channel, &queue, &journal_a01("AMQP-1")).await;
+    common::eventually("the stay", Duration::from_secs(20), || {
+        let store = store.clone();
+        async move { store.stay("SE2321000164", "V-AMQP-1").await.unwrap() }
+    })
+    .await;
+    let refused = next_message(&channel, &names.quarantine()).await;
+    assert_eq!(refused.data, b"not HL7 at all");
+    let why = reason(&refused);
+    assert!(why.starts_with("AR 100: "), "{why}");
+    common::eventually("the queue drained", Duration::from_secs(20), || {
+        let channel = channel.clone();
+        let queue = queue.clone();
+        async move { (message_count(&channel, &queue).await == 0).then_some(()) }
+    })
+    .await;
+    run.finish(&channel).await;
 }

@@ -313,16 +313,16 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
     let tls = matches!(security.transport, GrpcTransport::MutualTls(_));
     tracing::info!(address = %local, tls, data_dir = %cli.data_dir.display(), "samgate serving gRPC");
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let journal = Arc::new(Journal::new(gateway.clone(), &config.hl7)?);
     let transports = if config.amqp.url.is_empty() {
         tracing::info!("no AMQP URL: deliveries wait for DeliveryService");
         Vec::new()
     } else {
         tracing::info!(prefix = %config.amqp.prefix, "AMQP on: inbound consumers and the outbox relay");
         crate::transport::prepare(&gateway, &config.amqp).await?;
-        crate::transport::start(gateway.clone(), &config.amqp, stopped)
+        crate::transport::start(gateway.clone(), journal.clone(), &config.amqp, stopped)
     };
     let mut tasks = transports;
-    let journal = Arc::new(Journal::new(gateway.clone(), &config.hl7)?);
     tasks.push(tokio::spawn(crate::journal::timers::run(
         gateway.clone(),
         stop.subscribe(),

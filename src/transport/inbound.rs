@@ -274,8 +274,16 @@ impl InboundAcks {
                         );
                     }
                     let reason = refused.to_string();
-                    if send_to_quarantine(&self.quarantine, &self.names, dialect, delivery, &reason)
-                        .await?
+                    let queue = self.names.inbound(dialect);
+                    if send_to_quarantine(
+                        &self.quarantine,
+                        &self.names,
+                        dialect.as_str(),
+                        &queue,
+                        delivery,
+                        &reason,
+                    )
+                    .await?
                     {
                         delivery.ack(BasicAckOptions::default()).await?;
                     } else {
@@ -307,10 +315,11 @@ async fn finish(acking: &mut Option<Acking>) -> Result<(), TransportError> {
 
 /// Publishes the original to quarantine with the reason in its headers;
 /// true when the broker confirmed it.
-async fn send_to_quarantine(
+pub(super) async fn send_to_quarantine(
     channel: &Channel,
     names: &Names,
-    dialect: DialectName,
+    dialect: &str,
+    original_queue: &str,
     original: &lapin::message::Delivery,
     reason: &str,
 ) -> Result<bool, TransportError> {
@@ -321,11 +330,11 @@ async fn send_to_quarantine(
     );
     headers.insert(
         ShortString::from("x-samgate-dialect"),
-        AMQPValue::LongString(dialect.as_str().into()),
+        AMQPValue::LongString(dialect.into()),
     );
     headers.insert(
         ShortString::from("x-samgate-original-queue"),
-        AMQPValue::LongString(names.inbound(dialect).as_str().into()),
+        AMQPValue::LongString(original_queue.into()),
     );
     let mut props = BasicProperties::default()
         .with_delivery_mode(2)
@@ -349,6 +358,6 @@ async fn send_to_quarantine(
         )
         .await?
         .await?;
-    tracing::warn!(dialect = dialect.as_str(), "message quarantined");
+    tracing::warn!(dialect, "message quarantined");
     Ok(matches!(confirm, Confirmation::Ack(None)))
 }

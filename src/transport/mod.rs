@@ -11,11 +11,15 @@
 //! - [`inbound`]: one consumer per dialect queue; a message is acked only
 //!   after its event is committed, and one that cannot be handled goes to
 //!   quarantine with its reason;
+//! - [`journal_feed`]: the journal feed's queue `<p>.in.hl7v2`: each HL7 v2
+//!   message (or batch) acked after its effects are committed, refused ones
+//!   quarantined with their reason;
 //! - [`relay`]: the outbox relay, publishing each delivery in its
 //!   recipient's dialect with publisher confirms, in order per case.
 
 pub mod broker;
 pub mod inbound;
+pub mod journal_feed;
 pub mod relay;
 pub mod topology;
 
@@ -53,8 +57,8 @@ pub async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, backoff: Durat
 /// One connected run of a transport: returns `Ok` on a clean stop, an
 /// error when the connection is lost. It may reset the backoff once it is
 /// connected.
-type Session = for<'a> fn(
-    &'a std::sync::Arc<crate::gateway::Gateway>,
+type Session<C> = for<'a> fn(
+    &'a C,
     &'a str,
     &'a topology::Names,
     &'a mut tokio::sync::watch::Receiver<bool>,
@@ -64,13 +68,13 @@ type Session = for<'a> fn(
 /// Runs `session` until `stop` turns true, starting it again after each
 /// lost connection with a growing wait: the loop of both the relay and
 /// the inbound consumers. `what` names it in the log.
-async fn reconnecting(
+async fn reconnecting<C>(
     what: &'static str,
-    gateway: std::sync::Arc<crate::gateway::Gateway>,
+    gateway: C,
     url: String,
     names: topology::Names,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    session: Session,
+    session: Session<C>,
 ) {
     let mut backoff = FIRST_BACKOFF;
     while !*stop.borrow() {
@@ -111,11 +115,20 @@ pub enum TransportError {
 /// start instead of being retried.
 pub fn start(
     gateway: std::sync::Arc<crate::gateway::Gateway>,
+    journal: std::sync::Arc<crate::journal::Journal>,
     config: &AmqpConfig,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let names = topology::Names::new(&config.prefix);
     vec![
+        tokio::spawn(reconnecting(
+            "journal feed",
+            journal,
+            config.url.clone(),
+            names.clone(),
+            stop.clone(),
+            |j, u, n, s, b| Box::pin(journal_feed::session(j, u, n, s, b)),
+        )),
         tokio::spawn(reconnecting(
             "relay",
             gateway.clone(),

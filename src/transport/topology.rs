@@ -37,6 +37,11 @@ impl Names {
         format!("{}.in.{}", self.prefix, dialect.as_str())
     }
 
+    /// The journal feed's queue (HL7 v2 ADT, not a case-event dialect).
+    pub fn journal_inbound(&self) -> String {
+        format!("{}.in.{}", self.prefix, crate::journal::DIALECT)
+    }
+
     pub fn outbound_exchange(&self) -> String {
         format!("{}.out", self.prefix)
     }
@@ -165,6 +170,7 @@ pub async fn declare_inbound(channel: &Channel, names: &Names) -> Result<(), lap
     for d in DialectName::ALL {
         queue(channel, &names.inbound(d), &inbound_arguments(names)).await?;
     }
+    queue(channel, &names.journal_inbound(), &inbound_arguments(names)).await?;
     Ok(())
 }
 
@@ -211,6 +217,7 @@ pub fn definitions(names: &Names, directory: &Directory) -> serde_json::Value {
     for d in DialectName::ALL {
         queues.push(queue(names.inbound(d), &inbound_arguments(names)));
     }
+    queues.push(queue(names.journal_inbound(), &inbound_arguments(names)));
     for unit in directory.units() {
         queues.push(queue(names.outbound(&unit.hsa_id), &quorum_arguments()));
         bindings.push(binding(

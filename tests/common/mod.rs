@@ -124,6 +124,7 @@ pub async fn clean_amqp(
     use samgate::dialects::DialectName;
     let mut queues = vec![names.quarantine()];
     queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
+    queues.push(names.journal_inbound());
     queues.extend(directory.units().iter().map(|u| names.outbound(&u.hsa_id)));
     for q in queues {
         let _ = channel
