@@ -272,6 +272,42 @@ mod tests {
         assert_eq!(c.server.listen, "127.0.0.1:50051");
         assert_eq!(c.log.format, LogFormat::Human);
         assert_eq!(c.payment_liability.default.days, 3);
+        // The journal feed's defaults in code are the file's.
+        assert_eq!(c.hl7, crate::journal::Hl7Config::default());
+    }
+
+    #[test]
+    fn the_journal_feed_is_configured_from_the_environment_and_checked() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("SAMGATE_HL7_LISTEN", "127.0.0.1:2575"),
+                ("SAMGATE_HL7_DISCHARGE_GRACE_MINUTES", "0"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.hl7.listen, "127.0.0.1:2575");
+        assert_eq!(c.hl7.grace_ms().unwrap(), 0);
+        let mut hl7 = c.hl7.clone();
+        hl7.disposition.insert("09".into(), "NOWHERE".into());
+        let e = hl7.reader_options().unwrap_err().to_string();
+        assert!(
+            e.starts_with("hl7.disposition.09: \"NOWHERE\" is not"),
+            "{e}"
+        );
+        hl7.disposition
+            .insert("09".into(), "SHORT_TERM_CARE".into());
+        let options = hl7.reader_options().unwrap();
+        assert_eq!(
+            options.dispositions.get("09"),
+            Some(samgate_proto::v1::DischargeDestination::ShortTermCare)
+        );
+        assert_eq!(
+            options.dispositions.get("01"),
+            Some(samgate_proto::v1::DischargeDestination::Home)
+        );
+        hl7.discharge_grace_minutes = crate::journal::config::MAX_GRACE_MINUTES + 1;
+        assert!(hl7.grace_ms().is_err());
     }
 
     #[test]

@@ -51,7 +51,7 @@ impl DialectName {
             v1::Dialect::Lifecare => Some(DialectName::Lifecare),
             v1::Dialect::CosmicLink => Some(DialectName::CosmicLink),
             v1::Dialect::Samsa => Some(DialectName::Samsa),
-            v1::Dialect::Unspecified => None,
+            v1::Dialect::Unspecified | v1::Dialect::Hl7v2 => None,
         }
     }
 

@@ -824,24 +824,6 @@ async fn serve_declares_its_queues_before_it_consumes() {
     clean_amqp(&channel, &Names::new(&prefix), &Directory::builtin()).await;
 }
 
-/// An inpatient A01 of the journal feed for the test personnummer.
-fn journal_a01(control_id: &str) -> Vec<u8> {
-    let mut pv1 = vec![""; 45];
-    pv1[1] = "1";
-    pv1[2] = "I";
-    pv1[3] = "SE2321000164-7381^^^SE2321000164-1004";
-    pv1[19] = "V-AMQP-1";
-    pv1[44] = "202410262215";
-    format!(
-        "MSH|^~\\&|COSMIC|SE2321000164|SAMGATE|REGION|202410262216||ADT^A01^ADT_A01|{control_id}|P|2.5\r\
-         EVN|A01|202410262216\r\
-         PID|1||191212121212^^^SKV&1.2.752.129.2.1.3.1&ISO^PN||Tolvansson^Tolvan^^^^^L\r\
-         PV1|{}\r",
-        pv1[1..].join("|")
-    )
-    .into_bytes()
-}
-
 #[tokio::test]
 async fn the_journal_feed_queue_stores_stays_and_quarantines_what_it_refuses() {
     let connection = broker().await;
@@ -850,9 +832,9 @@ async fn the_journal_feed_queue_stores_stays_and_quarantines_what_it_refuses() {
     let (store, names) = (run.store.clone(), run.names.clone());
     let queue = names.journal_inbound();
     publish(&channel, &queue, b"not HL7 at all").await;
-    publish(&channel, &queue, &journal_a01("AMQP-1")).await;
+    publish(&channel, &queue, &adt_a01("AMQP-1", "V-AMQP-1")).await;
     // A redelivery of the same message changes nothing and is acked.
-    publish(&channel, &queue, &journal_a01("AMQP-1")).await;
+    publish(&channel, &queue, &adt_a01("AMQP-1", "V-AMQP-1")).await;
     common::eventually("the stay", Duration::from_secs(20), || {
         let store = store.clone();
         async move { store.stay("SE2321000164", "V-AMQP-1").await.unwrap() }

@@ -43,6 +43,8 @@ const SNOOP: &str = "SE2321000016-SNOP";
 const READER: &str = "SE2321000016-READ";
 /// A certificate from the right CA that the access table does not name.
 const STRANGER: &str = "SE2321000016-STRA";
+/// A hospital journal system's integration engine.
+const JOURNAL_ENGINE: &str = "SE2321000164-JRNL";
 const ESTHER: &str = "194102069046";
 
 fn entry(hsa_id: &str, units: &[&str], rights: &[&str]) -> AccessEntry {
@@ -59,6 +61,7 @@ fn access_entries() -> Vec<AccessEntry> {
         entry(HOME_CARE, &[HOME_CARE], &["receive"]),
         entry(SNOOP, &[SNOOP], &["receive", "submit"]),
         entry(READER, &[], &["read-cases"]),
+        entry(JOURNAL_ENGINE, &[], &["journal"]),
     ]
 }
 
@@ -102,7 +105,11 @@ async fn start() -> Gate {
         reads: ReadLog::new(Arc::new(log)),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(serve_secured(gateway, listener, security, async {
+    let journal = Arc::new(
+        samgate::journal::Journal::new(gateway.clone(), &samgate::journal::Hl7Config::default())
+            .unwrap(),
+    );
+    let handle = tokio::spawn(serve_secured(gateway, journal, listener, security, async {
         let _ = stopped.await;
     }));
     Gate {
@@ -332,6 +339,29 @@ async fn a_caller_submits_only_as_a_unit_it_acts_for() {
         })
         .await
         .unwrap();
+    gate.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_caller_with_the_journal_right_sends_the_journal_feed() {
+    let gate = start().await;
+    let adt = SubmitRawRequest {
+        dialect: Dialect::Hl7v2 as i32,
+        payload: adt_a01("GRPC-1", "V-GRPC-1"),
+    };
+    let status = CaseServiceClient::new(gate.channel(PLATFORM).await)
+        .submit_raw(adt.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let answer = CaseServiceClient::new(gate.channel(JOURNAL_ENGINE).await)
+        .submit_raw(adt)
+        .await
+        .unwrap()
+        .into_inner();
+    let ack = String::from_utf8(answer.hl7_ack).unwrap();
+    assert!(ack.contains("\rMSA|AA|GRPC-1\r"), "{ack}");
+    assert!(answer.case_id.is_empty(), "an ADT message opens no case");
     gate.stop().await;
 }
 

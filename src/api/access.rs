@@ -41,14 +41,18 @@ pub enum Right {
     /// Operator actions. Nothing on the gRPC API asks for it yet; the
     /// operator's commands are `samgate delivery …` on the host.
     Operate,
+    /// Send the journal feed (SubmitRaw with HL7 v2): a hospital journal
+    /// system's integration engine, which sends for its facilities.
+    Journal,
 }
 
 impl Right {
-    pub const ALL: [Right; 4] = [
+    pub const ALL: [Right; 5] = [
         Right::Submit,
         Right::Receive,
         Right::ReadCases,
         Right::Operate,
+        Right::Journal,
     ];
 
     /// The name used in the access table.
@@ -58,6 +62,7 @@ impl Right {
             Right::Receive => "receive",
             Right::ReadCases => "read-cases",
             Right::Operate => "operate",
+            Right::Journal => "journal",
         }
     }
 
@@ -303,6 +308,16 @@ impl Caller {
             Ok(())
         } else {
             Err(self.denied(format!("submit as {}", echo(author))))
+        }
+    }
+
+    /// SubmitRaw with HL7 v2: `journal` (the ADT message names no author
+    /// to check; MSH-4 need not be one of the caller's units).
+    pub fn may_send_journal(&self) -> Result<(), Status> {
+        if matches!(self, Caller::Local { .. }) || self.has(Right::Journal) {
+            Ok(())
+        } else {
+            Err(self.denied("send the journal feed".to_owned()))
         }
     }
 

@@ -34,6 +34,7 @@ use super::read_log::{ReadLog, ReadRecord};
 use super::status::echo;
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
+use crate::journal::{Hl7Config, Journal};
 use crate::metrics::{self, Way};
 use crate::store::{CaseFilter, Submitted};
 
@@ -77,7 +78,11 @@ fn dialect(value: i32) -> Result<DialectName, Status> {
     Dialect::try_from(value)
         .ok()
         .and_then(DialectName::from_proto)
-        .ok_or_else(|| Status::invalid_argument("dialect: must be LIFECARE, COSMIC_LINK or SAMSA"))
+        .ok_or_else(|| {
+            Status::invalid_argument(
+                "dialect: must be LIFECARE, COSMIC_LINK or SAMSA (HL7V2 only with SubmitRaw)",
+            )
+        })
 }
 
 fn response(s: Submitted, warnings: Vec<String>) -> SubmitEventResponse {
@@ -87,6 +92,7 @@ fn response(s: Submitted, warnings: Vec<String>) -> SubmitEventResponse {
         duplicate: s.duplicate,
         case: Some(s.case),
         warnings,
+        hl7_ack: Vec::new(),
     }
 }
 
@@ -97,12 +103,43 @@ fn patient_id(case: &Case) -> &str {
 /// `CaseService`: submit, read, list and watch cases.
 pub struct CaseApi {
     gateway: Arc<Gateway>,
+    /// The journal feed, for SubmitRaw with HL7 v2.
+    journal: Arc<Journal>,
     reads: ReadLog,
 }
 
 impl CaseApi {
-    pub fn new(gateway: Arc<Gateway>, reads: ReadLog) -> Self {
-        CaseApi { gateway, reads }
+    pub fn new(gateway: Arc<Gateway>, journal: Arc<Journal>, reads: ReadLog) -> Self {
+        CaseApi {
+            gateway,
+            journal,
+            reads,
+        }
+    }
+
+    /// SubmitRaw with HL7 v2: the message goes to the journal feed, and the
+    /// answer carries its ACK. AR 207 (nothing stored) is UNAVAILABLE, the
+    /// status a client retries on, with the ACK's text in its message.
+    async fn submit_journal(
+        &self,
+        caller: &Caller,
+        payload: &[u8],
+    ) -> Result<Response<SubmitEventResponse>, Status> {
+        caller
+            .may_send_journal()
+            .inspect_err(|_| metrics::refused(Way::Grpc, crate::journal::DIALECT, NOT_PERMITTED))?;
+        let receipt = self.journal.receive(Way::Grpc, payload).await;
+        let ack = receipt.ack.unwrap_or_default();
+        if receipt.verdict == crate::journal::Verdict::NotCommitted {
+            return Err(Status::unavailable(format!(
+                "AR 207: samgate cannot store the message now; resend it unchanged ({})",
+                String::from_utf8_lossy(&ack).replace('\r', " / ")
+            )));
+        }
+        Ok(Response::new(SubmitEventResponse {
+            hl7_ack: ack,
+            ..Default::default()
+        }))
     }
 
     /// A case the caller may read, its read recorded.
@@ -157,6 +194,9 @@ impl CaseService for CaseApi {
     ) -> Result<Response<SubmitEventResponse>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        if request.dialect == Dialect::Hl7v2 as i32 {
+            return self.submit_journal(&caller, &request.payload).await;
+        }
         let dialect = dialect(request.dialect)?;
         metrics::received(Way::Grpc, dialect.as_str());
         // Decoded here, not by the gateway, so the author is checked
@@ -409,7 +449,8 @@ pub async fn serve(
         access: Arc::new(AccessTable::default()),
         reads: ReadLog::off(),
     };
-    serve_secured(gateway, listener, security, shutdown).await
+    let journal = Arc::new(Journal::new(gateway.clone(), &Hl7Config::default())?);
+    serve_secured(gateway, journal, listener, security, shutdown).await
 }
 
 /// The name a service is served and health-checked under.
@@ -435,6 +476,7 @@ fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
 /// every connection; the samgate services check the caller.
 pub async fn serve_secured(
     gateway: Arc<Gateway>,
+    journal: Arc<Journal>,
     listener: TcpListener,
     security: GrpcSecurity,
     shutdown: impl Future<Output = ()> + Send,
@@ -444,8 +486,12 @@ pub async fn serve_secured(
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = reflection_builder().build_v1()?;
     let reflection_v1alpha = reflection_builder().build_v1alpha()?;
-    let cases = CaseServiceServer::new(CaseApi::new(gateway.clone(), security.reads.clone()))
-        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let cases = CaseServiceServer::new(CaseApi::new(
+        gateway.clone(),
+        journal,
+        security.reads.clone(),
+    ))
+    .max_decoding_message_size(MAX_REQUEST_BYTES);
     let translation =
         TranslationServiceServer::new(TranslationApi).max_decoding_message_size(MAX_REQUEST_BYTES);
     let deliveries = DeliveryServiceServer::new(super::DeliveryApi::new(gateway, security.reads))

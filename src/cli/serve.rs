@@ -350,7 +350,7 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         // Not ready from here: /readyz says 503 while requests drain.
         let _ = draining.send(true);
     };
-    crate::api::serve_secured(gateway, listener, security, shutdown).await?;
+    crate::api::serve_secured(gateway, journal, listener, security, shutdown).await?;
     tracing::info!("shutting down: stopping transports");
     let _ = stop.send(true);
     for t in tasks {

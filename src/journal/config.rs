@@ -35,6 +35,24 @@ pub struct Hl7Config {
     pub disposition: BTreeMap<String, String>,
 }
 
+impl Default for Hl7Config {
+    /// The built-in `[hl7]` of config/samgate.toml (a test holds the two
+    /// together): no listener, a grace of 60 minutes, the default table.
+    fn default() -> Self {
+        Hl7Config {
+            listen: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            client_ca: String::new(),
+            allowed_senders: Vec::new(),
+            idle_timeout_seconds: 0,
+            discharge_grace_minutes: 60,
+            accept_training: false,
+            disposition: BTreeMap::new(),
+        }
+    }
+}
+
 /// A setting of `[hl7]` that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("hl7.{setting}: {reason}")]

@@ -284,3 +284,23 @@ pub fn name_invented_units(plan: &mut CaseEvent, count: usize) {
             .collect();
     }
 }
+
+/// An inpatient ADT^A01 of the journal feed (HL7 v2.5) for the test
+/// personnummer 191212121212, admitted to the Örebro ward of the examples
+/// under `visit`.
+pub fn adt_a01(control_id: &str, visit: &str) -> Vec<u8> {
+    let mut pv1 = vec![""; 45];
+    pv1[1] = "1";
+    pv1[2] = "I";
+    pv1[3] = "SE2321000164-7381^^^SE2321000164-1004";
+    pv1[19] = visit;
+    pv1[44] = "202410262215";
+    format!(
+        "MSH|^~\\&|COSMIC|SE2321000164|SAMGATE|REGION|202410262216||ADT^A01^ADT_A01|{control_id}|P|2.5\r\
+         EVN|A01|202410262216\r\
+         PID|1||191212121212^^^SKV&1.2.752.129.2.1.3.1&ISO^PN||Tolvansson^Tolvan^^^^^L\r\
+         PV1|{}\r",
+        pv1[1..].join("|")
+    )
+    .into_bytes()
+}
