@@ -36,6 +36,7 @@ struct Adt {
     discharged: &'static str,
     disposition: &'static str,
     identity: String,
+    municipality: &'static str,
 }
 
 impl Adt {
@@ -48,6 +49,7 @@ impl Adt {
             discharged: if trigger == "A03" { "202411051100" } else { "" },
             disposition: if trigger == "A03" { "01" } else { "" },
             identity: format!("{ESTHER}^^^SKV&1.2.752.129.2.1.3.1&ISO^PN"),
+            municipality: "0580",
         }
     }
 
@@ -67,12 +69,13 @@ impl Adt {
         format!(
             "MSH|^~\\&|COSMIC|{FACILITY}|SAMGATE|REGION|202411051102||ADT^{t}^ADT_{t}|{}|P|{}\r\
              EVN|{t}|202411051102\r\
-             PID|1||{}||Åström^Esther^^^^^L||19410206|F|||^^Linköping^^^SE^H^^0580\r\
+             PID|1||{}||Åström^Esther^^^^^L||19410206|F|||^^^^^SE^H^^{}\r\
              PD1{}\r\
              PV1|{}\r",
             self.control_id,
             self.version,
             self.identity,
+            self.municipality,
             pd1.join("|"),
             pv1[1..].join("|"),
         )
@@ -440,6 +443,60 @@ async fn a_person_the_journal_protects_has_pending_cosmic_link_deliveries_quaran
     let mut a01 = Adt::new("A01", "ADM-2");
     a01.protected = "N";
     assert_applied(&rig.adt(&a01).await);
+}
+
+/// The home municipality the journal gave last wins for routing: Esther
+/// has moved to Örebro (1880) in the population register, while the
+/// ward's notice still says Linköping (0580).
+async fn routes_by_the_journals_municipality(store: Arc<dyn Store>) {
+    let rig = rig(store, 60).await;
+    let mut a08 = Adt::new("A08", "UPD-1");
+    a08.municipality = "1880";
+    assert_applied(&rig.adt(&a08).await);
+    assert_eq!(
+        rig.store
+            .register_entry(ESTHER)
+            .await
+            .unwrap()
+            .municipality
+            .as_deref(),
+        Some("1880")
+    );
+    let case_id = rig.admit().await;
+    let case = rig.store.get_case(&case_id).await.unwrap().unwrap();
+    assert_eq!(case.patient.unwrap().municipality_code, "1880");
+    let recipients: Vec<String> = rig
+        .store
+        .case_deliveries(&case_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.recipient)
+        .collect();
+    assert!(
+        recipients.contains(&"SE2120001843-HSJV".to_owned()),
+        "{recipients:?}"
+    );
+    assert!(
+        !recipients.contains(&MUNICIPAL_HOME_CARE.to_owned()),
+        "{recipients:?}"
+    );
+    rig.store.close().await;
+}
+
+#[tokio::test]
+async fn the_journals_home_municipality_wins_for_routing() {
+    let dir = tempfile::tempdir().unwrap();
+    routes_by_the_journals_municipality(sqlite(dir.path()).await).await;
+}
+
+#[tokio::test]
+async fn the_journals_home_municipality_wins_for_routing_on_postgresql() {
+    let url = common::postgres_schema_url().await;
+    let store = samgate::store::open(&url, std::path::Path::new("."))
+        .await
+        .unwrap();
+    routes_by_the_journals_municipality(store).await;
 }
 
 #[tokio::test]

@@ -24,6 +24,10 @@ pub struct Facts {
     /// author may only open a case or send an admission notice, unless it
     /// already takes part in the case.
     pub author_outside_directory: bool,
+    /// The person's home municipality as the journal feed gave it last
+    /// (the person register); it wins over the message's for routing and
+    /// payment liability.
+    pub register_municipality: Option<String>,
 }
 
 /// Payloads an author outside the actor directory may send to a case it
@@ -170,6 +174,13 @@ impl Engine {
             && let Some(patient) = case.patient.as_mut()
         {
             patient.protected_identity = true;
+        }
+        // The journal's home municipality wins over the message's: the
+        // journal has it from the population register (hl7v2.md).
+        if let (Some(municipality), Some(patient)) =
+            (&facts.register_municipality, case.patient.as_mut())
+        {
+            patient.municipality_code = municipality.clone();
         }
         let before = case.participants.len();
         participants::collect(&mut case.participants, &author, payload);

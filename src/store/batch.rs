@@ -114,6 +114,8 @@ pub(crate) struct Known {
     /// Those of the batch's people whose identity is protected (the person
     /// register).
     pub protected: HashSet<String>,
+    /// The home municipality the journal feed gave last, by person.
+    pub municipalities: HashMap<String, String>,
     /// (source system, case ref, case id) of the refs asked for.
     pub refs: Vec<(i32, String, String)>,
     /// By case id: the cases those refs and seen messages lead to, and the
@@ -183,6 +185,8 @@ pub(crate) struct Writes {
 pub(crate) struct Batch {
     seen: HashMap<MessageKey, Seen>,
     protected: HashSet<String>,
+    /// The journal's home municipalities, by person.
+    municipalities: HashMap<String, String>,
     /// Case ref → (source system, case id).
     refs: HashMap<String, Vec<(i32, String)>>,
     cases: HashMap<String, KnownCase>,
@@ -198,6 +202,7 @@ impl Batch {
         Batch {
             seen: known.seen,
             protected: known.protected,
+            municipalities: known.municipalities,
             refs,
             cases: known.cases,
             writes: Writes::default(),
@@ -274,6 +279,7 @@ impl Batch {
                 .then(|| self.other_open_outpatient_case(&patient_id, &case_id))
                 .flatten(),
             person_protected: self.protected.contains(&patient_id),
+            register_municipality: self.municipalities.get(&patient_id).cloned(),
             ..Facts::default()
         };
         let outcome = match folder.fold(prev.as_ref().map(|k| &k.case), &case_id, event, &facts) {

@@ -114,6 +114,11 @@ pub(crate) fn chunk(list: &[String], round: usize) -> Option<&[String]> {
 /// person (in the patient id column) and no case.
 pub(crate) const KNOWN_PROTECTED: i32 = 3;
 
+/// The answer of a batch's read that gives a person's home municipality as
+/// the journal feed gave it (the code in the case ref column, the patient
+/// id in its column), and no case.
+pub(crate) const KNOWN_MUNICIPALITY: i32 = 4;
+
 /// Adds a row of a batch's read to `known`, each case decoded once. The
 /// columns: what the row answers, source system, message id or case ref,
 /// case id, sequence, patient id, the case, the stored event.
@@ -129,6 +134,12 @@ where
     let answer = row.try_get::<i32, _>(0)?;
     if answer == KNOWN_PROTECTED {
         known.protected.insert(row.try_get(5)?);
+        return Ok(());
+    }
+    if answer == KNOWN_MUNICIPALITY {
+        known
+            .municipalities
+            .insert(row.try_get(5)?, row.try_get(2)?);
         return Ok(());
     }
     let case_id: String = row.try_get(3)?;

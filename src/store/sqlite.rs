@@ -469,6 +469,10 @@ const KNOWN_OUTPATIENT_CASES: &str = "SELECT 2, NULL, NULL, case_id, NULL, patie
 /// Answer 3 is `sql::KNOWN_PROTECTED`.
 const KNOWN_PROTECTED_PEOPLE: &str = "SELECT 3, NULL, NULL, NULL, NULL, patient_id, NULL, NULL \
      FROM protected_persons WHERE patient_id ";
+/// The journal's home municipality of the batch's people (answer 4, the
+/// code in the third column).
+const KNOWN_MUNICIPALITIES: &str = "SELECT 4, NULL, municipality_code, NULL, NULL, patient_id, NULL, NULL \
+     FROM journal_persons WHERE patient_id ";
 
 impl SqliteStore {
     /// Reads what a batch needs (see `batch`) in one statement, a
@@ -534,6 +538,9 @@ impl SqliteStore {
             if let Some(people) = super::sql::chunk(&needs.people, round) {
                 union(&mut q);
                 q.push(KNOWN_PROTECTED_PEOPLE);
+                Self::push_in(&mut q, people);
+                union(&mut q);
+                q.push(KNOWN_MUNICIPALITIES);
                 Self::push_in(&mut q, people);
             }
             if parts == 0 {
