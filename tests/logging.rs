@@ -73,7 +73,10 @@ async fn no_identity_number_or_name_is_ever_logged() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = samgate::store::open("", dir.path()).await.unwrap();
-    let gateway = Gateway::new(store, Router::new(Engine::default(), Directory::builtin()));
+    let gateway = Arc::new(Gateway::new(
+        store,
+        Router::new(Engine::default(), Directory::builtin()),
+    ));
     for d in DialectName::ALL {
         for ty in TYPES {
             let bytes = example_bytes(d.as_str(), ty);
@@ -104,7 +107,37 @@ async fn no_identity_number_or_name_is_ever_logged() {
     event.case_ref.clear();
     assert!(gateway.submit_event(event).await.is_err());
 
+    // The journal feed: Esther's A03 (her number and name in PID), applied,
+    // resent, reused with other content, refused for a broken number, and
+    // reconciled into her case when its timer fires.
+    let hl7 = samgate::journal::Hl7Config {
+        discharge_grace_minutes: 0,
+        ..Default::default()
+    };
+    let journal = samgate::journal::Journal::new(gateway.clone(), &hl7).unwrap();
+    let a03 = std::fs::read(data("hl7v2/demo/esther-a03.hl7")).unwrap();
+    let way = samgate::metrics::Way::Mllp;
+    for message in [
+        a03.clone(),
+        a03.clone(),
+        String::from_utf8(a03.clone())
+            .unwrap()
+            .replace("|01|", "|02|")
+            .into_bytes(),
+        String::from_utf8(a03.clone())
+            .unwrap()
+            .replace("194102069046", "194102069047")
+            .replace("ADT-EST-0003", "ADT-EST-0004")
+            .into_bytes(),
+    ] {
+        let receipt = journal.receive(way, &message).await;
+        assert!(receipt.ack.is_some());
+    }
+    samgate::journal::timers::fire_due(&gateway).await.unwrap();
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("hl7v2 message acknowledged AA"));
+    assert!(logs.contains("hl7v2 message refused"));
     assert!(
         logs.contains("event stored"),
         "the test must see real log lines"
