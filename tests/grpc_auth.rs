@@ -366,6 +366,28 @@ async fn only_a_caller_with_the_journal_right_sends_the_journal_feed() {
 }
 
 #[tokio::test]
+async fn indicators_are_computed_only_with_read_cases() {
+    use samgate_proto::v1::indicator_service_client::IndicatorServiceClient;
+    let gate = start().await;
+    let ask = ComputeIndicatorsRequest {
+        from: "2024-10".into(),
+        to: "2024-11".into(),
+        by: "county".into(),
+        suppress_small: true,
+    };
+    let status = IndicatorServiceClient::new(gate.channel(PLATFORM).await)
+        .compute(ask.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    IndicatorServiceClient::new(gate.channel(READER).await)
+        .compute(ask)
+        .await
+        .unwrap();
+    gate.stop().await;
+}
+
+#[tokio::test]
 async fn cases_are_read_only_by_their_participants_or_with_read_cases() {
     let gate = start().await;
     let case_id = admit(&gate).await;

@@ -785,3 +785,88 @@ fn months_and_groupings_parse_strictly() {
     }
     assert!(Grouping::parse("region").is_err());
 }
+
+/// `IndicatorService.Compute` answers the rows `samgate indicators` writes,
+/// typed: a count, days, or a suppressed small count.
+#[tokio::test]
+async fn the_grpc_service_returns_the_same_rows() {
+    use samgate_proto::v1::case_service_client::CaseServiceClient;
+    use samgate_proto::v1::indicator_service_client::IndicatorServiceClient;
+    use samgate_proto::v1::indicator_value::Value as Cell;
+
+    let served = common::grpc::serve_fresh().await;
+    let mut cases = CaseServiceClient::new(served.channel.clone());
+    for ty in ["admissionNotice", "dischargeReady", "dischargeNotice"] {
+        cases
+            .submit_raw(SubmitRawRequest {
+                dialect: Dialect::Lifecare as i32,
+                payload: common::example_bytes("lifecare", ty),
+            })
+            .await
+            .unwrap();
+    }
+    let mut indicators = IndicatorServiceClient::new(served.channel.clone());
+    let ask = |suppress_small| ComputeIndicatorsRequest {
+        from: "2024-10".into(),
+        to: "2024-11".into(),
+        by: String::new(),
+        suppress_small,
+    };
+    let rows = indicators
+        .compute(ask(false))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    let from = Month::parse("2024-10").unwrap();
+    let to = Month::parse("2024-11").unwrap();
+    let want = samgate::indicators::from_store(
+        served.store.as_ref(),
+        from,
+        to,
+        Grouping::Municipality,
+        &LiabilityAgreements::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), want.len());
+    for (got, want) in rows.iter().zip(&want) {
+        assert_eq!(got.month, want.month.to_string());
+        assert_eq!(got.group, want.group);
+        assert_eq!(got.group_name, want.group_name);
+        let count = |v: &Option<IndicatorValue>| match v.as_ref().and_then(|v| v.value.clone()) {
+            Some(Cell::Count(n)) => n,
+            other => panic!("a count: {other:?}"),
+        };
+        assert_eq!(count(&got.admissions), want.admissions);
+        assert_eq!(count(&got.discharges), want.discharges);
+        assert_eq!(count(&got.liability_days), want.liability_days);
+    }
+    let october = rows.iter().find(|r| r.month == "2024-10").unwrap();
+    assert_eq!(october.group_name, "Linköping");
+    let suppressed = indicators
+        .compute(ask(true))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    let october = suppressed.iter().find(|r| r.month == "2024-10").unwrap();
+    assert_eq!(
+        october.admissions.as_ref().unwrap().value,
+        Some(Cell::Small(true))
+    );
+    let status = indicators
+        .compute(ComputeIndicatorsRequest {
+            from: "2024-13".into(),
+            ..ask(false)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("from: "),
+        "{}",
+        status.message()
+    );
+    served.stop().await;
+}

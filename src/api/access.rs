@@ -321,6 +321,16 @@ impl Caller {
         }
     }
 
+    /// IndicatorService: `read-cases` (the exact figures are for
+    /// authorised internal use).
+    pub fn may_compute_indicators(&self) -> Result<(), Status> {
+        if self.has(Right::ReadCases) {
+            Ok(())
+        } else {
+            Err(self.denied("compute indicators".to_owned()))
+        }
+    }
+
     /// GetCase and WatchCase: a case one of its units takes part in, or any
     /// case with `read-cases`.
     pub fn may_read_case(&self, case: &Case) -> Result<(), Status> {

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use samgate_proto::v1::case_service_server::{CaseService, CaseServiceServer};
 use samgate_proto::v1::delivery_service_server::DeliveryServiceServer;
+use samgate_proto::v1::indicator_service_server::IndicatorServiceServer;
 use samgate_proto::v1::translation_service_server::{TranslationService, TranslationServiceServer};
 use samgate_proto::v1::*;
 use tokio::net::TcpListener;
@@ -494,12 +495,17 @@ pub async fn serve_secured(
     .max_decoding_message_size(MAX_REQUEST_BYTES);
     let translation =
         TranslationServiceServer::new(TranslationApi).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let indicators = IndicatorServiceServer::new(super::indicators::IndicatorApi::new(
+        gateway.store().clone(),
+        gateway.router().engine().liability.clone(),
+    ));
     let deliveries = DeliveryServiceServer::new(super::DeliveryApi::new(gateway, security.reads))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
     let served = [
         name_of(&cases),
         name_of(&translation),
         name_of(&deliveries),
+        name_of(&indicators),
         name_of(&health_service),
         name_of(&reflection_v1),
         name_of(&reflection_v1alpha),
@@ -527,6 +533,7 @@ pub async fn serve_secured(
         .add_service(Guarded::new(cases, &drain))
         .add_service(Guarded::new(translation, &drain))
         .add_service(Guarded::new(deliveries, &drain))
+        .add_service(Guarded::new(indicators, &drain))
         .serve_with_incoming_shutdown(connections, draining)
         .await?;
     Ok(())

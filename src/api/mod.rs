@@ -4,7 +4,8 @@
 //! from the access table (`access`, `connection`) and its reads in the gRPC
 //! access log (`read_log`), every service behind `guard` (streams end on
 //! shutdown, size limits). And the citizen-portal endpoints over HTTPS
-//! with mutual TLS (`portal`, `mtls`). And the MLLP listener for the
+//! with mutual TLS (`portal`, `mtls`). `IndicatorService` serves the
+//! counties' follow-up indicators (`indicators`). And the MLLP listener for the
 //! journal systems' HL7 v2 feed, over TCP or mutual TLS (`mllp`).
 
 pub mod access;
@@ -12,6 +13,7 @@ pub mod connection;
 mod delivery;
 mod grpc;
 pub mod guard;
+mod indicators;
 pub mod mllp;
 pub mod mtls;
 pub mod portal;

@@ -67,6 +67,11 @@ impl Router {
         self
     }
 
+    /// The case engine (its rules, payment liability included).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub fn directory(&self) -> Arc<Directory> {
         self.directory.read().expect("directory lock").clone()
     }
