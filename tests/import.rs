@@ -236,3 +236,45 @@ fn batches_follow_each_other_and_a_line_over_the_limit_is_refused_alone() {
         stdout(&again)
     );
 }
+
+#[test]
+fn journal_history_imports_through_the_journal_feed_and_again_as_duplicates() {
+    let data = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    // Two messages in one file (as a journal export writes them), one
+    // batch file, and one that is no HL7 at all.
+    let mut two = adt_a01("IMP-1", "V-IMP-1");
+    two.extend(adt_a01("IMP-2", "V-IMP-2"));
+    std::fs::write(inputs.path().join("01-two.hl7"), two).unwrap();
+    let mut batch = b"FHS|^~\\&\rBHS|^~\\&\r".to_vec();
+    batch.extend(adt_a01("IMP-3", "V-IMP-3"));
+    batch.extend(b"BTS|1\rFTS|1\r");
+    std::fs::write(inputs.path().join("02-batch.hl7"), batch).unwrap();
+    std::fs::write(inputs.path().join("03-junk.hl7"), b"not HL7").unwrap();
+    let report = data.path().join("refused.tsv");
+    let dir = inputs.path().to_str().unwrap();
+    let args = ["--from", "hl7v2", "--report", report.to_str().unwrap(), dir];
+    let out = import(data.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("read 4, stored 3, duplicates 0, refused 1"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("refused hl7-100-segment: 1"),
+        "{}",
+        stdout(&out)
+    );
+    let reported = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        reported.contains("03-junk.hl7\t-\t-\thl7-100-segment"),
+        "{reported}"
+    );
+    let again = import(data.path(), &args);
+    assert!(
+        stdout(&again).starts_with("read 4, stored 0, duplicates 3, refused 1"),
+        "{}",
+        stdout(&again)
+    );
+}

@@ -8,7 +8,10 @@
 //! message id, so an interrupted import is simply run again.
 //!
 //! A dialect file is one message; a canonical JSON file is JSON Lines (one
-//! event per line) when its first line is a whole object, else one event.
+//! event per line) when its first line is a whole object, else one event;
+//! an HL7 v2 file is one ADT message, several, or an FHS/BHS batch, each
+//! through the journal feed's service (`journal::Journal`), which commits
+//! it before the next is read.
 //! A directory is read in file-name order, `-` is standard input.
 //!
 //! Refusals are reported by their code and the field's path only: the
@@ -33,6 +36,7 @@ use crate::cli::Cli;
 use crate::config::Config;
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
+use crate::journal::{Journal, Verdict};
 use crate::store::Submitted;
 
 /// Events per store transaction: one commit (one fsync) for 500 events
@@ -45,8 +49,7 @@ const PROGRESS_TERMINAL: Duration = Duration::from_millis(200);
 /// (a log file): short imports write none.
 const PROGRESS_PLAIN: Duration = Duration::from_secs(10);
 
-/// The form of the messages imported. `hl7v2` joins the dialects once its
-/// adapter is in `DialectName`.
+/// The form of the messages imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ImportForm {
     Lifecare,
@@ -54,6 +57,9 @@ pub enum ImportForm {
     Samsa,
     /// Canonical JSON: one event per line (JSON Lines) or one per file.
     Json,
+    /// A journal system's HL7 v2 ADT messages: one message, several, or an
+    /// FHS/BHS batch per file, each through the journal feed's service.
+    Hl7v2,
 }
 
 impl ImportForm {
@@ -62,7 +68,7 @@ impl ImportForm {
             ImportForm::Lifecare => Some(DialectName::Lifecare),
             ImportForm::CosmicLink => Some(DialectName::CosmicLink),
             ImportForm::Samsa => Some(DialectName::Samsa),
-            ImportForm::Json => None,
+            ImportForm::Json | ImportForm::Hl7v2 => None,
         }
     }
 }
@@ -208,6 +214,8 @@ struct InFlight {
 struct Importer<'a> {
     form: ImportForm,
     gateway: Arc<Gateway>,
+    /// The journal feed's service, for `--from hl7v2`.
+    journal: Option<Journal>,
     rt: &'a tokio::runtime::Runtime,
     pending: Vec<Checked<CaseEvent>>,
     origins: Vec<Origin>,
@@ -349,9 +357,49 @@ impl Importer<'_> {
         }
     }
 
-    /// One input's bytes: one dialect message, or canonical JSON.
+    /// One file of HL7 v2 ADT messages, each read, committed and counted
+    /// as the journal feed's listener would (in order, after the events
+    /// queued before it).
+    fn adt(&mut self, origin: Origin, bytes: &[u8]) {
+        self.flush();
+        self.settle();
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let receipts = self
+            .rt
+            .block_on(journal.receive_all(crate::metrics::Way::Import, bytes));
+        for receipt in receipts {
+            self.tally.read += 1;
+            match receipt.verdict {
+                Verdict::Applied | Verdict::Ignored => self.tally.stored += 1,
+                Verdict::Resent | Verdict::IncomingAck => self.tally.duplicates += 1,
+                Verdict::Refused { code, reason, .. } => {
+                    // The reason names segment and field, never content.
+                    self.tally
+                        .refuse(&origin, None, Refusal::new(hl7_code(code), Some(reason)))
+                }
+                Verdict::NotCommitted => {
+                    self.failed = Some("the store could not commit an HL7 v2 message".into());
+                    self.tally
+                        .refuse(&origin, None, Refusal::new("store-error", None));
+                    return;
+                }
+            }
+        }
+        self.tally.progress.tick(self.tally.read, self.tally.stored);
+    }
+
+    /// One input's bytes: one dialect message, canonical JSON, or HL7 v2.
     fn stream(&mut self, file: Arc<str>, reader: impl Read) {
         let origin = Origin { file, line: None };
+        if self.form == ImportForm::Hl7v2 {
+            match super::translate::read_limited(reader) {
+                Ok(bytes) => self.adt(origin, &bytes),
+                Err(_) => self.unreadable(origin, "unreadable"),
+            }
+            return;
+        }
         match self.form.dialect() {
             Some(_) => match super::translate::read_limited(reader) {
                 Ok(bytes) => self.message(origin, &bytes),
@@ -401,6 +449,22 @@ impl Importer<'_> {
             first = false;
             self.message(at, text);
         }
+    }
+}
+
+/// The report's code of an HL7 v2 refusal (table 0357).
+fn hl7_code(code: u16) -> &'static str {
+    match code {
+        100 => "hl7-100-segment",
+        101 => "hl7-101-required-field-missing",
+        102 => "hl7-102-data-type",
+        103 => "hl7-103-table-value",
+        200 => "hl7-200-message-type",
+        201 => "hl7-201-event-code",
+        202 => "hl7-202-processing-id",
+        203 => "hl7-203-version",
+        205 => "hl7-205-duplicate-key",
+        _ => "hl7-refused",
     }
 }
 
@@ -490,9 +554,16 @@ fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let (_, gateway) = rt.block_on(super::assemble(cli, &config, !args.no_deliver))?;
+    let journal = match args.from {
+        ImportForm::Hl7v2 => {
+            Some(rt.block_on(async { Journal::new(gateway.clone(), &config.hl7) })?)
+        }
+        _ => None,
+    };
     let mut importer = Importer {
         form: args.from,
         gateway,
+        journal,
         rt: &rt,
         pending: Vec::with_capacity(BATCH_EVENTS),
         origins: Vec::with_capacity(BATCH_EVENTS),
