@@ -37,6 +37,8 @@ struct Adt {
     disposition: &'static str,
     identity: String,
     municipality: &'static str,
+    visit: &'static str,
+    admitted: &'static str,
 }
 
 impl Adt {
@@ -50,6 +52,8 @@ impl Adt {
             disposition: if trigger == "A03" { "01" } else { "" },
             identity: format!("{ESTHER}^^^SKV&1.2.752.129.2.1.3.1&ISO^PN"),
             municipality: "0580",
+            visit: VISIT,
+            admitted: "202410262215",
         }
     }
 
@@ -60,9 +64,9 @@ impl Adt {
         pv1[2] = "I";
         let ward = format!("{WARD}^^^{FACILITY}-1004");
         pv1[3] = &ward;
-        pv1[19] = VISIT;
+        pv1[19] = self.visit;
         pv1[36] = self.disposition;
-        pv1[44] = "202410262215";
+        pv1[44] = self.admitted;
         pv1[45] = self.discharged;
         let mut pd1 = vec![""; 13];
         pd1[12] = self.protected;
@@ -561,4 +565,51 @@ fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// A journal stay is an admission for the readmission indicator: Esther,
+/// discharged home on 5 November, is admitted again on 20 November by the
+/// journal alone; a stay the journal cancelled does not count.
+#[tokio::test]
+async fn a_journal_stay_counts_as_a_readmission() {
+    use samgate::indicators::{Grouping, Month, from_store};
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig(sqlite(dir.path()).await, 60).await;
+    rig.admit().await;
+    for ty in ["dischargeReady", "dischargeNotice"] {
+        let bytes = common::example_bytes("lifecare", ty);
+        rig.gateway
+            .submit_raw(samgate::dialects::DialectName::Lifecare, &bytes)
+            .await
+            .unwrap();
+    }
+    let november = Month::parse("2024-11").unwrap();
+    let readmitted = async || {
+        let rows = from_store(
+            rig.store.as_ref(),
+            november,
+            november,
+            Grouping::Municipality,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        rows.iter()
+            .find(|r| r.group == "0580")
+            .map_or(0, |r| r.readmitted_30d)
+    };
+    assert_eq!(readmitted().await, 0);
+    let mut cancelled = Adt::new("A01", "READM-0");
+    cancelled.visit = "V0999";
+    cancelled.admitted = "202411150800";
+    assert_applied(&rig.adt(&cancelled).await);
+    let mut cancel = Adt::new("A11", "READM-0C");
+    cancel.visit = "V0999";
+    assert_applied(&rig.adt(&cancel).await);
+    assert_eq!(readmitted().await, 0, "a cancelled stay counts nowhere");
+    let mut again = Adt::new("A01", "READM-1");
+    again.visit = "V0901";
+    again.admitted = "202411200800";
+    assert_applied(&rig.adt(&again).await);
+    assert_eq!(readmitted().await, 1);
 }

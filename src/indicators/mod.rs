@@ -4,8 +4,9 @@
 //! and keeps a few facts per case and the admissions per person (never an
 //! event body); [`Collector::rows`] turns them into the table's rows for
 //! the months asked for, grouped by municipality, county, unit or all.
-//! [`output`] writes the rows as CSV or JSON.
+//! [`output`] writes the rows as CSV or JSON, [`html`] as a page.
 
+pub mod html;
 pub mod output;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,7 +14,7 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use samgate_proto::time::{stockholm, to_utc};
-use samgate_proto::v1::{CareProcess, DischargeDestination, StoredEvent};
+use samgate_proto::v1::{CareProcess, DischargeDestination, IdKind, StoredEvent};
 use samgate_proto::{CaseEvent, Payload};
 
 use crate::engine::{LiabilityAgreements, sip_invitation_due};
@@ -266,7 +267,16 @@ impl Collector {
         {
             case.municipality = code.clone();
         }
-        let patient_key = patient.map(|p| (p.id_kind, p.id.clone()));
+        // An unspecified kind is a personnummer (the model's default), as
+        // a journal stay's is.
+        let patient_key = patient.map(|p| {
+            let kind = if p.id_kind == IdKind::Unspecified as i32 {
+                IdKind::Personnummer as i32
+            } else {
+                p.id_kind
+            };
+            (kind, p.id.clone())
+        });
         let occurred = instant(event.occurred_at.as_ref());
         let at = |t: DateTime<Utc>, case: &CaseFacts| At {
             at: t,
@@ -363,6 +373,20 @@ impl Collector {
             Grouping::All => Some("Sverige"),
         };
         name.unwrap_or_default().to_owned()
+    }
+
+    /// A journal stay's admission (`hl7v2.md`): stays count as admissions
+    /// for readmissions, whatever case they belong to. The id kind is the
+    /// number's own (a day over 60 is a samordningsnummer).
+    pub fn add_stay_admission(&mut self, patient_id: &str, admitted_at: DateTime<Utc>) {
+        let kind = match samgate_proto::ids::PatientId::parse_number(patient_id) {
+            Ok(samgate_proto::ids::PatientId::Samordningsnummer(_)) => IdKind::Samordningsnummer,
+            _ => IdKind::Personnummer,
+        };
+        self.admissions
+            .entry((kind as i32, patient_id.to_owned()))
+            .or_default()
+            .push(admitted_at);
     }
 
     /// Whether the patient was admitted again within the window after `out`.
@@ -538,6 +562,11 @@ pub async fn from_store(
         after = *last;
         for (_, e) in &page {
             collector.add(e);
+        }
+    }
+    for (patient_id, admitted_at) in store.stay_admissions().await? {
+        if let Some(t) = DateTime::from_timestamp(admitted_at, 0) {
+            collector.add_stay_admission(&patient_id, t);
         }
     }
     Ok(collector.rows(from, to, by))

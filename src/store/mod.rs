@@ -548,6 +548,11 @@ pub trait Store: Send + Sync + 'static {
         patient_id: &str,
     ) -> Result<Vec<crate::stays::Stay>, StoreError>;
 
+    /// (person, admittedAt in Unix seconds) of every stay that is not
+    /// cancelled and has an admission: the journal's admissions, for the
+    /// readmission indicator.
+    async fn stay_admissions(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// Records that a stay's discharge reached `case_id` (the reconciled
     /// notice was stored there).
     async fn mark_discharge_reached(

@@ -630,6 +630,14 @@ where
         bodies.iter().map(|b| journal::decode_stay(b)).collect()
     }
 
+    async fn stay_admissions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT patient_id, admitted_at FROM stays WHERE NOT cancelled AND admitted_at IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     async fn mark_discharge_reached(
         &self,
         facility: &str,
