@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod grpc;
+pub mod history;
 pub mod pki;
 pub mod process;
 
