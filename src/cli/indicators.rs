@@ -1,5 +1,6 @@
 //! `samgate indicators`: the counties' month-by-month follow-up, computed
-//! from every stored event (see `crate::indicators`), as CSV or JSON.
+//! from every stored event (see `crate::indicators`), as CSV, JSON or one
+//! self-contained HTML page with a chart per column.
 
 use anyhow::Context;
 
@@ -18,8 +19,8 @@ pub struct IndicatorsArgs {
     /// municipality, county, unit or all.
     #[arg(long, value_parser = Grouping::parse, default_value = "municipality")]
     pub by: Grouping,
-    /// csv or json.
-    #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
+    /// csv, json or html (one self-contained page, printable on A4).
+    #[arg(long, value_parser = ["csv", "json", "html"], default_value = "csv")]
     pub format: String,
     /// Write counts from 1 to 4 as `<5` and leave out medians and
     /// percentiles of fewer than 5 values (for publication).
@@ -48,6 +49,11 @@ pub async fn run(cli: &Cli, config: Config, args: &IndicatorsArgs) -> anyhow::Re
         let value =
             indicators::output::json(&rows, args.from, args.to, args.by, args.suppress_small);
         outln!("{}", serde_json::to_string_pretty(&value)?);
+    } else if args.format == "html" {
+        super::output::write(format_args!(
+            "{}",
+            indicators::html::page(&rows, args.from, args.to, args.by, args.suppress_small)
+        ));
     } else {
         super::output::write(format_args!(
             "{}",

@@ -66,6 +66,17 @@ fn cells(row: &Row, suppress: bool) -> [Cell; 12] {
     ]
 }
 
+/// The row's twelve cells as the CSV writes them (`<5`, empty for none),
+/// for the HTML page.
+pub(crate) fn cell_texts(row: &Row, suppress: bool) -> [String; 12] {
+    cells(row, suppress).map(|cell| match cell {
+        Cell::Count(n) => n.to_string(),
+        Cell::Days(d) => d.to_string(),
+        Cell::Small => "<5".to_owned(),
+        Cell::Empty => String::new(),
+    })
+}
+
 /// One CSV field, quoted when it holds a comma, a quote or a line break.
 fn field(s: &str) -> String {
     if s.contains([',', '"', '\r', '\n']) {
