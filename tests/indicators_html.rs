@@ -13,8 +13,8 @@ use samgate_proto::time::from_utc;
 use samgate_proto::v1::DischargeDestination;
 use samgate_proto::{CaseEvent, Payload};
 
-/// (kommunkod, name in the embedded register): Luleå, Örebro and Malmö
-/// test the register's names with å, ö and ö.
+/// (kommunkod, name in the embedded register); four of the names carry an
+/// å or ö, which the page must show as written.
 const MUNICIPALITIES: [(&str, &str); 5] = [
     ("0180", "Stockholm"),
     ("1280", "Malmö"),
