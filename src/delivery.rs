@@ -76,7 +76,9 @@ pub fn render(mut delivery: Delivery) -> Result<Rendered, NotRendered> {
                 Ok(event) => event,
                 Err(e) => return Err(refuse(delivery, e.to_string())),
             };
+            let started = std::time::Instant::now();
             let encoded = adapter.encode(&event, None);
+            crate::metrics::translation(dialect.as_str(), "encode", started.elapsed());
             delivery.event = event.into_inner();
             match encoded {
                 Ok(encoded) => Ok(Rendered {

@@ -19,6 +19,18 @@ use crate::engine::RuleViolation;
 use crate::routing::Router;
 use crate::store::{Store, StoreError, Submitted};
 
+/// Decodes a dialect message, its time counted in the metrics: what every
+/// way in calls before it submits.
+pub fn decode(
+    dialect: DialectName,
+    bytes: &[u8],
+) -> Result<samgate_adapter_core::Decoded, DecodeError> {
+    let started = std::time::Instant::now();
+    let decoded = dialect.adapter().decode(bytes);
+    crate::metrics::translation(dialect.as_str(), "decode", started.elapsed());
+    decoded
+}
+
 /// How many stored events a slow watcher may fall behind before it is told
 /// to catch up from the store.
 const WATCH_BUFFER: usize = 1024;
@@ -159,7 +171,7 @@ impl Gateway {
         let mut events = Vec::new();
         let mut slots = Vec::new();
         for bytes in messages {
-            match dialect.adapter().decode(bytes) {
+            match decode(dialect, bytes) {
                 Ok(decoded) => {
                     slots.push(results.len());
                     events.push(decoded.event);
@@ -268,7 +280,7 @@ impl Gateway {
         dialect: DialectName,
         bytes: &[u8],
     ) -> Result<(Submitted, Vec<Warning>), SubmitError> {
-        let decoded = dialect.adapter().decode(bytes).inspect_err(|e| {
+        let decoded = decode(dialect, bytes).inspect_err(|e| {
             // The reason may quote the refused value (an identity number):
             // the log gets the dialect and the element path only.
             tracing::warn!(dialect = e.dialect, path = %e.path, "message refused by the decoder");

@@ -30,10 +30,10 @@
 //!   the stored events.
 //! - [`routing`]: the actor directory and the recipient rules; the
 //!   `Router` (engine + recipients) the store folds with.
+//! - [`metrics`]: Prometheus metrics and the probes, on their own listener.
 //! - [`delivery`]: a stored delivery rendered in its recipient's form, and
 //!   the pull a unit makes.
 //! - [`telemetry`]: logging, and what it must never carry.
-//! - [`metrics`]: Prometheus metrics and the probes, on their own listener.
 //! - [`gateway`]: the one submit path every way in takes.
 //! - [`journal`]: the journal systems' HL7 v2 feed as a service: a message
 //!   in, its effects committed (group commit), its ACK out; the durable

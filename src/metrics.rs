@@ -89,6 +89,18 @@ struct Build {
     version: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Translated {
+    dialect: &'static str,
+    /// `decode` (a message in) or `encode` (a delivery out).
+    direction: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BySystem {
+    system: &'static str,
+}
+
 /// The registry and the metrics in it.
 struct Metrics {
     registry: Registry,
@@ -98,6 +110,13 @@ struct Metrics {
     commit: Histogram,
     deliveries: Family<Delivered, Counter>,
     amqp_connected: Gauge,
+    confirm: Histogram,
+    translation: Family<Translated, Histogram>,
+    /// Read from the store at each scrape ([`refresh_from_store`]).
+    outbox_pending: Family<BySystem, Gauge>,
+    outbox_oldest_age: Gauge,
+    quarantined: Gauge,
+    timers_pending: Gauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -142,6 +161,46 @@ impl Metrics {
             "1 while the relay is connected to the AMQP broker",
             amqp_connected.clone(),
         );
+        // 0.5 ms to about 4 s.
+        let confirm = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "relay_confirm_seconds",
+            "Time from a delivery's publish to the broker's confirm",
+            confirm.clone(),
+        );
+        let translation = Family::<Translated, Histogram>::new_with_constructor(|| {
+            // 5 µs to about 80 ms.
+            Histogram::new(exponential_buckets(0.000_005, 2.0, 15))
+        });
+        registry.register(
+            "translation_seconds",
+            "Time to decode a dialect message or encode a delivery, by dialect and direction",
+            translation.clone(),
+        );
+        let outbox_pending = Family::<BySystem, Gauge>::default();
+        registry.register(
+            "outbox_pending",
+            "Deliveries waiting to be made, by target system",
+            outbox_pending.clone(),
+        );
+        let outbox_oldest_age = Gauge::default();
+        registry.register(
+            "outbox_oldest_pending_age_seconds",
+            "Age of the oldest delivery waiting to be made (0 when none waits)",
+            outbox_oldest_age.clone(),
+        );
+        let quarantined = Gauge::default();
+        registry.register(
+            "quarantine_deliveries",
+            "Deliveries in quarantine, waiting for an operator",
+            quarantined.clone(),
+        );
+        let timers_pending = Gauge::default();
+        registry.register(
+            "timers_pending",
+            "Durable timers waiting to fire (the journal feed's discharge grace and derived events)",
+            timers_pending.clone(),
+        );
         let build = Family::<Build, Gauge>::default();
         build
             .get_or_create(&Build {
@@ -157,6 +216,12 @@ impl Metrics {
             commit,
             deliveries,
             amqp_connected,
+            confirm,
+            translation,
+            outbox_pending,
+            outbox_oldest_age,
+            quarantined,
+            timers_pending,
         }
     }
 }
@@ -202,6 +267,62 @@ pub fn delivery(system: &'static str, outcome: &'static str) {
         .deliveries
         .get_or_create(&Delivered { system, outcome })
         .inc();
+}
+
+/// The broker confirmed a delivery `elapsed` after its publish.
+pub fn relay_confirm(elapsed: Duration) {
+    METRICS.confirm.observe(elapsed.as_secs_f64());
+}
+
+/// Translating one message in `dialect` (`decode` or `encode`) took
+/// `elapsed`.
+pub fn translation(dialect: &'static str, direction: &'static str, elapsed: Duration) {
+    METRICS
+        .translation
+        .get_or_create(&Translated { dialect, direction })
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Sets the gauges the store knows (outbox, quarantine, timers), read at
+/// each scrape; left as they were when the store does not answer in time.
+pub async fn refresh_from_store(store: &dyn Store) {
+    let read = tokio::time::timeout(STORE_PROBE_TIMEOUT, store.operations_stats()).await;
+    let Ok(Ok(stats)) = read else {
+        return;
+    };
+    METRICS.outbox_pending.clear();
+    for system in crate::channel::System::ALL {
+        let pending = stats
+            .pending
+            .iter()
+            .find(|p| p.system == system.as_str())
+            .map_or(0, |p| p.count);
+        METRICS
+            .outbox_pending
+            .get_or_create(&BySystem {
+                system: system.as_str(),
+            })
+            .set(pending);
+    }
+    let unknown: i64 = stats
+        .pending
+        .iter()
+        .filter(|p| crate::channel::System::parse(&p.system).is_none())
+        .map(|p| p.count)
+        .sum();
+    if unknown > 0 {
+        METRICS
+            .outbox_pending
+            .get_or_create(&BySystem { system: "unknown" })
+            .set(unknown);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let oldest = stats.pending.iter().map(|p| p.oldest_created_at).min();
+    METRICS
+        .outbox_oldest_age
+        .set(oldest.map_or(0, |t| (now - t).max(0)));
+    METRICS.quarantined.set(stats.quarantined);
+    METRICS.timers_pending.set(stats.timers);
 }
 
 /// Whether the relay is connected to the broker now.
@@ -251,7 +372,8 @@ impl Readiness {
     }
 }
 
-async fn metrics() -> impl IntoResponse {
+async fn metrics(State(readiness): State<Readiness>) -> impl IntoResponse {
+    refresh_from_store(readiness.store.as_ref()).await;
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], render())
 }
 

@@ -33,12 +33,6 @@ async fn broker() -> Connection {
 /// The longest a test waits for what it expects to happen.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The journal feed over `gateway`, with the built-in `[hl7]` settings.
-fn journal_of(gateway: &Arc<Gateway>) -> Arc<samgate::journal::Journal> {
-    let config = samgate::config::Config::load(None, Vec::new()).unwrap();
-    Arc::new(samgate::journal::Journal::new(gateway.clone(), &config.hl7).unwrap())
-}
-
 fn prefix() -> String {
     format!("samgate-test-{}", uuid::Uuid::new_v4().simple())
 }

@@ -144,7 +144,8 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let tasks = start(
-        gateway,
+        gateway.clone(),
+        common::journal_of(&gateway),
         &AmqpConfig {
             url: url.clone(),
             prefix: prefix.clone(),

@@ -209,6 +209,25 @@ async fn probes_answer_and_counters_move_with_the_demo() {
     );
     assert!(text.contains("# TYPE samgate_store_commit_seconds histogram"));
     assert!(text.contains("# TYPE samgate_messages_received counter"));
+    // Without a broker every delivery waits for DeliveryService: the
+    // outbox by target system and its oldest age are read from the store.
+    assert!(
+        value(&after, "samgate_outbox_pending{system=cosmic-link}") > 0.0,
+        "{text}"
+    );
+    assert!(value(&after, "samgate_outbox_pending{system=lifecare}") > 0.0);
+    assert_eq!(value(&after, "samgate_outbox_pending{system=samsa}"), 0.0);
+    assert!(value(&after, "samgate_outbox_oldest_pending_age_seconds{}") >= 0.0);
+    assert_eq!(value(&after, "samgate_quarantine_deliveries{}"), 0.0);
+    assert_eq!(value(&after, "samgate_timers_pending{}"), 0.0);
+    assert_eq!(
+        value(
+            &after,
+            "samgate_translation_seconds_count{dialect=lifecare,direction=decode}"
+        ),
+        5.0,
+        "each Lifecare message received was decoded once: {text}"
+    );
 
     gate.child.try_wait().unwrap();
     let log = stop(gate.child, gate.stderr).await;

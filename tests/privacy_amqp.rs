@@ -92,7 +92,7 @@ async fn a_later_message_over_amqp_does_not_lift_protection() {
         Router::new(Engine::default(), directory.clone()),
     ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway.clone(), &config, stopped);
+    let tasks = start(gateway.clone(), journal_of(&gateway), &config, stopped);
 
     // The ward admits a protected person, in Lifecare.
     let mut admission = canonical_example("admissionNotice");

@@ -202,7 +202,7 @@ impl CaseService for CaseApi {
         metrics::received(Way::Grpc, dialect.as_str());
         // Decoded here, not by the gateway, so the author is checked
         // before anything is stored.
-        let decoded = dialect.adapter().decode(&request.payload).map_err(|e| {
+        let decoded = crate::gateway::decode(dialect, &request.payload).map_err(|e| {
             // The reason may quote the refused value (an identity number):
             // the log gets the dialect and the element path only.
             tracing::warn!(dialect = e.dialect, path = %e.path, "message refused by the decoder");

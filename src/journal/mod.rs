@@ -9,8 +9,8 @@
 //! commit (nothing is stored; the sender resends).
 //!
 //! - [`config`]: `[hl7]`.
-//! - committer (private): group commit; messages from many senders wait on one
-//!   transaction together, so one fsync answers many.
+//! - `committer` (private): group commit; messages from many senders wait
+//!   on one transaction together, so one fsync answers many.
 //! - [`timers`]: the durable timers: the discharge grace period and the
 //!   case events a stay derives, fired through the gateway.
 

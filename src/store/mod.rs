@@ -264,6 +264,23 @@ pub fn delivery_message_id(event: &CaseEvent, recipient: &str, kind: DeliveryKin
     uuid::Uuid::new_v5(&DELIVERY_ID_NAMESPACE, key.as_bytes()).to_string()
 }
 
+/// What operators watch (`Store::operations_stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationsStats {
+    /// Pending deliveries by system (as stored: empty for an unknown one).
+    pub pending: Vec<PendingBySystem>,
+    pub quarantined: i64,
+    pub timers: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingBySystem {
+    pub system: String,
+    pub count: i64,
+    /// Unix seconds.
+    pub oldest_created_at: i64,
+}
+
 /// What lifting a person's protection changed (`Store::lift_protection`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiftedProtection {
@@ -561,6 +578,10 @@ pub trait Store: Send + Sync + 'static {
         visit_number: &str,
         case_id: &str,
     ) -> Result<(), StoreError>;
+
+    /// What operators watch: pending deliveries by system with the oldest
+    /// one's age, the quarantine's size, the timers waiting (`metrics`).
+    async fn operations_stats(&self) -> Result<OperationsStats, StoreError>;
 
     /// What the person register holds of a person.
     async fn register_entry(

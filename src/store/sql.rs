@@ -52,8 +52,8 @@ use super::batch::{Batch, Known, KnownCase, Needs, Seen};
 use super::journal::{self, JournalCommit, JournalMessage, Timer};
 use super::{
     CaseFilter, Checked, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus, FeedReceiver,
-    Folder, LiftedProtection, MAX_EVENT_PAGE, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OutboxFeed,
-    OutboxRead, RelayLease, Store, StoreError, Submitted,
+    Folder, LiftedProtection, MAX_EVENT_PAGE, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OperationsStats,
+    OutboxFeed, OutboxRead, PendingBySystem, RelayLease, Store, StoreError, Submitted,
 };
 use crate::channel::System;
 use crate::stays::{RegisterEntry, Stay};
@@ -628,6 +628,36 @@ where
         .fetch_all(self.pool())
         .await?;
         bodies.iter().map(|b| journal::decode_stay(b)).collect()
+    }
+
+    async fn operations_stats(&self) -> Result<OperationsStats, StoreError> {
+        // Both reads use the partial indexes of migration 6 (SQLite) / 7
+        // (PostgreSQL): the cost follows what is pending or quarantined,
+        // not every delivery ever made.
+        let pending: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT system, count(*), min(created_at) FROM deliveries WHERE status = 'pending' GROUP BY system",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let quarantined: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE status = 'quarantined'")
+                .fetch_one(self.pool())
+                .await?;
+        let timers: i64 = sqlx::query_scalar("SELECT count(*) FROM timers")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(OperationsStats {
+            pending: pending
+                .into_iter()
+                .map(|(system, count, oldest_created_at)| PendingBySystem {
+                    system,
+                    count,
+                    oldest_created_at,
+                })
+                .collect(),
+            quarantined,
+            timers,
+        })
     }
 
     async fn stay_admissions(&self) -> Result<Vec<(String, i64)>, StoreError> {

@@ -305,3 +305,15 @@ pub fn adt_a01(control_id: &str, visit: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The journal feed over `gateway`, with the built-in `[hl7]` settings
+/// (what `transport::start` takes beside the gateway). Call it inside the
+/// runtime: the journal starts its committer task.
+pub fn journal_of(
+    gateway: &std::sync::Arc<samgate::gateway::Gateway>,
+) -> std::sync::Arc<samgate::journal::Journal> {
+    std::sync::Arc::new(
+        samgate::journal::Journal::new(gateway.clone(), &samgate::journal::Hl7Config::default())
+            .unwrap(),
+    )
+}

@@ -224,8 +224,13 @@ async fn changed(
     }
 }
 
-/// A published round: each delivery with its pending confirm.
-type Round = Vec<(Rendered, Result<PublisherConfirm, lapin::Error>)>;
+/// A published round: each delivery with its pending confirm and when it
+/// was published (for the confirm latency).
+type Round = Vec<(
+    Rendered,
+    Result<PublisherConfirm, lapin::Error>,
+    std::time::Instant,
+)>;
 
 fn properties(d: &Delivery, message_type: &str, content_type: &str) -> BasicProperties {
     let mut headers = FieldTable::default();
@@ -304,6 +309,7 @@ async fn publish_round(
             properties(&r.delivery, r.message_type, r.content_type),
         )
     });
+    let published = std::time::Instant::now();
     let confirms = futures_util::future::join_all(publishes)
         .instrument(tracing::debug_span!(
             "relay.publish",
@@ -314,5 +320,9 @@ async fn publish_round(
         in_flight.unconfirmed.insert(r.delivery.id);
         in_flight.cases.insert(r.delivery.case_id.clone());
     }
-    Ok(ready.into_iter().zip(confirms).collect())
+    Ok(ready
+        .into_iter()
+        .zip(confirms)
+        .map(|(r, confirm)| (r, confirm, published))
+        .collect())
 }

@@ -78,9 +78,11 @@ pub(super) async fn settler(
         };
         let mut next = Some(first);
         while let Some(round) = next {
-            for (r, confirm) in round {
+            for (r, confirm, published) in round {
                 let d = r.delivery;
-                match confirm?.await? {
+                let answer = confirm?.await?;
+                crate::metrics::relay_confirm(published.elapsed());
+                match answer {
                     Confirmation::Ack(None) => {
                         tracing::trace!(target: super::CONFIRMED_EVENT, message_id = %d.message_id, "delivery confirmed");
                         crate::metrics::delivery(system(&d), "confirmed");
