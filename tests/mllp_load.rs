@@ -71,7 +71,7 @@ fn segment(id: &str, fields: &[(usize, String)]) -> String {
 /// the sender's person `k / 2`, odd `k` discharges them.
 fn message(s: usize, k: usize) -> (String, Vec<u8>) {
     let i = k / 2;
-    let admit = k % 2 == 0;
+    let admit = k.is_multiple_of(2);
     let trigger = if admit { "A01" } else { "A03" };
     let control_id = format!("LOAD-{s:02}-{k:03}");
     let day = 1 + i % 28;
