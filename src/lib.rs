@@ -30,6 +30,8 @@
 //!   the stored events.
 //! - [`routing`]: the actor directory and the recipient rules; the
 //!   `Router` (engine + recipients) the store folds with.
+//! - [`watch`]: the deadline watch: durable timers for every legal
+//!   deadline a case can break, and the alerts they raise.
 //! - [`metrics`]: Prometheus metrics and the probes, on their own listener.
 //! - [`delivery`]: a stored delivery rendered in its recipient's form, and
 //!   the pull a unit makes.
@@ -67,3 +69,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod transport;
+pub mod watch;

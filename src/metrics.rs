@@ -97,6 +97,11 @@ struct Translated {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByKind {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BySystem {
     system: &'static str,
 }
@@ -117,6 +122,7 @@ struct Metrics {
     outbox_oldest_age: Gauge,
     quarantined: Gauge,
     timers_pending: Gauge,
+    deadlines_overdue: Family<ByKind, Gauge>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -201,6 +207,12 @@ impl Metrics {
             "Durable timers waiting to fire (the journal feed's discharge grace and derived events)",
             timers_pending.clone(),
         );
+        let deadlines_overdue = Family::<ByKind, Gauge>::default();
+        registry.register(
+            "deadlines_overdue",
+            "Cases whose legal deadline alert is raised and not cleared, by kind (sip-invitation-overdue, payment-liability-begun, sip-follow-up-passed)",
+            deadlines_overdue.clone(),
+        );
         let build = Family::<Build, Gauge>::default();
         build
             .get_or_create(&Build {
@@ -222,6 +234,7 @@ impl Metrics {
             outbox_oldest_age,
             quarantined,
             timers_pending,
+            deadlines_overdue,
         }
     }
 }
@@ -323,6 +336,19 @@ pub async fn refresh_from_store(store: &dyn Store) {
         .set(oldest.map_or(0, |t| (now - t).max(0)));
     METRICS.quarantined.set(stats.quarantined);
     METRICS.timers_pending.set(stats.timers);
+    for kind in crate::watch::AlertKind::ALL {
+        let raised = stats
+            .alerts
+            .iter()
+            .find(|(k, _)| k == kind.as_str())
+            .map_or(0, |(_, n)| *n);
+        METRICS
+            .deadlines_overdue
+            .get_or_create(&ByKind {
+                kind: kind.as_str(),
+            })
+            .set(raised);
+    }
 }
 
 /// Whether the relay is connected to the broker now.

@@ -846,3 +846,33 @@ async fn the_journal_feed_queue_stores_stays_and_quarantines_what_it_refuses() {
     .await;
     run.finish(&channel).await;
 }
+
+#[tokio::test]
+async fn deadline_alerts_reach_the_alerts_queue_without_personal_data() {
+    let connection = broker().await;
+    let channel = connection.create_channel().await.unwrap();
+    let run = running(&channel).await;
+    for ty in ["admissionNotice", "dischargeReady"] {
+        run.gateway
+            .submit_raw(DialectName::Lifecare, &example_bytes("lifecare", ty))
+            .await
+            .unwrap();
+    }
+    let now = chrono::Utc::now();
+    samgate::watch::follow(run.store.as_ref(), now.timestamp())
+        .await
+        .unwrap();
+    samgate::journal::timers::fire_due_at(&run.gateway, now.timestamp_millis())
+        .await
+        .unwrap();
+    let message = next_message(&channel, &run.names.alerts()).await;
+    let body: serde_json::Value = serde_json::from_slice(&message.data).unwrap();
+    assert_eq!(body["state"], "raised", "{body}");
+    assert!(body["caseId"].is_string());
+    assert!(body["units"].as_array().unwrap().len() >= 3, "{body}");
+    let text = String::from_utf8_lossy(&message.data);
+    for secret in ["194102069046", "Esther", "Åström", "SV-2024"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    run.finish(&channel).await;
+}

@@ -10,6 +10,7 @@ macro_rules! outln {
     };
 }
 
+mod alerts;
 mod case;
 mod delivery;
 mod demo;
@@ -78,6 +79,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Indicators per month and municipality, county, unit or all (CSV, JSON).
     Indicators(indicators::IndicatorsArgs),
+    /// Legal deadlines broken: the alerts the deadline watch of `serve` has
+    /// raised, one JSON object a line.
+    Alerts,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -98,6 +102,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             | Command::Delivery(_)
             | Command::Person(_)
             | Command::Indicators(_)
+            | Command::Alerts
     ) {
         config.log.level = "warn".into();
     }
@@ -111,6 +116,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
         Command::Delivery(command) => rt.block_on(delivery::run(cli, config, command)),
         Command::Person(command) => rt.block_on(person::run(cli, config, command)),
         Command::Indicators(args) => rt.block_on(indicators::run(cli, config, args)),
+        Command::Alerts => rt.block_on(alerts::run(cli, config)),
         Command::Translate(_) | Command::Validate(_) | Command::Import(_) => {
             unreachable!("commands with their own exit codes")
         }

@@ -327,6 +327,10 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         gateway.clone(),
         stop.subscribe(),
     )));
+    tasks.push(tokio::spawn(crate::watch::run(
+        store.clone(),
+        stop.subscribe(),
+    )));
     if !config.hl7.listen.is_empty() {
         tasks.push(start_mllp(&config, journal.clone(), stop.subscribe()).await?);
     }

@@ -1,4 +1,5 @@
-//! The durable timers of the journal feed: a row in the store's `timers`
+//! The durable timers (the journal feed's, and the deadline watch's,
+//! `watch::fire`): a row in the store's `timers`
 //! table per pending piece of work, claimed and fired by whichever gateway
 //! gets it first, removed once done. A gateway that stops (or is killed)
 //! leaves its rows; the next one fires them, so a grace period survives
@@ -87,7 +88,7 @@ pub async fn fire_due_at(gateway: &Gateway, now: i64) -> Result<Fired, StoreErro
         .await?;
     let mut fired = Fired::default();
     for timer in timers {
-        match fire(gateway, &timer).await {
+        match fire(gateway, &timer, now).await {
             Ok(appended) => {
                 store.finish_timer(&timer).await?;
                 if appended {
@@ -107,7 +108,7 @@ pub async fn fire_due_at(gateway: &Gateway, now: i64) -> Result<Fired, StoreErro
 
 /// Fires one timer; true when it appended an event. An error leaves the
 /// timer to be fired again once its claim runs out.
-async fn fire(gateway: &Gateway, timer: &Timer) -> Result<bool, StoreError> {
+async fn fire(gateway: &Gateway, timer: &Timer, now_ms: i64) -> Result<bool, StoreError> {
     let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("timer {}: {e}", timer.kind));
     match timer.kind.as_str() {
         TIMER_DISCHARGE => {
@@ -117,6 +118,9 @@ async fn fire(gateway: &Gateway, timer: &Timer) -> Result<bool, StoreError> {
         TIMER_CANCELLATION => {
             let c: Cancellation = serde_json::from_str(&timer.payload).map_err(corrupt)?;
             cancelled(gateway, &c).await
+        }
+        crate::watch::TIMER_DEADLINE => {
+            crate::watch::fire(gateway.store().as_ref(), timer, now_ms.div_euclid(1000)).await
         }
         other => {
             // A kind a newer samgate wrote: left for it, never dropped.

@@ -264,6 +264,33 @@ pub fn delivery_message_id(event: &CaseEvent, recipient: &str, kind: DeliveryKin
     uuid::Uuid::new_v5(&DELIVERY_ID_NAMESPACE, key.as_bytes()).to_string()
 }
 
+/// A timer to set (`Store::schedule`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerSpec {
+    pub key: String,
+    pub kind: String,
+    /// Unix milliseconds.
+    pub due_at: i64,
+    /// JSON, without personal data.
+    pub payload: String,
+}
+
+/// An alert of the deadline watch, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub case_id: String,
+    /// `watch::AlertKind::as_str`.
+    pub kind: String,
+    /// Unix seconds.
+    pub due_at: i64,
+    /// The responsible units' HSA-ids.
+    pub units: Vec<String>,
+    pub raised_at: i64,
+    pub cleared_at: Option<i64>,
+    /// The state last published: '', 'raised' or 'cleared'.
+    pub published: String,
+}
+
 /// What operators watch (`Store::operations_stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OperationsStats {
@@ -271,6 +298,8 @@ pub struct OperationsStats {
     pub pending: Vec<PendingBySystem>,
     pub quarantined: i64,
     pub timers: i64,
+    /// Alerts raised and not cleared, by kind.
+    pub alerts: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -582,6 +611,43 @@ pub trait Store: Send + Sync + 'static {
     /// What operators watch: pending deliveries by system with the oldest
     /// one's age, the quarantine's size, the timers waiting (`metrics`).
     async fn operations_stats(&self) -> Result<OperationsStats, StoreError>;
+
+    // The deadline watch (see `watch`).
+
+    /// How far the follower `name` has read the events (their row id); 0
+    /// before it began.
+    async fn cursor(&self, name: &str) -> Result<i64, StoreError>;
+
+    /// Moves the follower `name` on to `position` (never back: two
+    /// gateways following at once leave it at the further).
+    async fn advance_cursor(&self, name: &str, position: i64) -> Result<(), StoreError>;
+
+    /// Sets timers (a changed due time is claimable again) and removes
+    /// those `cancel` names.
+    async fn schedule(&self, set: &[TimerSpec], cancel: &[String]) -> Result<(), StoreError>;
+
+    /// Raises an alert; true when it was not already raised (a cleared one
+    /// is raised again).
+    async fn raise_alert(&self, alert: &Alert) -> Result<bool, StoreError>;
+
+    /// Clears a raised alert at `at` (Unix seconds); true when one was
+    /// raised.
+    async fn clear_alert(&self, case_id: &str, kind: &str, at: i64) -> Result<bool, StoreError>;
+
+    /// The alerts raised and not cleared, by due time.
+    async fn active_alerts(&self) -> Result<Vec<Alert>, StoreError>;
+
+    /// Alerts whose state (raised or cleared) was not published yet.
+    async fn unpublished_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
+    /// Records that `state` (`raised` or `cleared`) of an alert was
+    /// published.
+    async fn mark_alert_published(
+        &self,
+        case_id: &str,
+        kind: &str,
+        state: &str,
+    ) -> Result<(), StoreError>;
 
     /// What the person register holds of a person.
     async fn register_entry(

@@ -51,9 +51,10 @@ use super::backend::{Backend, RowsAffected};
 use super::batch::{Batch, Known, KnownCase, Needs, Seen};
 use super::journal::{self, JournalCommit, JournalMessage, Timer};
 use super::{
-    CaseFilter, Checked, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus, FeedReceiver,
-    Folder, LiftedProtection, MAX_EVENT_PAGE, MAX_OUTBOX_READ, MAX_PAGE_SIZE, OperationsStats,
-    OutboxFeed, OutboxRead, PendingBySystem, RelayLease, Store, StoreError, Submitted,
+    Alert, CaseFilter, Checked, DEFAULT_PAGE_SIZE, Delivery, DeliveryKind, DeliveryStatus,
+    FeedReceiver, Folder, LiftedProtection, MAX_EVENT_PAGE, MAX_OUTBOX_READ, MAX_PAGE_SIZE,
+    OperationsStats, OutboxFeed, OutboxRead, PendingBySystem, RelayLease, Store, StoreError,
+    Submitted, TimerSpec,
 };
 use crate::channel::System;
 use crate::stays::{RegisterEntry, Stay};
@@ -102,6 +103,25 @@ where
         status: DeliveryStatus::parse(&row.get::<String, _>(7))?,
         reason: row.get(8),
         event: decode_event(&body)?,
+    })
+}
+
+/// A `deadline_alerts` row: case, kind, due, units (JSON), raised,
+/// cleared, published.
+type AlertRow = (String, String, i64, String, i64, Option<i64>, String);
+
+fn alert_row(
+    (case_id, kind, due_at, units, raised_at, cleared_at, published): AlertRow,
+) -> Result<Alert, StoreError> {
+    Ok(Alert {
+        case_id,
+        kind,
+        due_at,
+        units: serde_json::from_str(&units)
+            .map_err(|e| StoreError::Corrupt(format!("alert units: {e}")))?,
+        raised_at,
+        cleared_at,
+        published,
     })
 }
 
@@ -242,6 +262,7 @@ where
     for<'t> bool: Encode<'t, B::Db> + Type<B::Db>,
     for<'t> i32: Encode<'t, B::Db> + Type<B::Db>,
     for<'t> i64: Encode<'t, B::Db> + Decode<'t, B::Db> + Type<B::Db>,
+    for<'t> Option<i64>: Decode<'t, B::Db>,
     for<'t> String: Decode<'t, B::Db> + Type<B::Db>,
     for<'t> Vec<u8>: Encode<'t, B::Db> + Decode<'t, B::Db> + Type<B::Db>,
 {
@@ -646,6 +667,11 @@ where
         let timers: i64 = sqlx::query_scalar("SELECT count(*) FROM timers")
             .fetch_one(self.pool())
             .await?;
+        let alerts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, count(*) FROM deadline_alerts WHERE cleared_at IS NULL GROUP BY kind",
+        )
+        .fetch_all(self.pool())
+        .await?;
         Ok(OperationsStats {
             pending: pending
                 .into_iter()
@@ -657,7 +683,137 @@ where
                 .collect(),
             quarantined,
             timers,
+            alerts,
         })
+    }
+
+    async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM cursors WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(position.unwrap_or(0))
+    }
+
+    async fn advance_cursor(&self, name: &str, position: i64) -> Result<(), StoreError> {
+        let _writer = writer(self).await;
+        sqlx::query(
+            "INSERT INTO cursors (name, position) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position \
+             WHERE cursors.position < excluded.position",
+        )
+        .bind(name)
+        .bind(position)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn schedule(&self, set: &[TimerSpec], cancel: &[String]) -> Result<(), StoreError> {
+        if set.is_empty() && cancel.is_empty() {
+            return Ok(());
+        }
+        let _writer = writer(self).await;
+        let mut tx = self.pool().begin().await?;
+        for t in set {
+            sqlx::query(
+                "INSERT INTO timers (timer_key, kind, due_at, claimed_until, payload) VALUES ($1, $2, $3, 0, $4) \
+                 ON CONFLICT (timer_key) DO UPDATE SET kind = excluded.kind, due_at = excluded.due_at, \
+                 payload = excluded.payload, \
+                 claimed_until = CASE WHEN timers.due_at = excluded.due_at THEN timers.claimed_until ELSE 0 END",
+            )
+            .bind(t.key.as_str())
+            .bind(t.kind.as_str())
+            .bind(t.due_at)
+            .bind(t.payload.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for key in cancel {
+            sqlx::query("DELETE FROM timers WHERE timer_key = $1")
+                .bind(key.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn raise_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        let _writer = writer(self).await;
+        let units = serde_json::to_string(&alert.units)
+            .map_err(|e| StoreError::Corrupt(format!("alert units: {e}")))?;
+        let raised = sqlx::query(
+            "INSERT INTO deadline_alerts (case_id, kind, due_at, units, raised_at, cleared_at, published) \
+             VALUES ($1, $2, $3, $4, $5, NULL, '') \
+             ON CONFLICT (case_id, kind) DO UPDATE SET due_at = excluded.due_at, units = excluded.units, \
+             raised_at = excluded.raised_at, cleared_at = NULL, published = '' \
+             WHERE deadline_alerts.cleared_at IS NOT NULL",
+        )
+        .bind(alert.case_id.as_str())
+        .bind(alert.kind.as_str())
+        .bind(alert.due_at)
+        .bind(units.as_str())
+        .bind(alert.raised_at)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(raised > 0)
+    }
+
+    async fn clear_alert(&self, case_id: &str, kind: &str, at: i64) -> Result<bool, StoreError> {
+        let _writer = writer(self).await;
+        let cleared = sqlx::query(
+            "UPDATE deadline_alerts SET cleared_at = $1 \
+             WHERE case_id = $2 AND kind = $3 AND cleared_at IS NULL",
+        )
+        .bind(at)
+        .bind(case_id)
+        .bind(kind)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(cleared > 0)
+    }
+
+    async fn active_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let rows: Vec<AlertRow> = sqlx::query_as(
+            "SELECT case_id, kind, due_at, units, raised_at, cleared_at, published FROM deadline_alerts \
+             WHERE cleared_at IS NULL ORDER BY due_at, case_id, kind",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(alert_row).collect()
+    }
+
+    async fn unpublished_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let rows: Vec<AlertRow> = sqlx::query_as(
+            "SELECT case_id, kind, due_at, units, raised_at, cleared_at, published FROM deadline_alerts \
+             WHERE (cleared_at IS NULL AND published <> 'raised') \
+                OR (cleared_at IS NOT NULL AND published <> 'cleared') \
+             ORDER BY raised_at, case_id, kind LIMIT $1",
+        )
+        .bind(limit.clamp(1, MAX_OUTBOX_READ) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(alert_row).collect()
+    }
+
+    async fn mark_alert_published(
+        &self,
+        case_id: &str,
+        kind: &str,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        let _writer = writer(self).await;
+        sqlx::query("UPDATE deadline_alerts SET published = $1 WHERE case_id = $2 AND kind = $3")
+            .bind(state)
+            .bind(case_id)
+            .bind(kind)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     async fn stay_admissions(&self) -> Result<Vec<(String, i64)>, StoreError> {

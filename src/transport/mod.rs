@@ -14,9 +14,11 @@
 //! - [`journal_feed`]: the journal feed's queue `<p>.in.hl7v2`: each HL7 v2
 //!   message (or batch) acked after its effects are committed, refused ones
 //!   quarantined with their reason;
+//! - [`alerts`]: the deadline watch's alerts to `<p>.alerts`;
 //! - [`relay`]: the outbox relay, publishing each delivery in its
 //!   recipient's dialect with publisher confirms, in order per case.
 
+pub mod alerts;
 pub mod broker;
 pub mod inbound;
 pub mod journal_feed;
@@ -136,6 +138,14 @@ pub fn start(
             names.clone(),
             stop.clone(),
             |g, u, n, s, b| Box::pin(relay::session(g, u, n, s, b)),
+        )),
+        tokio::spawn(reconnecting(
+            "alerts",
+            gateway.clone(),
+            config.url.clone(),
+            names.clone(),
+            stop.clone(),
+            |g, u, n, s, b| Box::pin(alerts::session(g, u, n, s, b)),
         )),
         tokio::spawn(reconnecting(
             "inbound",

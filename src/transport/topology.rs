@@ -42,6 +42,11 @@ impl Names {
         format!("{}.in.{}", self.prefix, crate::journal::DIALECT)
     }
 
+    /// The deadline watch's alerts, for the region's on-call tooling.
+    pub fn alerts(&self) -> String {
+        format!("{}.alerts", self.prefix)
+    }
+
     pub fn outbound_exchange(&self) -> String {
         format!("{}.out", self.prefix)
     }
@@ -150,6 +155,7 @@ pub async fn declare(
     directory: &Directory,
 ) -> Result<(), lapin::Error> {
     declare_inbound(channel, names).await?;
+    declare_alerts(channel, names).await?;
     exchange(channel, &names.outbound_exchange()).await?;
     declare_actors(channel, names, directory).await
 }
@@ -172,6 +178,12 @@ pub async fn declare_inbound(channel: &Channel, names: &Names) -> Result<(), lap
     }
     queue(channel, &names.journal_inbound(), &inbound_arguments(names)).await?;
     Ok(())
+}
+
+/// The alerts queue (quorum, persistent): declared by the publisher at
+/// each connection, and with the rest of the topology.
+pub async fn declare_alerts(channel: &Channel, names: &Names) -> Result<(), lapin::Error> {
+    queue(channel, &names.alerts(), &quorum_arguments()).await
 }
 
 /// One outbound queue per directory unit (also after a directory reload).
@@ -218,6 +230,7 @@ pub fn definitions(names: &Names, directory: &Directory) -> serde_json::Value {
         queues.push(queue(names.inbound(d), &inbound_arguments(names)));
     }
     queues.push(queue(names.journal_inbound(), &inbound_arguments(names)));
+    queues.push(queue(names.alerts(), &quorum_arguments()));
     for unit in directory.units() {
         queues.push(queue(names.outbound(&unit.hsa_id), &quorum_arguments()));
         bindings.push(binding(

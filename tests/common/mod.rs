@@ -126,6 +126,7 @@ pub async fn clean_amqp(
     let mut queues = vec![names.quarantine()];
     queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
     queues.push(names.journal_inbound());
+    queues.push(names.alerts());
     queues.extend(directory.units().iter().map(|u| names.outbound(&u.hsa_id)));
     for q in queues {
         let _ = channel
