@@ -451,7 +451,11 @@ async fn through_samgate(
     let names = Names::new(&config.prefix);
     declare(channel, &names, &directory).await.unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway, &config, stopped);
+    let journal = Arc::new(
+        samgate::journal::Journal::new(gateway.clone(), &samgate::journal::Hl7Config::default())
+            .unwrap(),
+    );
+    let tasks = start(gateway, journal, &config, stopped);
 
     // One admission notice per case; the outbound message id is known in
     // advance (UUIDv5), which ties each output to its input.

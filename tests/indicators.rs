@@ -834,7 +834,7 @@ async fn the_grpc_service_returns_the_same_rows() {
         assert_eq!(got.month, want.month.to_string());
         assert_eq!(got.group, want.group);
         assert_eq!(got.group_name, want.group_name);
-        let count = |v: &Option<IndicatorValue>| match v.as_ref().and_then(|v| v.value.clone()) {
+        let count = |v: &Option<IndicatorValue>| match v.as_ref().and_then(|v| v.value) {
             Some(Cell::Count(n)) => n,
             other => panic!("a count: {other:?}"),
         };

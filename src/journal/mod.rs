@@ -8,7 +8,7 @@
 //! AE or AR with the contract's codes, AR 207 when the store could not
 //! commit (nothing is stored; the sender resends).
 //!
-//! - [`config`]: `[hl7]`.
+//! - [`config`]: the `[hl7]` section.
 //! - `committer` (private): group commit; messages from many senders wait
 //!   on one transaction together, so one fsync answers many.
 //! - [`timers`]: the durable timers: the discharge grace period and the
