@@ -122,6 +122,9 @@ pub enum DeliveryStatus {
     Pending,
     Delivered,
     Quarantined,
+    /// Taken out of the quarantine by an operator, with the reason, and
+    /// never made (`Store::discard_delivery`).
+    Discarded,
 }
 
 impl DeliveryStatus {
@@ -130,6 +133,7 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Delivered => "delivered",
             DeliveryStatus::Quarantined => "quarantined",
+            DeliveryStatus::Discarded => "discarded",
         }
     }
 
@@ -139,6 +143,7 @@ impl DeliveryStatus {
             "pending" => Ok(DeliveryStatus::Pending),
             "delivered" => Ok(DeliveryStatus::Delivered),
             "quarantined" => Ok(DeliveryStatus::Quarantined),
+            "discarded" => Ok(DeliveryStatus::Discarded),
             other => Err(StoreError::Corrupt(format!(
                 "delivery status '{other}' is none samgate writes"
             ))),
@@ -507,6 +512,14 @@ pub trait Store: Send + Sync + 'static {
     /// append-only, keep what they said). The one way protection ends; the
     /// caller audits it.
     async fn lift_protection(&self, patient_id: &str) -> Result<LiftedProtection, StoreError>;
+
+    /// Discards a quarantined delivery for good, keeping `reason` (who and
+    /// why, from the operator console); false when it is not quarantined.
+    async fn discard_delivery(&self, message_id: &str, reason: &str) -> Result<bool, StoreError>;
+
+    /// The cases a system knows by `case_ref` (their external refs), by
+    /// case id, at most `limit`.
+    async fn cases_by_ref(&self, case_ref: &str, limit: usize) -> Result<Vec<Case>, StoreError>;
 
     /// Makes a quarantined delivery pending again, to be made through
     /// `system`; false when it is not quarantined (no such delivery,

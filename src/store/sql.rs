@@ -516,6 +516,31 @@ where
         Ok(requeued)
     }
 
+    async fn discard_delivery(&self, message_id: &str, reason: &str) -> Result<bool, StoreError> {
+        let _writer = writer(self).await;
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'discarded', reason = $1 \
+             WHERE message_id = $2 AND status = 'quarantined'",
+        )
+        .bind(reason)
+        .bind(message_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn cases_by_ref(&self, case_ref: &str, limit: usize) -> Result<Vec<Case>, StoreError> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT body FROM cases WHERE case_id IN \
+             (SELECT case_id FROM case_refs WHERE case_ref = $1) ORDER BY case_id LIMIT $2",
+        )
+        .bind(case_ref)
+        .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        bodies.iter().map(|b| decode_case(b)).collect()
+    }
+
     async fn outbox(&self, limit: usize, skip: &[i64]) -> Result<OutboxRead, StoreError> {
         // The partial index keeps the read's cost the same however many
         // deliveries were made before (`outbox_select!`).
