@@ -37,6 +37,7 @@ pub struct Config {
     pub cases: CasesConfig,
     pub metrics: crate::metrics::MetricsConfig,
     pub hl7: crate::journal::Hl7Config,
+    pub console: crate::console::ConsoleConfig,
 }
 
 /// Limits of the case rules.
@@ -308,6 +309,28 @@ mod tests {
         );
         hl7.discharge_grace_minutes = crate::journal::config::MAX_GRACE_MINUTES + 1;
         assert!(hl7.grace_ms().is_err());
+    }
+
+    #[test]
+    fn the_console_is_off_by_default_and_configured_from_the_environment() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert!(c.console.listen.is_empty());
+        assert!(c.console.token.is_empty());
+        assert_eq!(c.console.operator, "console");
+        assert_eq!(
+            c.console.access_log_path(Path::new("/data")),
+            Path::new("/data/console-access.log")
+        );
+        let c = Config::load(
+            None,
+            env(&[
+                ("SAMGATE_CONSOLE_LISTEN", "127.0.0.1:8090"),
+                ("SAMGATE_CONSOLE_TOKEN", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.console.listen, "127.0.0.1:8090");
+        assert_eq!(c.console.token, "s3cret");
     }
 
     #[test]

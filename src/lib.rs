@@ -42,6 +42,9 @@
 //!   timers of discharge reconciliation.
 //! - [`portal`]: SIP documents for the citizen (GetCarePlans v2, FHIR R4,
 //!   the printable page), the access log, the push to a portal.
+//! - [`console`]: the operator console: Swedish pages of the outbox, the
+//!   quarantine (replay, discard), cases and the deadline watch's alerts,
+//!   behind a token, every view of personal data in its access log.
 //! - [`transport`]: RabbitMQ: topology, inbound consumers, the outbox relay.
 //! - [`api`]: the gRPC services and their authentication, the portal's
 //!   HTTPS endpoints, mutual TLS.
@@ -55,6 +58,7 @@ pub mod calendar;
 pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod dialects;
 pub mod engine;

@@ -217,6 +217,54 @@ async fn start_metrics(
     }))
 }
 
+/// The operator console (`[console] listen`), until `stop`. Without a
+/// configured token one is made now and printed once to stderr with the
+/// URL to open, like Jupyter's.
+async fn start_console(
+    cli: &Cli,
+    config: &Config,
+    gateway: Arc<Gateway>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let settings = &config.console;
+    let path = settings.access_log_path(&cli.data_dir);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let audit = AuditLog::open(&path)
+        .with_context(|| format!("cannot open the console's access log {}", path.display()))?;
+    let tcp = TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (console.listen)", settings.listen))?;
+    let address = tcp.local_addr()?;
+    let (token, made) = crate::console::token_or_new(settings);
+    tracing::info!(%address, access_log = %path.display(), "samgate serving the operator console");
+    if !address.ip().is_loopback() {
+        tracing::warn!(%address, "the operator console is off loopback over plain HTTP: put a TLS proxy in front");
+    }
+    if made {
+        // Once, to stderr, never to the log: the token lets anyone in.
+        eprintln!(
+            "The operator console, with this start's token (console.token is not set):\n    http://{address}/?token={token}"
+        );
+    }
+    let console = crate::console::Console::new(
+        gateway,
+        audit,
+        token,
+        settings.operator.clone(),
+        publish_rules(config),
+    );
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = crate::console::serve(console, tcp, shutdown).await {
+            tracing::error!("the operator console stopped: {e}");
+        }
+    }))
+}
+
 /// How gRPC takes its callers on `local`: mutual TLS when configured; else
 /// plaintext, refused off loopback unless asked for.
 fn grpc_transport(
@@ -342,6 +390,9 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
             draining: drained,
         };
         tasks.push(start_metrics(&config, readiness, stop.subscribe()).await?);
+    }
+    if !config.console.listen.is_empty() {
+        tasks.push(start_console(cli, &config, gateway.clone(), stop.subscribe()).await?);
     }
     if config.portal.push.enabled() {
         tasks.push(start_push(&config, store.clone(), stop.subscribe())?);

@@ -1,0 +1,642 @@
+//! The operator console (issue 26 item 3) against a real store holding the
+//! demo's story: the token gate, the session cookie, CSRF, replay and
+//! discard of quarantined deliveries, the case page, the search by
+//! personnummer, the access log, escaping, and headless Chromium reading
+//! the pages as an operator's browser would.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use samgate::config::Config;
+use samgate::console::Console;
+use samgate::dialects::DialectName;
+use samgate::gateway::Gateway;
+use samgate::portal::PublishRules;
+use samgate::portal::audit::AuditLog;
+use samgate::routing::{Directory, Router};
+use samgate::store::{Alert, DeliveryStatus, Store};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-token-0123456789";
+const ESTHER: &str = "194102069046";
+/// A unit of the story, renamed in the test's directory so that every page
+/// showing it must escape it.
+const KHSL: &str = "SE2120000449-KHSL";
+const TRICKY_NAME: &str = "Linköpings kommun <&> hemsjukvård";
+const TRICKY_ESCAPED: &str = "Linköpings kommun &lt;&amp;&gt; hemsjukvård";
+
+struct Rig {
+    dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    console: Arc<Console>,
+    case_id: String,
+}
+
+/// The built-in directory's files, with KHSL renamed.
+fn directory(dir: &Path) -> Directory {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/directory");
+    let to = dir.join("directory");
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap().replace(
+                "\"Linköpings kommun, hemsjukvård\"",
+                &format!("\"{TRICKY_NAME}\""),
+            );
+            std::fs::write(to.join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let directory = Directory::load(&to).unwrap();
+    assert_eq!(directory.unit(KHSL).unwrap().name, TRICKY_NAME);
+    directory
+}
+
+/// The demo's story through a gateway, two of its deliveries quarantined
+/// and one deadline alert raised.
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let config = Config::load(None, Vec::new()).unwrap();
+    let router = Router::new(config.engine(), directory(dir.path()));
+    let gateway = Arc::new(Gateway::new(store.clone(), router));
+    let mut case_id = String::new();
+    for (dialect, name, ty) in [
+        (DialectName::Lifecare, "lifecare", "admissionNotice"),
+        (DialectName::CosmicLink, "cosmic-link", "inNotice"),
+        (
+            DialectName::CosmicLink,
+            "cosmic-link",
+            "careContactAssigned",
+        ),
+        (DialectName::Lifecare, "lifecare", "dischargeReady"),
+        (DialectName::CosmicLink, "cosmic-link", "sipInvitation"),
+        (DialectName::CosmicLink, "cosmic-link", "sipPlan"),
+        (DialectName::Lifecare, "lifecare", "dischargeNotice"),
+    ] {
+        let bytes = common::example_bytes(name, ty);
+        let (submitted, _) = gateway.submit_raw(dialect, &bytes).await.unwrap();
+        case_id = submitted.case_id;
+    }
+    // Two deliveries to KHSL (a known unit, so a replay can make them)
+    // are quarantined as an operator would find them.
+    let to_khsl: Vec<_> = store
+        .case_deliveries(&case_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.recipient == KHSL && d.status == DeliveryStatus::Pending)
+        .collect();
+    assert!(to_khsl.len() >= 2, "the story sends KHSL at least two");
+    for d in &to_khsl[..2] {
+        store
+            .quarantine_delivery(&d.message_id, "queue-missing: samgate.out.test")
+            .await
+            .unwrap();
+    }
+    let now = chrono::Utc::now().timestamp();
+    store
+        .raise_alert(&Alert {
+            case_id: case_id.clone(),
+            kind: "sip-invitation-overdue".into(),
+            due_at: now - 7200,
+            units: vec![KHSL.into()],
+            raised_at: now,
+            cleared_at: None,
+            published: String::new(),
+        })
+        .await
+        .unwrap();
+    let audit = AuditLog::open(&dir.path().join("console-access.log")).unwrap();
+    let console = Console::new(
+        gateway,
+        audit,
+        TOKEN.into(),
+        "console".into(),
+        PublishRules { approve_all: true },
+    );
+    Rig {
+        dir,
+        store,
+        console,
+        case_id,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Rig {
+    async fn call(&self, request: Request<Body>) -> Answer {
+        let response = samgate::console::pages::router(self.console.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.call(
+            Request::get(path)
+                .header(header::HOST, "console.test")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, form: &str) -> Answer {
+        self.call(
+            Request::post(path)
+                .header(header::HOST, "console.test")
+                .header(header::ORIGIN, "http://console.test")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .header("x-operator", "Anna Andersson")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_owned()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The access log's records.
+    fn access_log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("console-access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn logged(&self, what: &str) -> Vec<serde_json::Value> {
+        self.access_log()
+            .into_iter()
+            .filter(|r| r["what"] == what)
+            .collect()
+    }
+}
+
+/// The CSRF token in a page's forms.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form") + 19;
+    page[at..at + page[at..].find('"').unwrap()].to_owned()
+}
+
+/// The message ids of the quarantine page's replay forms, in order.
+fn quarantined_ids(page: &str) -> Vec<String> {
+    page.match_indices("action=\"/karantan/")
+        .map(|(at, _)| {
+            let rest = &page[at + 18..];
+            rest[..rest.find('/').unwrap()].to_owned()
+        })
+        .filter(|id| !id.is_empty())
+        .fold(Vec::new(), |mut ids, id| {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+            ids
+        })
+}
+
+#[tokio::test]
+async fn without_the_token_the_console_answers_401_in_swedish() {
+    let rig = rig().await;
+    for path in ["/", "/karantan", "/arenden", "/arenden/x", "/nowhere"] {
+        let answer = rig
+            .call(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(answer.body.contains("lang=\"sv\""));
+        assert!(answer.body.contains("Inloggning krävs"));
+    }
+    let wrong = rig
+        .call(
+            Request::get("/")
+                .header(header::AUTHORIZATION, "Bearer not-the-token")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let wrong = rig
+        .call(Request::get("/?token=nope").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers.get(header::SET_COOKIE).is_none());
+    // Nothing was shown, so nothing is in the access log.
+    assert!(rig.access_log().is_empty());
+}
+
+#[tokio::test]
+async fn the_bearer_token_and_the_session_cookie_let_in() {
+    let rig = rig().await;
+    let answer = rig.get("/").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.contains("<h1>Översikt</h1>"), "{}", answer.body);
+    assert_eq!(
+        answer.headers[header::CACHE_CONTROL],
+        "no-store",
+        "personal data is not cached"
+    );
+
+    // The token once in the URL: a cookie, and the same address without it.
+    let login = rig
+        .call(
+            Request::get(format!("/arenden?q=x&token={TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    assert_eq!(login.headers[header::LOCATION], "/arenden?q=x");
+    let cookie = login.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie is a session id, not the token"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let answer = rig
+        .call(
+            Request::get("/arenden")
+                .header(header::COOKIE, &session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.contains("<h1>Ärenden</h1>"));
+    // A made-up session is not one.
+    let answer = rig
+        .call(
+            Request::get("/arenden")
+                .header(header::COOKIE, "samgate_console=00")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_post_without_its_csrf_token_or_from_elsewhere_is_403() {
+    let rig = rig().await;
+    let page = rig.get("/karantan").await.body;
+    let id = quarantined_ids(&page).remove(0);
+    let path = format!("/karantan/{id}/replay");
+    assert_eq!(rig.post(&path, "").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        rig.post(&path, "csrf=0000").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // The right token, from another site.
+    let answer = rig
+        .call(
+            Request::post(&path)
+                .header(header::HOST, "console.test")
+                .header(header::ORIGIN, "http://evil.example")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::from(format!("csrf={}", csrf_of(&page))))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    // Still quarantined.
+    let d = rig.store.delivery(&id).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Quarantined);
+}
+
+#[tokio::test]
+async fn replay_and_discard_work_and_are_in_the_access_log() {
+    let rig = rig().await;
+    let page = rig.get("/karantan").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // Reason, system, and the content decoded.
+    assert!(page.body.contains("queue-missing: samgate.out.test"));
+    assert!(page.body.contains("Innehåll (avkodat)"));
+    assert!(
+        page.body.contains(ESTHER),
+        "the decoded event names the person"
+    );
+    let ids = quarantined_ids(&page.body);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let shown = rig.logged("quarantine-content");
+    assert_eq!(shown.len(), 2);
+    assert_eq!(shown[0]["patientId"], ESTHER);
+    let csrf = csrf_of(&page.body);
+
+    let replay = rig
+        .post(
+            &format!("/karantan/{}/replay", ids[0]),
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        replay.headers[header::LOCATION],
+        "/karantan?utfall=replayed"
+    );
+    let d = rig.store.delivery(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Pending, "made again");
+
+    // A discard needs a reason.
+    let none = rig
+        .post(
+            &format!("/karantan/{}/discard", ids[1]),
+            &format!("csrf={csrf}&reason=+"),
+        )
+        .await;
+    assert_eq!(
+        none.headers[header::LOCATION],
+        "/karantan?utfall=reason-missing"
+    );
+    let discard = rig
+        .post(
+            &format!("/karantan/{}/discard", ids[1]),
+            &format!("csrf={csrf}&reason=Dubblett+av+%C3%A4rendet"),
+        )
+        .await;
+    assert_eq!(
+        discard.headers[header::LOCATION],
+        "/karantan?utfall=discarded"
+    );
+    let d = rig.store.delivery(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Discarded);
+    assert_eq!(d.reason, "kasserad av Anna Andersson: Dubblett av ärendet");
+    // Done once: not again.
+    let again = rig
+        .post(
+            &format!("/karantan/{}/replay", ids[1]),
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(
+        again.headers[header::LOCATION],
+        "/karantan?utfall=not-quarantined"
+    );
+
+    let replays = rig.logged("quarantine-replay");
+    assert_eq!(replays.len(), 2);
+    assert_eq!(replays[0]["operator"], "Anna Andersson");
+    assert_eq!(replays[0]["messageId"], ids[0].as_str());
+    assert_eq!(replays[0]["caseId"], rig.case_id.as_str());
+    assert_eq!(replays[0]["result"], "ok");
+    assert_eq!(replays[1]["result"], "not-found");
+    let discards = rig.logged("quarantine-discard");
+    assert_eq!(discards.len(), 1);
+    assert_eq!(discards[0]["reason"], "Dubblett av ärendet");
+    assert_eq!(discards[0]["messageId"], ids[1].as_str());
+    assert!(discards[0]["at"].as_str().unwrap().ends_with('Z'));
+
+    let page = rig.get("/karantan?utfall=discarded").await.body;
+    assert!(page.contains("Karantänen är tom."));
+    assert!(page.contains("Leveransen är kasserad."));
+}
+
+#[tokio::test]
+async fn the_case_page_shows_the_timeline_and_is_in_the_access_log() {
+    let rig = rig().await;
+    let page = rig.get(&format!("/arenden/{}", rig.case_id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    for expected in [
+        "<h2>Händelser</h2>",
+        "Inskrivningsmeddelande",
+        "Kallelse till SIP",
+        "Utskrivningsmeddelande",
+        "Lifecare",
+        "Cosmic Link",
+        "<h2>Leveranser</h2>",
+        "I karantän",
+        "<h2>Tidsgränser</h2>",
+        "<h2>Vårdtillfällen (journalen)</h2>",
+        "Utskriftsvänlig SIP",
+        ESTHER,
+        TRICKY_ESCAPED,
+    ] {
+        assert!(body.contains(expected), "{expected} missing");
+    }
+    let views = rig.logged("case-view");
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0]["caseId"], rig.case_id.as_str());
+    assert_eq!(views[0]["patientId"], ESTHER);
+    assert_eq!(views[0]["operator"], "console");
+
+    let sip = rig.get(&format!("/arenden/{}/sip", rig.case_id)).await;
+    assert_eq!(sip.status, StatusCode::OK);
+    assert!(sip.body.contains("lang=\"sv\""));
+    assert_eq!(rig.logged("printable-plan").len(), 1);
+    assert_eq!(
+        rig.get("/arenden/00000000-0000-0000-0000-000000000000")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_search_by_personnummer_finds_esthers_case_and_is_logged() {
+    let rig = rig().await;
+    let found = rig.get("/arenden?q=19410206-9046").await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(found.body.contains(&rig.case_id));
+    let searches = rig.logged("case-search-personnummer");
+    assert_eq!(searches.len(), 1);
+    assert_eq!(searches[0]["patientId"], ESTHER);
+    assert_eq!(searches[0]["found"], 1);
+    // By case id and by a system's own ref: found, not logged as a
+    // personal-data search.
+    let by_id = rig.get(&format!("/arenden?q={}", rig.case_id)).await;
+    assert!(by_id.body.contains(&format!("/arenden/{}", rig.case_id)));
+    let case = rig.store.get_case(&rig.case_id).await.unwrap().unwrap();
+    let reference = &case.external_refs[0].case_ref;
+    let by_ref = rig.get(&format!("/arenden?q={reference}")).await;
+    assert!(
+        by_ref.body.contains(&format!("/arenden/{}", rig.case_id)),
+        "{reference}"
+    );
+    let nothing = rig.get("/arenden?q=no-such-ref").await;
+    assert!(nothing.body.contains("Inga ärenden hittades."));
+    assert_eq!(rig.logged("case-search-personnummer").len(), 1);
+}
+
+#[tokio::test]
+async fn every_page_is_swedish_and_escapes_what_it_shows() {
+    let rig = rig().await;
+    let pages = [
+        ("/", "Översikt", false),
+        ("/karantan", "Karantän", true),
+        ("/arenden", "Ärenden", false),
+        (&*format!("/arenden/{}", rig.case_id), "Ärende", true),
+        ("/tidsgranser", "Tidsgränser", true),
+        ("/aktorer", "Aktörer", true),
+    ];
+    for (path, heading, shows_the_unit) in pages {
+        let answer = rig.get(path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert!(answer.body.contains("<html lang=\"sv\">"), "{path}");
+        assert!(
+            answer.body.contains(&format!("<h1>{heading}</h1>")),
+            "{path}"
+        );
+        assert!(!answer.body.contains("<&>"), "{path} shows <&> unescaped");
+        if shows_the_unit {
+            assert!(answer.body.contains(TRICKY_ESCAPED), "{path}");
+        }
+    }
+    let deadlines = rig.get("/tidsgranser").await.body;
+    assert!(deadlines.contains("Kallelse till SIP försenad"));
+    assert!(deadlines.contains(&rig.case_id));
+    let overview = rig.get("/").await.body;
+    assert!(overview.contains("2 leveranser i karantän"), "{overview}");
+    assert!(overview.contains("queue-missing"));
+    assert!(overview.contains("Kallelse till SIP försenad"));
+}
+
+// Headless Chromium.
+
+fn require_chromium() {
+    let found = Command::new("chromium").arg("--version").output().is_ok();
+    assert!(
+        found,
+        "chromium is not installed; install it with: apt-get install -y chromium (scripts/test does)"
+    );
+}
+
+/// Chromium on `url`: the DOM it built, or (with `--screenshot`) nothing.
+fn chromium(profile: &Path, extra: &[String], url: &str) -> String {
+    require_chromium();
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_logs_in_with_the_token_and_reads_the_pages() {
+    let rig = rig().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(samgate::console::serve(
+        rig.console.clone(),
+        listener,
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
+    // SAMGATE_TEST_OUTPUT keeps the screenshot.
+    let out: PathBuf = std::env::var_os("SAMGATE_TEST_OUTPUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| rig.dir.path().to_owned());
+    std::fs::create_dir_all(&out).unwrap();
+    let profile = rig.dir.path().join("chromium-profile");
+    let base = format!("http://{address}");
+    let case_id = rig.case_id.clone();
+    let (overview, refused, case_dom, png) = tokio::task::spawn_blocking(move || {
+        // The token once in the URL: the console sets the cookie and
+        // sends the browser on to the page without it.
+        let overview = chromium(
+            &profile,
+            &["--dump-dom".into()],
+            &format!("{base}/?token={TOKEN}"),
+        );
+        let refused = chromium(
+            &rig_profile(&profile, "refused"),
+            &["--dump-dom".into()],
+            &format!("{base}/arenden/{case_id}"),
+        );
+        let url = format!("{base}/arenden/{case_id}?token={TOKEN}");
+        let case_dom = chromium(&profile, &["--dump-dom".into()], &url);
+        let png = out.join("console-case.png");
+        chromium(
+            &profile,
+            &[
+                format!("--screenshot={}", png.display()),
+                "--window-size=1280,1800".into(),
+            ],
+            &url,
+        );
+        // The quarantine, as an operator sees it before acting.
+        let quarantine_png = out.join("console-quarantine.png");
+        chromium(
+            &profile,
+            &[
+                format!("--screenshot={}", quarantine_png.display()),
+                "--window-size=1280,1400".into(),
+            ],
+            &format!("{base}/karantan?token={TOKEN}"),
+        );
+        assert!(
+            std::fs::read(&quarantine_png)
+                .unwrap()
+                .starts_with(b"\x89PNG")
+        );
+        (overview, refused, case_dom, png)
+    })
+    .await
+    .unwrap();
+    assert!(overview.contains("<h1>Översikt</h1>"), "{overview}");
+    assert!(overview.contains("Väntande leveranser per system"));
+    assert!(overview.contains("lang=\"sv\""));
+    assert!(refused.contains("Inloggning krävs"), "{refused}");
+    for heading in [
+        "<h1>Ärende</h1>",
+        "<h2>Händelser</h2>",
+        "<h2>Leveranser</h2>",
+        "<h2>Tidsgränser</h2>",
+    ] {
+        assert!(case_dom.contains(heading), "{heading} missing: {case_dom}");
+    }
+    assert!(case_dom.contains(TRICKY_ESCAPED));
+    let shot = std::fs::read(&png).unwrap();
+    assert!(shot.starts_with(b"\x89PNG"), "a PNG screenshot");
+    // Chromium's views of the case page are in the access log.
+    assert!(rig.logged("case-view").len() >= 2);
+    let _ = stop.send(true);
+    server.await.unwrap().unwrap();
+}
+
+/// A second, empty profile: a browser without the session cookie.
+fn rig_profile(profile: &Path, name: &str) -> PathBuf {
+    profile.with_file_name(format!("chromium-profile-{name}"))
+}
