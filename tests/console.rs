@@ -100,6 +100,23 @@ async fn rig() -> Rig {
             .unwrap();
     }
     let now = chrono::Utc::now().timestamp();
+    // The watch's own timers for the case, one of them moved to fall due
+    // within the next day.
+    samgate::watch::watch_case(store.as_ref(), &case_id, now)
+        .await
+        .unwrap();
+    let timers = store
+        .timers_due_between(samgate::watch::TIMER_DEADLINE, 0, i64::MAX, 10)
+        .await
+        .unwrap();
+    let mut soon = timers
+        .into_iter()
+        .find(|t| t.key.contains(&case_id))
+        .expect("the watch set a timer for the story's case");
+    soon.due_at = (now + 3 * 3600) * 1000;
+    store.schedule(&[soon], &[]).await.unwrap();
+    // An alert as the watch raises one (after its look at the case, which
+    // would clear it: the story's invitation was sent).
     store
         .raise_alert(&Alert {
             case_id: case_id.clone(),
@@ -505,6 +522,9 @@ async fn every_page_is_swedish_and_escapes_what_it_shows() {
     }
     let deadlines = rig.get("/tidsgranser").await.body;
     assert!(deadlines.contains("Kallelse till SIP försenad"));
+    let soon = &deadlines[deadlines.find("Inom 24 timmar").unwrap()..];
+    assert!(soon.contains(&rig.case_id), "{soon}");
+    assert!(soon.contains("om 2 h") || soon.contains("om 3 h"), "{soon}");
     assert!(deadlines.contains(&rig.case_id));
     let overview = rig.get("/").await.body;
     assert!(overview.contains("2 leveranser i karantän"), "{overview}");

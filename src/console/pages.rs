@@ -37,6 +37,11 @@ pub const TOP_REASONS: usize = 5;
 pub const SEARCH_LIMIT: usize = 50;
 /// Cases on one page of Ärenden without a search.
 pub const CASE_PAGE: usize = 50;
+/// Deadlines due within the next day that Tidsgränser lists: a region's
+/// day rarely has more; beyond it the page says it shows the first.
+pub const DUE_SOON_LIMIT: usize = 200;
+/// How far ahead Tidsgränser looks: the issue's "due within 24 h".
+pub const DUE_SOON_SECONDS: i64 = 24 * 3600;
 /// The longest search text taken: a case id is 36, a ref rarely more.
 pub const MAX_QUERY_CHARS: usize = 100;
 /// The longest discard reason: a sentence or two for the access log.
@@ -391,6 +396,16 @@ fn delivery_status_swedish(status: DeliveryStatus) -> &'static str {
 
 fn alert_swedish(kind: &str) -> String {
     AlertKind::parse(kind).map_or_else(|| kind.to_owned(), |k| k.swedish().to_owned())
+}
+
+/// What falls due, for a deadline not yet passed (an alert's kind).
+fn due_swedish(kind: &str) -> String {
+    match AlertKind::parse(kind) {
+        Some(AlertKind::SipInvitationOverdue) => "Kallelse till SIP".into(),
+        Some(AlertKind::PaymentLiabilityBegun) => "Betalningsansvar inträder".into(),
+        Some(AlertKind::SipFollowUpPassed) => "SIP:ens uppföljningsdatum".into(),
+        None => kind.to_owned(),
+    }
 }
 
 fn case_link(case_id: &str) -> String {
@@ -1112,10 +1127,55 @@ async fn deadlines(State(console): State<Shared>) -> Response {
             &rows,
         ));
     }
-    body.push_str(
-        "<p class=\"note\">Här visas de larm bevakningen har utlöst. Tidsgränser som infaller inom 24 timmar \
-         visas inte ännu: lagret har ingen läsning av bevakningens timrar att visa dem med.</p>\n",
-    );
+    let soon = match console
+        .gateway
+        .store()
+        .timers_due_between(
+            crate::watch::TIMER_DEADLINE,
+            now.saturating_mul(1000),
+            (now + DUE_SOON_SECONDS).saturating_mul(1000),
+            DUE_SOON_LIMIT,
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return failed(&e),
+    };
+    body.push_str("<h2>Inom 24 timmar</h2>\n");
+    // The watch's payload: the case and the alert's kind, no personal data.
+    let soon: Vec<(String, String, i64)> = soon
+        .iter()
+        .filter_map(|t| {
+            let v: serde_json::Value = serde_json::from_str(&t.payload).ok()?;
+            Some((
+                v.get("case_id")?.as_str()?.to_owned(),
+                v.get("kind")?.as_str()?.to_owned(),
+                t.due_at / 1000,
+            ))
+        })
+        .collect();
+    if soon.is_empty() {
+        body.push_str("<p>Inga tidsgränser infaller inom 24 timmar.</p>\n");
+    } else {
+        let rows: Vec<Vec<String>> = soon
+            .iter()
+            .map(|(case_id, kind, due)| {
+                vec![
+                    escape(&due_swedish(kind)),
+                    case_link(case_id),
+                    local_time(*due),
+                    format!("om {}", html::age(due - now)),
+                ]
+            })
+            .collect();
+        body.push_str(&table(&["Slag", "Ärende", "Infaller", "Kvar"], &rows));
+        if soon.len() == DUE_SOON_LIMIT {
+            let _ = writeln!(
+                body,
+                "<p class=\"note\">De {DUE_SOON_LIMIT} första visas.</p>"
+            );
+        }
+    }
     ok("Tidsgränser", "/tidsgranser", &body)
 }
 

@@ -592,6 +592,17 @@ pub trait Store: Send + Sync + 'static {
     /// A03 restarts the grace period).
     async fn finish_timer(&self, timer: &journal::Timer) -> Result<(), StoreError>;
 
+    /// The timers of `kind` due from `from_ms` up to `until_ms` (Unix
+    /// milliseconds), by due time, at most `limit`: what falls due soon
+    /// (the operator console's Tidsgränser).
+    async fn timers_due_between(
+        &self,
+        kind: &str,
+        from_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<TimerSpec>, StoreError>;
+
     /// When the next timer is due (Unix milliseconds), if any is.
     async fn next_timer_due(&self) -> Result<Option<i64>, StoreError>;
 

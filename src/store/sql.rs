@@ -648,6 +648,35 @@ where
         Ok(())
     }
 
+    async fn timers_due_between(
+        &self,
+        kind: &str,
+        from_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<TimerSpec>, StoreError> {
+        // timers_by_due bounds the read to the window.
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT timer_key, kind, due_at, payload FROM timers \
+             WHERE due_at >= $1 AND due_at < $2 AND kind = $3 ORDER BY due_at, timer_key LIMIT $4",
+        )
+        .bind(from_ms)
+        .bind(until_ms)
+        .bind(kind)
+        .bind(limit.clamp(1, MAX_PAGE_SIZE) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, kind, due_at, payload)| TimerSpec {
+                key,
+                kind,
+                due_at,
+                payload,
+            })
+            .collect())
+    }
+
     async fn next_timer_due(&self) -> Result<Option<i64>, StoreError> {
         let due: Option<i64> =
             sqlx::query_scalar("SELECT due_at FROM timers ORDER BY due_at LIMIT 1")
