@@ -256,16 +256,27 @@ impl Collector {
     fn add_event(&mut self, case_id: &str, event: &CaseEvent) {
         let author = event.author.as_ref();
         if let Some(a) = author.filter(|a| !a.hsa_id.is_empty() && !a.name.is_empty()) {
-            self.unit_names.insert(a.hsa_id.clone(), a.name.clone());
+            // Most events come from units already seen with the same name:
+            // compared before anything is allocated.
+            if self.unit_names.get(&a.hsa_id) != Some(&a.name) {
+                self.unit_names.insert(a.hsa_id.clone(), a.name.clone());
+            }
         }
-        let case = self.cases.entry(case_id.to_owned()).or_default();
+        // Seven events in eight continue a case already seen: looked up
+        // before its id is copied into a key.
+        if !self.cases.contains_key(case_id) {
+            self.cases.insert(case_id.to_owned(), CaseFacts::default());
+        }
+        let case = self.cases.get_mut(case_id).expect("inserted above");
         case.process.get_or_insert(event.process);
         let patient = event.patient.as_ref();
         if let Some(code) = patient
             .map(|p| &p.municipality_code)
             .filter(|c| !c.is_empty())
         {
-            case.municipality = code.clone();
+            if case.municipality != *code {
+                case.municipality.clone_from(code);
+            }
         }
         // An unspecified kind is a personnummer (the model's default), as
         // a journal stay's is.
@@ -546,6 +557,9 @@ pub fn compute(
     collector.rows(from, to, by)
 }
 
+/// Pages read ahead of the one being collected (see [`from_store`]).
+const READ_AHEAD_PAGES: usize = 2;
+
 /// The rows of everything in `store`, read a page at a time.
 pub async fn from_store(
     store: &dyn Store,
@@ -555,15 +569,33 @@ pub async fn from_store(
     rules: &LiabilityAgreements,
 ) -> Result<Vec<Row>, StoreError> {
     let mut collector = Collector::new(rules.clone());
-    let mut after = 0;
-    loop {
-        let page = store.events_page(after, MAX_EVENT_PAGE).await?;
-        let Some((last, _)) = page.last() else { break };
-        after = *last;
-        for (_, e) in &page {
-            collector.add(e);
+    // The next page is read while this one is collected: the database's
+    // work (SQLite's worker thread, PostgreSQL's server) overlaps ours.
+    // Two pages in hand at most, so memory stays a few pages whatever the
+    // store holds.
+    let (pages, mut to_collect) = tokio::sync::mpsc::channel(READ_AHEAD_PAGES);
+    let read = async move {
+        let mut after = 0;
+        loop {
+            let page = store.events_page(after, MAX_EVENT_PAGE).await?;
+            let Some((last, _)) = page.last() else {
+                return Ok::<(), StoreError>(());
+            };
+            after = *last;
+            if pages.send(page).await.is_err() {
+                return Ok(());
+            }
         }
-    }
+    };
+    let collect = async {
+        while let Some(page) = to_collect.recv().await {
+            for (_, e) in &page {
+                collector.add(e);
+            }
+        }
+    };
+    let (read, ()) = tokio::join!(read, collect);
+    read?;
     for (patient_id, admitted_at) in store.stay_admissions().await? {
         if let Some(t) = DateTime::from_timestamp(admitted_at, 0) {
             collector.add_stay_admission(&patient_id, t);
