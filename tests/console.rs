@@ -57,11 +57,35 @@ fn directory(dir: &Path) -> Directory {
     directory
 }
 
-/// The demo's story through a gateway, two of its deliveries quarantined
-/// and one deadline alert raised.
+/// The demo's story through a gateway on SQLite, two of its deliveries
+/// quarantined, one deadline falling due within the day and one alert.
 async fn rig() -> Rig {
+    rig_on("").await
+}
+
+/// A schema of its own on the tests' PostgreSQL. Not
+/// `common::postgres_schema_url`: its first call drops every test schema,
+/// and another test binary may be using one now; the next run of those
+/// tests drops this one.
+async fn postgres_schema() -> String {
+    use sqlx::Connection;
+    let base = common::postgres_url();
+    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL at {base} is needed by this test and cannot be reached: {e} (scripts/test starts it)")
+    });
+    let schema = format!("samgate_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// The rig on the store `url` names (empty: SQLite in the rig's folder).
+async fn rig_on(url: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let store = samgate::store::open(url, dir.path()).await.unwrap();
     let config = Config::load(None, Vec::new()).unwrap();
     let router = Router::new(config.engine(), directory(dir.path()));
     let gateway = Arc::new(Gateway::new(store.clone(), router));
@@ -472,7 +496,37 @@ async fn the_case_page_shows_the_timeline_and_is_in_the_access_log() {
 
 #[tokio::test]
 async fn a_search_by_personnummer_finds_esthers_case_and_is_logged() {
-    let rig = rig().await;
+    searches_find_the_case(rig().await).await;
+}
+
+/// The console's own reads and writes of the store (search by ref,
+/// discard, the deadlines due soon) on PostgreSQL too.
+#[tokio::test]
+async fn on_postgresql_the_console_searches_discards_and_lists_what_falls_due() {
+    let rig = rig_on(&postgres_schema().await).await;
+    searches_find_the_case(rig).await;
+    let rig = rig_on(&postgres_schema().await).await;
+    let page = rig.get("/karantan").await.body;
+    let ids = quarantined_ids(&page);
+    let discard = rig
+        .post(
+            &format!("/karantan/{}/discard", ids[0]),
+            &format!("csrf={}&reason=fel", csrf_of(&page)),
+        )
+        .await;
+    assert_eq!(
+        discard.headers[header::LOCATION],
+        "/karantan?utfall=discarded"
+    );
+    let d = rig.store.delivery(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Discarded);
+    let deadlines = rig.get("/tidsgranser").await.body;
+    let soon = &deadlines[deadlines.find("Inom 24 timmar").unwrap()..];
+    assert!(soon.contains(&rig.case_id), "{soon}");
+    rig.store.close().await;
+}
+
+async fn searches_find_the_case(rig: Rig) {
     let found = rig.get("/arenden?q=19410206-9046").await;
     assert_eq!(found.status, StatusCode::OK);
     assert!(found.body.contains(&rig.case_id));
