@@ -130,3 +130,27 @@ async fn of_two_gateways_on_one_postgresql_one_fires() {
     assert_eq!(fa.appended + fb.appended, 2, "{fa:?} {fb:?}");
     assert_eq!(a.store().active_alerts().await.unwrap().len(), 2);
 }
+
+/// A gateway stopped while a deadline timer waits fires it when it comes
+/// back (the clock is moved, not waited for).
+#[tokio::test]
+async fn a_restart_while_a_deadline_timer_waits_still_fires_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let first = gateway(store.clone());
+    ready_case(&first).await;
+    watch::follow(store.as_ref(), now()).await.unwrap();
+    let due = store.next_timer_due().await.unwrap().unwrap();
+    // Before it is due nothing fires.
+    assert_eq!(fire_due_at(&first, due - 1).await.unwrap().appended, 0);
+    store.close().await;
+    drop(first);
+
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let again = gateway(store.clone());
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(due));
+    let fired = fire_due_at(&again, due).await.unwrap();
+    assert!(fired.appended >= 1, "{fired:?}");
+    assert!(!store.active_alerts().await.unwrap().is_empty());
+    store.close().await;
+}
