@@ -316,6 +316,15 @@ async fn the_bearer_token_and_the_session_cookie_let_in() {
         "the cookie is a session id, not the token"
     );
     let session = cookie.split(';').next().unwrap().to_owned();
+    // The redirect stays on the console.
+    let away = rig
+        .call(
+            Request::get(format!("//elsewhere.example/x?token={TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(away.headers[header::LOCATION], "/");
     let answer = rig
         .call(
             Request::get("/arenden")

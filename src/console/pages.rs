@@ -174,7 +174,12 @@ async fn gate(State(console): State<Shared>, mut request: Request, next: Next) -
                 .filter(|p| !p.starts_with("token="))
                 .map(str::to_owned)
                 .collect();
-            let mut location = request.uri().path().to_owned();
+            // A path such as "//elsewhere" would send the browser off
+            // the console: only the console's own paths are kept.
+            let mut location = match request.uri().path() {
+                p if p.starts_with("//") => "/".to_owned(),
+                p => p.to_owned(),
+            };
             if !rest.is_empty() {
                 location = format!("{location}?{}", rest.join("&"));
             }
