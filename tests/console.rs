@@ -715,6 +715,41 @@ async fn chromium_logs_in_with_the_token_and_reads_the_pages() {
     assert!(shot.starts_with(b"\x89PNG"), "a PNG screenshot");
     // Chromium's views of the case page are in the access log.
     assert!(rig.logged("case-view").len() >= 2);
+
+    // A page elsewhere that posts a replay form to the console, in the
+    // browser that holds a session: the SameSite=Strict cookie stays home,
+    // so the console answers 401 (and the CSRF token and the origin would
+    // be refused after it), and the delivery stays quarantined.
+    let page = rig.get("/karantan").await.body;
+    let target = quarantined_ids(&page).remove(0);
+    let evil = rig.dir.path().join("elsewhere.html");
+    std::fs::write(
+        &evil,
+        format!(
+            "<!DOCTYPE html><html><body><form method=\"post\" action=\"http://{address}/karantan/{target}/replay\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"guessed\"></form>\
+             <script>document.forms[0].submit()</script></body></html>"
+        ),
+    )
+    .unwrap();
+    let profile = rig.dir.path().join("chromium-profile");
+    let url = format!("file://{}", evil.display());
+    let dom = tokio::task::spawn_blocking(move || {
+        chromium(
+            &profile,
+            &["--dump-dom".into(), "--virtual-time-budget=5000".into()],
+            &url,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        dom.contains("Inloggning krävs"),
+        "the browser reached the console without its cookie (SameSite=Strict) and was refused: {dom}"
+    );
+    let d = rig.store.delivery(&target).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Quarantined);
+    assert!(rig.logged("quarantine-replay").is_empty());
     let _ = stop.send(true);
     server.await.unwrap().unwrap();
 }
