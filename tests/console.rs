@@ -758,3 +758,105 @@ async fn chromium_logs_in_with_the_token_and_reads_the_pages() {
 fn rig_profile(profile: &Path, name: &str) -> PathBuf {
     profile.with_file_name(format!("chromium-profile-{name}"))
 }
+
+/// The README's way to look at the demo (issue 26 item 4): `demo`, then
+/// `serve` with the console on the same data directory, which prints the
+/// URL with a new token once; Chromium opens it, finds Esther by her
+/// personnummer and opens her case. The application log never carries
+/// the personnummer, and the token only in that one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_demo_serve_prints_the_console_url_once_and_chromium_finds_esther() {
+    use common::process::{Stderr, stop};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let demo = Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("demo")
+        .env_remove("SAMGATE_AMQP_URL")
+        .output()
+        .unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .env("SAMGATE_CONSOLE_LISTEN", "127.0.0.1:0")
+        .env("SAMGATE_LOG_FORMAT", "json")
+        .env_remove("SAMGATE_CONSOLE_TOKEN")
+        .env_remove("SAMGATE_AMQP_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Stderr::follow(&mut child);
+    stderr.wait_for("/?token=", 1, &mut child).await;
+    let tail = stderr.tail();
+    let url = tail
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("http://") && l.contains("/?token="))
+        .expect("the console's URL on a line of its own")
+        .to_owned();
+    let (base, token) = url.split_once("/?token=").unwrap();
+    let (base, token) = (base.to_owned(), token.to_owned());
+    assert_eq!(token.len(), 64, "a 256-bit token");
+
+    let profile = dir.path().join("chromium-profile");
+    let (refused, found, case) = tokio::task::spawn_blocking({
+        let (base, token) = (base.clone(), token.clone());
+        move || {
+            let refused = chromium(
+                &profile.with_file_name("chromium-profile-refused"),
+                &["--dump-dom".into()],
+                &format!("{base}/"),
+            );
+            let found = chromium(
+                &profile,
+                &["--dump-dom".into()],
+                &format!("{base}/arenden?q=19410206-9046&token={token}"),
+            );
+            let at = found.find("href=\"/arenden/").expect("a case found") + 6;
+            let path = &found[at..at + found[at..].find('"').unwrap()];
+            let case = chromium(
+                &profile,
+                &["--dump-dom".into()],
+                &format!("{base}{path}?token={token}"),
+            );
+            (refused, found, case)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(refused.contains("Inloggning krävs"), "{refused}");
+    assert!(found.contains("<h2>Sökresultat</h2>"), "{found}");
+    assert!(case.contains("Esther"), "{case}");
+    assert!(case.contains("<h2>Händelser</h2>"));
+    assert!(case.contains("Utskrivningsmeddelande"));
+
+    let log = stop(child, stderr).await;
+    assert_eq!(log.matches(&token).count(), 1, "the token is printed once");
+    assert!(!log.contains(ESTHER), "no personnummer in the log");
+    assert!(!log.contains("19410206-9046"), "no personnummer in the log");
+    let access = std::fs::read_to_string(data.join("console-access.log")).unwrap();
+    let records: Vec<serde_json::Value> = access
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["what"] == "case-search-personnummer"
+                && r["patientId"] == ESTHER
+                && r["operator"] == "console")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["what"] == "case-view" && r["patientId"] == ESTHER)
+    );
+}
