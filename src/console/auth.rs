@@ -167,11 +167,13 @@ fn operator_name(headers: &HeaderMap) -> Option<String> {
     .then(|| name.to_owned())
 }
 
-/// The `Set-Cookie` value of a new session.
-pub fn session_cookie_header(id: &str) -> String {
+/// The `Set-Cookie` value of a new session; `secure` when the browser
+/// reached the console over HTTPS (a TLS proxy in front).
+pub fn session_cookie_header(id: &str, secure: bool) -> String {
     format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        SESSION_LIFETIME.as_secs()
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        SESSION_LIFETIME.as_secs(),
+        if secure { "; Secure" } else { "" }
     )
 }
 
@@ -231,6 +233,12 @@ mod tests {
         let caller = auth.caller(&headers).unwrap();
         assert_eq!(caller.operator, "Anna Operatör");
         assert_eq!(caller.csrf.len(), 64);
+    }
+
+    #[test]
+    fn the_cookie_is_secure_behind_https() {
+        assert!(!session_cookie_header("x", false).contains("Secure"));
+        assert!(session_cookie_header("x", true).ends_with("; Secure"));
     }
 
     #[test]

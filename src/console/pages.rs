@@ -184,7 +184,12 @@ async fn gate(State(console): State<Shared>, mut request: Request, next: Next) -
                 location = format!("{location}?{}", rest.join("&"));
             }
             let mut response = see_other(&location);
-            if let Ok(cookie) = HeaderValue::from_str(&session_cookie_header(&session)) {
+            // Secure too when a TLS proxy in front says the browser is on HTTPS.
+            let https = request
+                .headers()
+                .get("x-forwarded-proto")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+            if let Ok(cookie) = HeaderValue::from_str(&session_cookie_header(&session, https)) {
                 response.headers_mut().insert(header::SET_COOKIE, cookie);
             }
             return response;
@@ -627,11 +632,7 @@ fn quarantined_item(console: &Console, caller: &Caller, d: &Delivery, now: i64) 
         ),
     ];
     out.push_str(&html::facts(&rows));
-    let _ = writeln!(
-        out,
-        "<details><summary>Innehåll (avkodat)</summary><pre>{}</pre></details>",
-        escape(&samgate_proto::canonical::to_string_pretty(&d.event))
-    );
+    out.push_str(&decoded_content(&d.event));
     let id = escape(&d.message_id);
     let csrf = escape(&caller.csrf);
     let _ = writeln!(
@@ -646,6 +647,21 @@ fn quarantined_item(console: &Console, caller: &Caller, d: &Delivery, now: i64) 
     );
     out.push_str("</section>\n<hr>\n");
     out
+}
+
+/// A delivery's event decoded (its canonical JSON), folded away; not for
+/// a person with protected identity, whose name and whereabouts are
+/// shown to nobody who does not need them (the case page hides the name
+/// too).
+fn decoded_content(event: &samgate_proto::CaseEvent) -> String {
+    if event.patient.as_ref().is_some_and(|p| p.protected_identity) {
+        return "<p class=\"note\">Innehållet visas inte: personen har skyddade personuppgifter.</p>\n"
+            .to_owned();
+    }
+    format!(
+        "<details><summary>Innehåll (avkodat)</summary><pre>{}</pre></details>\n",
+        escape(&samgate_proto::canonical::to_string_pretty(event))
+    )
 }
 
 /// The form of a POST, when its CSRF token is the caller's.
@@ -1236,5 +1252,23 @@ mod tests {
         assert_eq!(f["x"], "");
         assert_eq!(parse_form(b"a=%2")["a"], "%2");
         assert_eq!(reason_class("unknown-recipient: SE1"), "unknown-recipient");
+    }
+
+    #[test]
+    fn a_protected_persons_content_is_not_shown() {
+        let mut event = samgate_proto::CaseEvent {
+            patient: Some(samgate_proto::v1::Patient {
+                id: "194102069046".into(),
+                given_name: "Esther <b>".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let shown = decoded_content(&event);
+        assert!(shown.contains("Esther &lt;b&gt;"), "{shown}");
+        event.patient.as_mut().unwrap().protected_identity = true;
+        let shown = decoded_content(&event);
+        assert!(!shown.contains("Esther") && !shown.contains("194102069046"));
+        assert!(shown.contains("skyddade personuppgifter"));
     }
 }
