@@ -153,20 +153,25 @@ async fn rig_on(url: &str) -> Rig {
         })
         .await
         .unwrap();
-    let audit = AuditLog::open(&dir.path().join("console-access.log")).unwrap();
-    let console = Console::new(
-        gateway,
-        audit,
-        TOKEN.into(),
-        "console".into(),
-        PublishRules { approve_all: true },
-    );
+    let console = console_for(gateway, dir.path());
     Rig {
         dir,
         store,
         console,
         case_id,
     }
+}
+
+/// A console over `gateway`, its access log in `dir`.
+fn console_for(gateway: Arc<Gateway>, dir: &Path) -> Arc<Console> {
+    let audit = AuditLog::open(&dir.join("console-access.log")).unwrap();
+    Console::new(
+        gateway,
+        audit,
+        TOKEN.into(),
+        "console".into(),
+        PublishRules { approve_all: true },
+    )
 }
 
 struct Answer {
@@ -593,6 +598,55 @@ async fn every_page_is_swedish_and_escapes_what_it_shows() {
     assert!(overview.contains("2 leveranser i karantän"), "{overview}");
     assert!(overview.contains("queue-missing"));
     assert!(overview.contains("Kallelse till SIP försenad"));
+}
+
+/// The deadline watch's own alert: a case declared ready for discharge
+/// (in the examples' past) with no SIP invitation appears under
+/// Tidsgränser once its timer fires, and leaves when the invitation comes.
+#[tokio::test]
+async fn an_overdue_sip_invitation_is_under_tidsgranser_until_the_invitation_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = samgate::store::open("", dir.path()).await.unwrap();
+    let config = Config::load(None, Vec::new()).unwrap();
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Router::new(config.engine(), directory(dir.path())),
+    ));
+    let submit = async |dialect: DialectName, ty: &str| {
+        let bytes = common::example_bytes(dialect.as_str(), ty);
+        gateway.submit_raw(dialect, &bytes).await.unwrap().0.case_id
+    };
+    submit(DialectName::Lifecare, "admissionNotice").await;
+    let case_id = submit(DialectName::Lifecare, "dischargeReady").await;
+    let now = || chrono::Utc::now().timestamp();
+    samgate::watch::follow(store.as_ref(), now()).await.unwrap();
+    samgate::journal::timers::fire_due_at(&gateway, chrono::Utc::now().timestamp_millis())
+        .await
+        .unwrap();
+    let rig = Rig {
+        console: console_for(gateway.clone(), dir.path()),
+        dir,
+        store: store.clone(),
+        case_id: case_id.clone(),
+    };
+    let page = rig.get("/tidsgranser").await.body;
+    let overdue = &page[..page.find("Inom 24 timmar").unwrap()];
+    assert!(overdue.contains("Kallelse till SIP försenad"), "{overdue}");
+    assert!(overdue.contains(&case_id));
+    assert!(overdue.contains(TRICKY_ESCAPED), "the responsible units");
+    let overview = rig.get("/").await.body;
+    assert!(overview.contains("Kallelse till SIP försenad"));
+
+    submit(DialectName::CosmicLink, "careContactAssigned").await;
+    submit(DialectName::CosmicLink, "sipInvitation").await;
+    samgate::watch::follow(store.as_ref(), now()).await.unwrap();
+    let page = rig.get("/tidsgranser").await.body;
+    let overdue = &page[..page.find("Inom 24 timmar").unwrap()];
+    assert!(!overdue.contains("Kallelse till SIP försenad"), "{overdue}");
+    assert!(
+        overdue.contains("Betalningsansvar har inträtt"),
+        "liability stays until the discharge"
+    );
 }
 
 // Headless Chromium.
