@@ -272,11 +272,9 @@ impl Collector {
         let patient = event.patient.as_ref();
         if let Some(code) = patient
             .map(|p| &p.municipality_code)
-            .filter(|c| !c.is_empty())
+            .filter(|c| !c.is_empty() && **c != case.municipality)
         {
-            if case.municipality != *code {
-                case.municipality.clone_from(code);
-            }
+            case.municipality.clone_from(code);
         }
         // An unspecified kind is a personnummer (the model's default), as
         // a journal stay's is.
