@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::browser::chromium;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -650,43 +652,6 @@ async fn an_overdue_sip_invitation_is_under_tidsgranser_until_the_invitation_com
 }
 
 // Headless Chromium.
-
-fn require_chromium() {
-    let found = Command::new("chromium").arg("--version").output().is_ok();
-    assert!(
-        found,
-        "chromium is not installed; install it with: apt-get install -y chromium (scripts/test does)"
-    );
-}
-
-/// Chromium on `url`: the DOM it built, or (with `--screenshot`) nothing.
-fn chromium(profile: &Path, extra: &[String], url: &str) -> String {
-    require_chromium();
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_logs_in_with_the_token_and_reads_the_pages() {

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::browser::{chromium, media_boxes, pdf_pages};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -209,63 +211,9 @@ async fn the_html_report_is_one_self_contained_page_with_the_csvs_cells_and_a_ch
     }
 }
 
-/// Fails, with the command that installs it, when `program` is missing.
-fn require_tool(program: &str, package: &str) {
-    let found = Command::new(program).arg("--version").output().is_ok();
-    assert!(
-        found,
-        "{program} is not installed; install it with: apt-get install -y {package} (scripts/test does)"
-    );
-}
-
-/// Runs headless Chromium on `url` with `extra` arguments.
-fn chromium(profile: &Path, extra: &[String], url: &str) {
-    require_tool("chromium", "chromium");
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The page objects of a PDF: every `/Type /Page` that is not `/Pages`.
-fn pdf_pages(pdf: &[u8]) -> usize {
-    let text = String::from_utf8_lossy(pdf);
-    text.match_indices("/Type")
-        .filter(|(at, _)| {
-            let rest = text[at + 5..].trim_start();
-            rest.starts_with("/Page") && !rest.starts_with("/Pages")
-        })
-        .count()
-}
-
-/// The first `/MediaBox [x0 y0 x1 y1]` of a PDF, as width and height.
+/// The first page's size, width and height.
 fn media_box(pdf: &[u8]) -> (f64, f64) {
-    let text = String::from_utf8_lossy(pdf);
-    let at = text.find("/MediaBox").expect("a MediaBox");
-    let rest = &text[at..];
-    let numbers: Vec<f64> = rest[rest.find('[').unwrap() + 1..rest.find(']').unwrap()]
-        .split_whitespace()
-        .map(|n| n.parse().unwrap())
-        .collect();
+    let numbers = media_boxes(pdf).into_iter().next().expect("a MediaBox");
     (numbers[2] - numbers[0], numbers[3] - numbers[1])
 }
 

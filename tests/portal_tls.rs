@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use common::browser::{chromium, media_boxes, require_tool};
 use common::pki::{Ca, Credentials, https_client, tls_listener};
 use common::*;
 use samgate::api::mtls::{SubjectSerial, subject_serial_number};
@@ -342,15 +343,6 @@ async fn protected_identity_and_approval_rules_hold_over_the_wire() {
     assert_ne!(case_id, hidden_case);
 }
 
-/// Fails with the command that installs a missing test tool.
-fn require_tool(program: &str, package: &str) {
-    let found = Command::new(program).arg("--version").output().is_ok();
-    assert!(
-        found,
-        "{program} is not installed; install it with: apt-get install -y {package}"
-    );
-}
-
 /// Validates a SOAP envelope against the GetCarePlans v2 contract with
 /// xmllint; panics with xmllint's report when it is not valid.
 fn validate_with_xmllint(dir: &Path, name: &str, envelope: &str) {
@@ -387,51 +379,6 @@ async fn get_care_plans_responses_validate_against_the_contract_schema() {
         validate_with_xmllint(p.dir.path(), "broken.xml", &body);
     });
     assert!(result.is_err(), "xmllint accepted an invalid response");
-}
-
-/// Runs headless Chromium on `url` with `extra` arguments.
-fn chromium(profile: &Path, extra: &[String], url: &str) {
-    require_tool("chromium", "chromium");
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The numbers of every `/MediaBox [..]` in a PDF: one per page.
-fn media_boxes(pdf: &[u8]) -> Vec<Vec<f64>> {
-    let text = String::from_utf8_lossy(pdf);
-    text.match_indices("/MediaBox")
-        .map(|(at, _)| {
-            let rest = &text[at..];
-            let open = rest.find('[').unwrap();
-            let close = rest.find(']').unwrap();
-            rest[open + 1..close]
-                .split_whitespace()
-                .map(|n| n.parse().unwrap())
-                .collect()
-        })
-        .collect()
 }
 
 #[tokio::test]

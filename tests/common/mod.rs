@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod grpc;
 pub mod history;
 pub mod pki;
