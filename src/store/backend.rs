@@ -67,12 +67,13 @@ pub(crate) trait Backend: RelaySupport + Send + Sync + 'static {
     /// Closes the pools (the write lock is held).
     fn close_pools(&self) -> impl Future<Output = ()> + Send;
 
-    /// The locks a journal transaction takes first, each a statement with
-    /// two integer parameters: where other processes may write (PostgreSQL),
+    /// The locks of a journal transaction, each a statement with two
+    /// integer parameters: where other processes may write (PostgreSQL),
     /// the journal's own lock, then the batches' lock of each of `people`
     /// (sorted), so that a person who becomes protected cannot have a
-    /// delivery to a forbidding system written beside the quarantine. None
-    /// where the write lock keeps every writer apart (SQLite).
+    /// delivery to a forbidding system written beside the quarantine (taken
+    /// again, the journal's lock is held once more, harmlessly). None where
+    /// the write lock keeps every writer apart (SQLite).
     fn journal_locks(people: &[String]) -> Vec<(&'static str, i32, i32)>;
 }
 

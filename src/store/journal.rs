@@ -99,7 +99,25 @@ fn forbidding_systems() -> impl Iterator<Item = System> {
         .filter(|s| s.forbids_protected_identity())
 }
 
-/// Commits a group of messages in one transaction (see the module doc).
+/// A stay's key: (facility, visit number).
+type StayKey = (String, String);
+
+/// What a timer key ends as after a group: set (due, kind, payload) or
+/// removed.
+enum TimerEnd {
+    Set {
+        kind: &'static str,
+        due_at: i64,
+        payload: String,
+    },
+    Removed,
+}
+
+/// Commits a group of messages in one transaction (see the module doc):
+/// three reads for the whole group (keys, stays, protected people), the
+/// messages applied in memory in arrival order, then one multi-row write
+/// per table, so a group costs about the same few statements whatever its
+/// size. A person's protection changing (rare) is written on its own.
 pub(crate) async fn commit<B>(
     backend: &B,
     messages: &[JournalMessage],
@@ -129,12 +147,29 @@ where
         .collect();
     people.sort_unstable();
     people.dedup();
+    let stay_keys: Vec<StayKey> = {
+        let mut keys: Vec<StayKey> = messages
+            .iter()
+            .filter_map(|m| match &m.effect {
+                JournalEffect::Stay(u) if u.touches_stay() => u
+                    .visit_number
+                    .as_ref()
+                    .map(|v| (u.facility.clone(), v.clone())),
+                _ => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    };
     let _writer = match backend.write_lock() {
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
     let mut tx = backend.pool().begin().await?;
-    for (sql, class, key) in B::journal_locks(&people) {
+    // The journal's own lock now; the people's only for those whose
+    // protection changes, before it is written (below).
+    for (sql, class, key) in B::journal_locks(&[]) {
         sqlx::query(sql)
             .bind(class)
             .bind(key)
@@ -142,25 +177,81 @@ where
             .await?;
     }
     let now_s = now_ms.div_euclid(1000);
-    // What this group took and wrote so far (a key or stay may come twice).
-    let mut taken: HashMap<IdempotencyKey, [u8; 32]> = HashMap::new();
-    let mut stays_now: HashMap<(String, String), Option<Stay>> = HashMap::new();
-    let mut protected_now: HashMap<String, bool> = HashMap::new();
+
+    // The reads, one statement each for the whole group.
+    let mut taken: HashMap<IdempotencyKey, Vec<u8>> = HashMap::new();
+    for chunk in messages.chunks(READ_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "SELECT sending_application, facility, control_id, content_digest FROM hl7_messages WHERE ",
+        );
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(sending_application = ")
+                .push_bind(m.key.sending_application.as_str())
+                .push(" AND facility = ")
+                .push_bind(m.key.facility.as_str())
+                .push(" AND control_id = ")
+                .push_bind(m.key.control_id.as_str())
+                .push(")");
+        }
+        let rows: Vec<(String, String, String, Vec<u8>)> =
+            q.build_query_as().fetch_all(&mut *tx).await?;
+        for (sending_application, facility, control_id, digest) in rows {
+            taken.insert(
+                IdempotencyKey {
+                    sending_application,
+                    facility,
+                    control_id,
+                },
+                digest,
+            );
+        }
+    }
+    let mut stays_now: HashMap<StayKey, Option<Stay>> = HashMap::new();
+    for chunk in stay_keys.chunks(READ_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "SELECT facility, visit_number, body FROM stays WHERE ",
+        );
+        for (i, (facility, visit)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(facility = ")
+                .push_bind(facility.as_str())
+                .push(" AND visit_number = ")
+                .push_bind(visit.as_str())
+                .push(")");
+        }
+        let rows: Vec<(String, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        for (facility, visit, body) in rows {
+            stays_now.insert((facility, visit), Some(decode_stay(&body)?));
+        }
+    }
+    let mut protected_now: HashMap<String, bool> =
+        people.iter().map(|p| (p.clone(), false)).collect();
+    for chunk in people.chunks(READ_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "SELECT patient_id FROM protected_persons WHERE patient_id ",
+        );
+        B::push_in(&mut q, chunk);
+        let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        for (patient,) in rows {
+            protected_now.insert(patient, true);
+        }
+    }
+
+    // The messages, in arrival order, in memory.
     let mut results = Vec::with_capacity(messages.len());
+    let mut protections: Vec<(String, bool)> = Vec::new();
+    let mut municipalities: HashMap<String, String> = HashMap::new();
+    let mut changed_stays: Vec<StayKey> = Vec::new();
+    let mut timers: HashMap<String, TimerEnd> = HashMap::new();
+    let mut recorded: Vec<(&JournalMessage, &'static str)> = Vec::new();
     for m in messages {
-        let before = match taken.get(&m.key) {
-            Some(d) => Some(d.to_vec()),
-            None => sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT content_digest FROM hl7_messages WHERE sending_application = $1 AND facility = $2 AND control_id = $3",
-            )
-            .bind(m.key.sending_application.as_str())
-            .bind(m.key.facility.as_str())
-            .bind(m.key.control_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?,
-        };
-        if let Some(before) = before {
-            results.push(if before == m.digest {
+        if let Some(before) = taken.get(&m.key) {
+            results.push(if before.as_slice() == m.digest {
                 JournalCommit::Resent
             } else {
                 JournalCommit::KeyReused
@@ -170,53 +261,22 @@ where
         let outcome = match &m.effect {
             JournalEffect::Ignored => JournalCommit::Ignored,
             JournalEffect::Stay(u) => {
-                // The person register.
                 let change = RegisterChange::of(u);
                 if let Some(protect) = change.protected {
-                    let was = match protected_now.get(&u.person.id) {
-                        Some(p) => *p,
-                        None => sqlx::query_scalar::<_, i64>(
-                            "SELECT protected_at FROM protected_persons WHERE patient_id = $1",
-                        )
-                        .bind(u.person.id.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .is_some(),
-                    };
+                    let was = protected_now.get(&u.person.id).copied().unwrap_or(false);
                     if protect != was {
-                        set_protection(&mut tx, &u.person.id, protect, now_s).await?;
+                        protections.push((u.person.id.clone(), protect));
+                        protected_now.insert(u.person.id.clone(), protect);
                     }
-                    protected_now.insert(u.person.id.clone(), protect);
                 }
                 if let Some(municipality) = &change.municipality {
-                    sqlx::query(
-                        "INSERT INTO journal_persons (patient_id, municipality_code, updated_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (patient_id) DO UPDATE SET municipality_code = excluded.municipality_code, updated_at = excluded.updated_at",
-                    )
-                    .bind(u.person.id.as_str())
-                    .bind(municipality.as_str())
-                    .bind(now_s)
-                    .execute(&mut *tx)
-                    .await?;
+                    municipalities.insert(u.person.id.clone(), municipality.clone());
                 }
-                // The stay.
                 if let Some(visit) = u.visit_number.as_deref().filter(|_| u.touches_stay()) {
                     let at = (u.facility.clone(), visit.to_owned());
-                    let prev = match stays_now.get(&at) {
-                        Some(s) => s.clone(),
-                        None => sqlx::query_scalar::<_, String>(
-                            "SELECT body FROM stays WHERE facility = $1 AND visit_number = $2",
-                        )
-                        .bind(u.facility.as_str())
-                        .bind(visit)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(|b| decode_stay(&b))
-                        .transpose()?,
-                    };
+                    let prev = stays_now.get(&at).cloned().flatten();
                     let applied = stays::apply(prev, u);
-                    if let Some(stay) = &applied.stay {
-                        write_stay(&mut tx, stay, now_s).await?;
+                    if let Some(stay) = applied.stay {
                         match applied.timer {
                             TimerChange::Keep => {}
                             TimerChange::Start => {
@@ -225,123 +285,178 @@ where
                                     visit_number: stay.visit_number.clone(),
                                 })
                                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                                set_timer(
-                                    &mut tx,
-                                    &stay.timer_key(),
-                                    TIMER_DISCHARGE,
-                                    now_ms + grace_ms,
-                                    &payload,
-                                )
-                                .await?;
+                                timers.insert(
+                                    stay.timer_key(),
+                                    TimerEnd::Set {
+                                        kind: TIMER_DISCHARGE,
+                                        due_at: now_ms + grace_ms,
+                                        payload,
+                                    },
+                                );
                             }
                             TimerChange::Cancel => {
-                                sqlx::query("DELETE FROM timers WHERE timer_key = $1")
-                                    .bind(stay.timer_key().as_str())
-                                    .execute(&mut *tx)
-                                    .await?;
+                                timers.insert(stay.timer_key(), TimerEnd::Removed);
                             }
                         }
-                        stays_now.insert(at, Some(stay.clone()));
+                        if !changed_stays.contains(&at) {
+                            changed_stays.push(at.clone());
+                        }
+                        stays_now.insert(at, Some(stay));
                     }
                     if let Some(c) = &applied.cancellation {
                         let key =
                             format!("cancel/{}/{}/{}", c.facility, c.visit_number, c.control_id);
                         let payload = serde_json::to_string(c)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        set_timer(&mut tx, &key, TIMER_CANCELLATION, now_ms, &payload).await?;
+                        timers.insert(
+                            key,
+                            TimerEnd::Set {
+                                kind: TIMER_CANCELLATION,
+                                due_at: now_ms,
+                                payload,
+                            },
+                        );
                     }
                 }
                 JournalCommit::Applied
             }
         };
-        let recorded = if outcome == JournalCommit::Ignored {
+        let label = if outcome == JournalCommit::Ignored {
             "ignored"
         } else {
             "applied"
         };
-        sqlx::query(
-            "INSERT INTO hl7_messages (sending_application, facility, control_id, content_digest, outcome, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(m.key.sending_application.as_str())
-        .bind(m.key.facility.as_str())
-        .bind(m.key.control_id.as_str())
-        .bind(m.digest.to_vec())
-        .bind(recorded)
-        .bind(now_s)
-        .execute(&mut *tx)
-        .await?;
-        taken.insert(m.key.clone(), m.digest);
+        recorded.push((m, label));
+        taken.insert(m.key.clone(), m.digest.to_vec());
         results.push(outcome);
+    }
+
+    // The writes, one statement per table for the group. A person whose
+    // protection changes is locked as the batches lock them first: a batch
+    // that read them unprotected has committed before the quarantine
+    // below, and one that reads them after waits for this commit.
+    if !protections.is_empty() {
+        let mut changed: Vec<String> = protections.iter().map(|(p, _)| p.clone()).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        for (sql, class, key) in B::journal_locks(&changed) {
+            sqlx::query(sql)
+                .bind(class)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    for (person, protect) in &protections {
+        set_protection(&mut tx, person, *protect, now_s).await?;
+    }
+    let municipalities: Vec<(String, String)> = municipalities.into_iter().collect();
+    for chunk in municipalities.chunks(WRITE_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "INSERT INTO journal_persons (patient_id, municipality_code, updated_at) ",
+        );
+        q.push_values(chunk, |mut row, (person, code)| {
+            row.push_bind(person.as_str())
+                .push_bind(code.as_str())
+                .push_bind(now_s);
+        });
+        q.push(
+            " ON CONFLICT (patient_id) DO UPDATE SET municipality_code = excluded.municipality_code, \
+             updated_at = excluded.updated_at",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    let mut stays_out = Vec::with_capacity(changed_stays.len());
+    for at in &changed_stays {
+        if let Some(Some(stay)) = stays_now.get(at) {
+            stays_out.push((stay, encode_stay(stay)?));
+        }
+    }
+    for chunk in stays_out.chunks(WRITE_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "INSERT INTO stays (facility, visit_number, patient_id, admitted_at, discharged_at, cancelled, case_id, updated_at, body) ",
+        );
+        q.push_values(chunk, |mut row, (stay, body)| {
+            row.push_bind(stay.facility.as_str())
+                .push_bind(stay.visit_number.as_str())
+                .push_bind(stay.patient_id.as_str())
+                .push_bind(stay.admitted_at)
+                .push_bind(stay.discharged_at)
+                .push_bind(stay.cancelled)
+                .push_bind(stay.discharge_reached.as_deref())
+                .push_bind(now_s)
+                .push_bind(body.as_str());
+        });
+        q.push(
+            " ON CONFLICT (facility, visit_number) DO UPDATE SET patient_id = excluded.patient_id, \
+             admitted_at = excluded.admitted_at, discharged_at = excluded.discharged_at, \
+             cancelled = excluded.cancelled, case_id = excluded.case_id, \
+             updated_at = excluded.updated_at, body = excluded.body",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    let removed: Vec<String> = timers
+        .iter()
+        .filter(|(_, end)| matches!(end, TimerEnd::Removed))
+        .map(|(key, _)| key.clone())
+        .collect();
+    for chunk in removed.chunks(READ_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new("DELETE FROM timers WHERE timer_key ");
+        B::push_in(&mut q, chunk);
+        q.build().execute(&mut *tx).await?;
+    }
+    let set: Vec<(&String, &'static str, i64, &String)> = timers
+        .iter()
+        .filter_map(|(key, end)| match end {
+            TimerEnd::Set {
+                kind,
+                due_at,
+                payload,
+            } => Some((key, *kind, *due_at, payload)),
+            TimerEnd::Removed => None,
+        })
+        .collect();
+    for chunk in set.chunks(WRITE_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "INSERT INTO timers (timer_key, kind, due_at, claimed_until, payload) ",
+        );
+        q.push_values(chunk, |mut row, (key, kind, due_at, payload)| {
+            row.push_bind(key.as_str())
+                .push_bind(*kind)
+                .push_bind(*due_at)
+                .push_bind(0_i64)
+                .push_bind(payload.as_str());
+        });
+        q.push(
+            " ON CONFLICT (timer_key) DO UPDATE SET kind = excluded.kind, due_at = excluded.due_at, \
+             claimed_until = 0, payload = excluded.payload",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in recorded.chunks(WRITE_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<B::Db>::new(
+            "INSERT INTO hl7_messages (sending_application, facility, control_id, content_digest, outcome, received_at) ",
+        );
+        q.push_values(chunk, |mut row, (m, label)| {
+            row.push_bind(m.key.sending_application.as_str())
+                .push_bind(m.key.facility.as_str())
+                .push_bind(m.key.control_id.as_str())
+                .push_bind(m.digest.to_vec())
+                .push_bind(*label)
+                .push_bind(now_s);
+        });
+        q.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(results)
 }
 
-async fn write_stay<'c, DB>(
-    tx: &mut sqlx::Transaction<'c, DB>,
-    stay: &Stay,
-    now_s: i64,
-) -> Result<(), StoreError>
-where
-    DB: Database,
-    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
-    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
-    for<'t> Option<i64>: Encode<'t, DB> + Type<DB>,
-    for<'t> bool: Encode<'t, DB> + Type<DB>,
-    for<'t> i64: Encode<'t, DB> + Type<DB>,
-{
-    let body = encode_stay(stay)?;
-    sqlx::query(
-        "INSERT INTO stays (facility, visit_number, patient_id, admitted_at, discharged_at, cancelled, case_id, updated_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (facility, visit_number) DO UPDATE SET patient_id = excluded.patient_id, \
-         admitted_at = excluded.admitted_at, discharged_at = excluded.discharged_at, \
-         cancelled = excluded.cancelled, case_id = excluded.case_id, updated_at = excluded.updated_at, body = excluded.body",
-    )
-    .bind(stay.facility.as_str())
-    .bind(stay.visit_number.as_str())
-    .bind(stay.patient_id.as_str())
-    .bind(stay.admitted_at)
-    .bind(stay.discharged_at)
-    .bind(stay.cancelled)
-    .bind(stay.discharge_reached.as_deref())
-    .bind(now_s)
-    .bind(body.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
+/// Keys or ids per read statement: three parameters each, far below
+/// SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const READ_CHUNK: usize = 1000;
 
-async fn set_timer<'c, DB>(
-    tx: &mut sqlx::Transaction<'c, DB>,
-    key: &str,
-    kind: &str,
-    due_at: i64,
-    payload: &str,
-) -> Result<(), StoreError>
-where
-    DB: Database,
-    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
-    for<'t> i64: Encode<'t, DB> + Type<DB>,
-{
-    sqlx::query(
-        "INSERT INTO timers (timer_key, kind, due_at, claimed_until, payload) VALUES ($1, $2, $3, 0, $4) \
-         ON CONFLICT (timer_key) DO UPDATE SET kind = excluded.kind, due_at = excluded.due_at, \
-         claimed_until = 0, payload = excluded.payload",
-    )
-    .bind(key)
-    .bind(kind)
-    .bind(due_at)
-    .bind(payload)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
+/// Rows per multi-row write: nine parameters each at most.
+const WRITE_CHUNK: usize = 500;
 
 /// Protects a person (register row, every case's flag, pending deliveries
 /// to systems that forbid protected identity quarantined at once), or
