@@ -81,6 +81,22 @@ fn an_a01_creates_the_stay_and_a_second_corrects_it() {
 }
 
 #[test]
+fn an_a06_makes_an_outpatient_visit_an_inpatient_stay() {
+    // The reader passes an A06 on only for patient class I.
+    let mut a06 = update(Trigger::A06, "1");
+    a06.admitted_at = Some(Timestamp {
+        seconds: T0 + 600,
+        nanos: 0,
+    });
+    let applied = apply(None, &a06);
+    assert_eq!(applied.timer, TimerChange::Keep);
+    let stay = applied.stay.unwrap();
+    assert_eq!(stay.wards, ["W1"]);
+    assert_eq!(stay.admitted_at, Some(T0 + 600));
+    assert_eq!(stay.history[0].trigger, "A06");
+}
+
+#[test]
 fn a_transfer_adds_a_ward_and_its_cancel_takes_it_away() {
     let a01 = update(Trigger::A01, "1");
     let a02 = with_ward(update(Trigger::A02, "2"), "W2");
