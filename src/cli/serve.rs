@@ -39,25 +39,34 @@ pub struct ServeArgs {
     pub insecure_plaintext: bool,
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is
+/// called, not when the future is first polled: `serve` calls it before it
+/// starts anything, so a signal that comes while it starts (a supervisor
+/// stopping it at once) ends it cleanly instead of killing it.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(int) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -339,6 +348,7 @@ fn start_push(
 }
 
 pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let signalled = shutdown_signal();
     let listen = args.listen.clone().unwrap_or(config.server.listen.clone());
     // Refused before anything is opened: a plaintext listener off
     // loopback, and TLS settings or an access table that do not hold.
@@ -401,7 +411,7 @@ pub async fn run(cli: &Cli, config: Config, args: &ServeArgs) -> anyhow::Result<
         tasks.push(start_portal(cli, &config, store.clone(), stop.subscribe()).await?);
     }
     let shutdown = async move {
-        shutdown_signal().await;
+        signalled.await;
         // Not ready from here: /readyz says 503 while requests drain.
         let _ = draining.send(true);
     };
