@@ -62,7 +62,11 @@ async fn run(store: Arc<dyn Store>, grace_ms: i64, mut waiting: mpsc::Receiver<W
         let (messages, answers): (Vec<_>, Vec<_>) =
             group.drain(..).map(|w| (w.message, w.answer)).unzip();
         let now_ms = chrono::Utc::now().timestamp_millis();
-        match store.commit_journal(&messages, grace_ms, now_ms).await {
+        // One observation per transaction, as for the case events' batches.
+        let started = std::time::Instant::now();
+        let committed = store.commit_journal(&messages, grace_ms, now_ms).await;
+        crate::metrics::store_commit(started.elapsed());
+        match committed {
             Ok(results) => {
                 for (answer, result) in answers.into_iter().zip(results) {
                     let _ = answer.send(Ok(result));

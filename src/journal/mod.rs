@@ -21,7 +21,6 @@ pub mod timers;
 use std::sync::Arc;
 
 use samgate_hl7v2::{AckContext, Answer, IgnoreReason, Outcome, Refusal, batch, read};
-use samgate_proto::Timestamp;
 
 pub use config::Hl7Config;
 
@@ -141,10 +140,7 @@ impl Journal {
             digest: digest(&reading.content),
             effect,
         };
-        let started = std::time::Instant::now();
-        let committed = self.committer.commit(message).await;
-        crate::metrics::store_commit(started.elapsed());
-        match committed {
+        match self.committer.commit(message).await {
             Ok(JournalCommit::KeyReused) => self.refused(way, &context, &Refusal::duplicate_key()),
             Ok(done) => {
                 let verdict = match done {
@@ -218,11 +214,8 @@ fn refusal_class(r: &Refusal) -> &'static str {
 }
 
 fn ack(context: &AckContext, answer: Answer<'_>) -> Vec<u8> {
-    let now = chrono::Utc::now();
-    let ts = Timestamp {
-        seconds: now.timestamp(),
-        nanos: now.timestamp_subsec_nanos() as i32,
-    };
+    // MSH-7 is written to the second.
+    let ts = samgate_proto::time::from_utc(chrono::Utc::now());
     samgate_hl7v2::ack::build(
         context,
         answer,

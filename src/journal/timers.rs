@@ -113,11 +113,11 @@ async fn fire(gateway: &Gateway, timer: &Timer, now_ms: i64) -> Result<bool, Sto
     match timer.kind.as_str() {
         TIMER_DISCHARGE => {
             let at: StayRef = serde_json::from_str(&timer.payload).map_err(corrupt)?;
-            reconcile(gateway, &at).await
+            reconcile(gateway, &at, fired_at(now_ms)).await
         }
         TIMER_CANCELLATION => {
             let c: Cancellation = serde_json::from_str(&timer.payload).map_err(corrupt)?;
-            cancelled(gateway, &c).await
+            cancelled(gateway, &c, fired_at(now_ms)).await
         }
         crate::watch::TIMER_DEADLINE => {
             crate::watch::fire(gateway.store().as_ref(), timer, now_ms.div_euclid(1000)).await
@@ -132,7 +132,7 @@ async fn fire(gateway: &Gateway, timer: &Timer, now_ms: i64) -> Result<bool, Sto
 }
 
 /// The grace period after an A03 ended.
-async fn reconcile(gateway: &Gateway, at: &StayRef) -> Result<bool, StoreError> {
+async fn reconcile(gateway: &Gateway, at: &StayRef, now: Timestamp) -> Result<bool, StoreError> {
     let store = gateway.store();
     let Some(stay) = store.stay(&at.facility, &at.visit_number).await? else {
         return Ok(false);
@@ -146,7 +146,7 @@ async fn reconcile(gateway: &Gateway, at: &StayRef) -> Result<bool, StoreError> 
         return Ok(false);
     }
     let register = store.register_entry(&stay.patient_id).await?;
-    let Some(event) = derive::discharge_notice(&stay, candidate, &register, now()) else {
+    let Some(event) = derive::discharge_notice(&stay, candidate, &register, now) else {
         return Ok(false);
     };
     let appended = submit(gateway, event).await?;
@@ -160,7 +160,11 @@ async fn reconcile(gateway: &Gateway, at: &StayRef) -> Result<bool, StoreError> 
 }
 
 /// An A11 or A13 after the journal's discharge reached a case.
-async fn cancelled(gateway: &Gateway, c: &Cancellation) -> Result<bool, StoreError> {
+async fn cancelled(
+    gateway: &Gateway,
+    c: &Cancellation,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
     let store = gateway.store();
     let Some(case) = store.get_case(&c.case_id).await? else {
         return Ok(false);
@@ -173,7 +177,7 @@ async fn cancelled(gateway: &Gateway, c: &Cancellation) -> Result<bool, StoreErr
         .map(|p| p.id.clone())
         .unwrap_or_default();
     let register = store.register_entry(&patient_id).await?;
-    let Some(event) = derive::cancellation_deviation(c, &candidate, &register, now()) else {
+    let Some(event) = derive::cancellation_deviation(c, &candidate, &register, now) else {
         return Ok(false);
     };
     Ok(submit(gateway, event).await?.is_some())
@@ -205,10 +209,10 @@ async fn submit(
     }
 }
 
-fn now() -> Timestamp {
-    let now = chrono::Utc::now();
+/// When a pass fired its timers: the derived events' occurredAt.
+fn fired_at(now_ms: i64) -> Timestamp {
     Timestamp {
-        seconds: now.timestamp(),
+        seconds: now_ms.div_euclid(1000),
         nanos: 0,
     }
 }
