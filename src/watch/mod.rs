@@ -66,21 +66,37 @@ pub async fn follow(store: &dyn Store, now: i64) -> Result<usize, StoreError> {
             cases.push(&stored.case_id);
         }
     }
+    // The page's timers are set in one transaction, not one a case.
+    let (mut set, mut cancel) = (Vec::new(), Vec::new());
     for case_id in cases {
-        watch_case(store, case_id, now).await?;
+        plan_case(store, case_id, now, &mut set, &mut cancel).await?;
     }
+    store.schedule(&set, &cancel).await?;
     store.advance_cursor(CURSOR, last).await?;
     Ok(page.len())
 }
 
-/// Sets the case's timers and clears what no longer holds.
+/// Sets one case's timers and clears what no longer holds (what
+/// [`follow`] does for each case a page touched).
 pub async fn watch_case(store: &dyn Store, case_id: &str, now: i64) -> Result<(), StoreError> {
+    let (mut set, mut cancel) = (Vec::new(), Vec::new());
+    plan_case(store, case_id, now, &mut set, &mut cancel).await?;
+    store.schedule(&set, &cancel).await
+}
+
+/// Adds the case's timers to `set` and `cancel`, and clears the alerts
+/// that no longer hold.
+async fn plan_case(
+    store: &dyn Store,
+    case_id: &str,
+    now: i64,
+    set: &mut Vec<TimerSpec>,
+    cancel: &mut Vec<String>,
+) -> Result<(), StoreError> {
     let due = match store.get_case(case_id).await? {
         Some(case) => rules::due(&case),
         None => Vec::new(),
     };
-    let mut set = Vec::new();
-    let mut cancel = Vec::new();
     for kind in AlertKind::ALL {
         match due.iter().find(|(k, _)| *k == kind) {
             Some((_, due_at)) => {
@@ -111,7 +127,7 @@ pub async fn watch_case(store: &dyn Store, case_id: &str, now: i64) -> Result<()
             }
         }
     }
-    store.schedule(&set, &cancel).await
+    Ok(())
 }
 
 /// Fires a deadline timer: raises its alert when the condition holds at
