@@ -354,6 +354,72 @@ async fn the_bearer_token_and_the_session_cookie_let_in() {
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
 }
 
+/// The login page's form: the token posted from the console's own page
+/// opens a session and goes on to `next` (only a path of the console's);
+/// a wrong token gets the form again, a post from elsewhere 403.
+#[tokio::test]
+async fn the_login_form_opens_a_session_for_the_token_only() {
+    let rig = rig().await;
+    let post = |form: String, origin: &str| {
+        Request::post("/logga-in")
+            .header(header::HOST, "console.test")
+            .header(header::ORIGIN, origin)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let refused = rig
+        .call(Request::get("/arenden?q=x").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        refused
+            .body
+            .contains("name=\"next\" value=\"/arenden?q=x\""),
+        "{}",
+        refused.body
+    );
+    let good = format!("token={TOKEN}&next=%2Farenden%3Fq%3Dx");
+    let login = rig.call(post(good.clone(), "http://console.test")).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    assert_eq!(login.headers[header::LOCATION], "/arenden?q=x");
+    let cookie = login.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let answer = rig
+        .call(
+            Request::get("/arenden")
+                .header(header::COOKIE, &session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let wrong = rig
+        .call(post("token=guess&next=%2F".into(), "http://console.test"))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers.get(header::SET_COOKIE).is_none());
+    assert!(wrong.body.contains("Fel token"));
+    let elsewhere = rig.call(post(good, "http://evil.example")).await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+    assert!(elsewhere.headers.get(header::SET_COOKIE).is_none());
+    for next in [
+        "%2F%2Fevil.example%2Fx",
+        "https%3A%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+    ] {
+        let login = rig
+            .call(post(
+                format!("token={TOKEN}&next={next}"),
+                "http://console.test",
+            ))
+            .await;
+        assert_eq!(login.headers[header::LOCATION], "/", "{next}");
+    }
+}
+
 #[tokio::test]
 async fn a_post_without_its_csrf_token_or_from_elsewhere_is_403() {
     let rig = rig().await;
@@ -788,18 +854,7 @@ async fn after_the_demo_serve_prints_the_console_url_once_and_chromium_finds_est
     use common::process::{Stderr, stop};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let demo = Command::new(env!("CARGO_BIN_EXE_samgate"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("demo")
-        .env_remove("SAMGATE_AMQP_URL")
-        .output()
-        .unwrap();
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    common::process::demo(&data);
     let mut child = Command::new(env!("CARGO_BIN_EXE_samgate"))
         .arg("--data-dir")
         .arg(&data)

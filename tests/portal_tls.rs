@@ -549,15 +549,6 @@ async fn fhir_resources_parse_with_a_fhir_r4_model_and_follow_the_official_shape
     }
 }
 
-/// A free port on 127.0.0.1.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `samgate serve` on `dir` with the portal on 127.0.0.1:`port`, mutual
 /// TLS from `ca`, and `PORTAL` on the allow-list.
 fn serve_portal(dir: &Path, ca: &Ca, server: &Credentials, port: u16) -> Command {
@@ -565,7 +556,11 @@ fn serve_portal(dir: &Path, ca: &Ca, server: &Credentials, port: u16) -> Command
     serve
         .arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", common::free_port()),
+        ])
         .env("SAMGATE_PORTAL_LISTEN", format!("127.0.0.1:{port}"))
         .env("SAMGATE_PORTAL_TLS_CERT", &server.cert_path)
         .env("SAMGATE_PORTAL_TLS_KEY", &server.key_path)
@@ -593,7 +588,7 @@ fn samgate_serve_answers_the_readme_curl_line() {
         .output()
         .unwrap();
     assert!(demo.status.success());
-    let port = free_port();
+    let port = common::free_port();
     let mut serve = serve_portal(dir.path(), &ca, &server, port)
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -937,10 +932,14 @@ fn samgate_serve_refuses_an_allow_list_entry_that_is_no_hsa_id() {
         let out = Command::new(samgate)
             .arg("--data-dir")
             .arg(dir.path())
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", common::free_port()),
+            ])
             .env(
                 "SAMGATE_PORTAL_LISTEN",
-                format!("127.0.0.1:{}", free_port()),
+                format!("127.0.0.1:{}", common::free_port()),
             )
             .env("SAMGATE_PORTAL_TLS_CERT", &server.cert_path)
             .env("SAMGATE_PORTAL_TLS_KEY", &server.key_path)
@@ -1674,7 +1673,7 @@ fn samgate_serve_warns_when_the_fhir_base_url_is_the_default_but_the_portal_list
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new(dir.path(), "test");
     let server = ca.server(dir.path());
-    let port = free_port();
+    let port = common::free_port();
     let mut serve = serve_portal(dir.path(), &ca, &server, port)
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -109,15 +109,85 @@ fn see_other(location: &str) -> Response {
     response
 }
 
-fn unauthorized() -> Response {
-    let body = "<!DOCTYPE html>\n<html lang=\"sv\">\n<head><meta charset=\"utf-8\"><title>Inloggning krävs – samgate</title></head>\n\
-        <body>\n<h1>Inloggning krävs</h1>\n<p>Öppna konsolens adress med <code>?token=…</code> som samgate skrev ut när den startade, \
-        eller skicka <code>Authorization: Bearer</code> med token.</p>\n</body>\n</html>\n";
-    let mut response = respond(StatusCode::UNAUTHORIZED, body.to_owned());
+/// Where the login form posts the token.
+pub const LOGIN_PATH: &str = "/logga-in";
+
+/// The 401 page: what the console is, and a form to log in with the token
+/// that samgate printed when it started. `next` is where the form sends
+/// the browser once in; `note` says why the last try failed.
+fn unauthorized(next: &str, note: Option<&str>) -> Response {
+    let note = note
+        .map(|n| format!("<p class=\"flash fel\" role=\"alert\">{}</p>\n", escape(n)))
+        .unwrap_or_default();
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"sv\">\n<head><meta charset=\"utf-8\"><title>Inloggning krävs – samgate</title></head>\n\
+         <body>\n<h1>Inloggning krävs</h1>\n{note}\
+         <form method=\"post\" action=\"{LOGIN_PATH}\">\n\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\">\n\
+         <label>Token <input type=\"password\" name=\"token\" id=\"token\" autocomplete=\"current-password\" required></label>\n\
+         <button type=\"submit\" id=\"logga-in\">Logga in</button>\n</form>\n\
+         <p>Token är den som samgate skrev ut när den startade (eller <code>[console] token</code>). \
+         Den kan också skickas som <code>Authorization: Bearer</code>, eller en gång som <code>?token=…</code> i adressen.</p>\n\
+         </body>\n</html>\n",
+        next = escape(next),
+    );
+    let mut response = respond(StatusCode::UNAUTHORIZED, body);
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"samgate-console\""),
     );
+    response
+}
+
+/// A path of the console's own to send the browser to, or `/`: never
+/// elsewhere (`//host`, a scheme), never back to the login.
+fn own_path(candidate: &str) -> String {
+    let own = candidate.starts_with('/')
+        && !candidate.starts_with("//")
+        && !candidate.starts_with(LOGIN_PATH)
+        && !candidate.contains('\\')
+        && !candidate.chars().any(char::is_control);
+    if own {
+        candidate.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+/// The login form's POST: the token in the body (not in the address, so
+/// not in the browser's history), from the console's own origin. Opens a
+/// session and sends the browser on to `next`.
+async fn login(console: &Console, request: Request) -> Response {
+    if !same_origin(request.headers()) {
+        return forbidden();
+    }
+    let https = forwarded_https(request.headers());
+    let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await else {
+        return unauthorized("/", Some("Formuläret var för stort."));
+    };
+    let form = parse_form(&body);
+    let next = own_path(form.get("next").map_or("/", String::as_str));
+    match form.get("token") {
+        Some(token) if console.auth.is_token(token.trim()) => {
+            with_session(see_other(&next), &console.auth.open_session(), https)
+        }
+        _ => unauthorized(&next, Some("Fel token. Försök igen.")),
+    }
+}
+
+/// Whether a TLS proxy in front says the browser is on HTTPS (the cookie
+/// is then `Secure` too).
+fn forwarded_https(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// `response` with the session cookie set.
+fn with_session(mut response: Response, session: &str, https: bool) -> Response {
+    if let Ok(cookie) = HeaderValue::from_str(&session_cookie_header(session, https)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
     response
 }
 
@@ -155,48 +225,48 @@ async fn not_found() -> Response {
     )
 }
 
-/// Lets in the token's holders. A GET with `?token=` opens a session (a
-/// cookie) and is sent on to the same address without the token; any
-/// other request needs the cookie or a Bearer token. A POST must also
-/// come from the console's own origin when the browser says where from.
+/// Lets in the token's holders. The login form's POST, or a GET with
+/// `?token=`, opens a session (a cookie) and sends the browser on without
+/// the token; any other request needs the cookie or a Bearer token, else
+/// it gets the login page (401). A POST must also come from the console's
+/// own origin when the browser says where from.
 async fn gate(State(console): State<Shared>, mut request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && request.uri().path() == LOGIN_PATH {
+        return login(&console, request).await;
+    }
     if request.method() == Method::GET
         && let Some(query) = request.uri().query()
     {
         let pairs = parse_form(query.as_bytes());
         if let Some(token) = pairs.get("token") {
             if !console.auth.is_token(token) {
-                return unauthorized();
+                return unauthorized(request.uri().path(), Some("Fel token."));
             }
-            let session = console.auth.open_session();
             let rest: Vec<String> = query
                 .split('&')
                 .filter(|p| !p.starts_with("token="))
                 .map(str::to_owned)
                 .collect();
-            // A path such as "//elsewhere" would send the browser off
-            // the console: only the console's own paths are kept.
-            let mut location = match request.uri().path() {
-                p if p.starts_with("//") => "/".to_owned(),
-                p => p.to_owned(),
-            };
+            // Only the console's own paths are kept ("//elsewhere" would
+            // send the browser off the console).
+            let mut location = own_path(request.uri().path());
             if !rest.is_empty() {
                 location = format!("{location}?{}", rest.join("&"));
             }
-            let mut response = see_other(&location);
-            // Secure too when a TLS proxy in front says the browser is on HTTPS.
-            let https = request
-                .headers()
-                .get("x-forwarded-proto")
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-            if let Ok(cookie) = HeaderValue::from_str(&session_cookie_header(&session, https)) {
-                response.headers_mut().insert(header::SET_COOKIE, cookie);
-            }
-            return response;
+            let https = forwarded_https(request.headers());
+            return with_session(see_other(&location), &console.auth.open_session(), https);
         }
     }
     let Some(caller) = console.auth.caller(request.headers()) else {
-        return unauthorized();
+        let wanted = match request.method() {
+            &Method::GET => request
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned(),
+            _ => "/".to_owned(),
+        };
+        return unauthorized(&own_path(&wanted), None);
     };
     if request.method() == Method::POST && !same_origin(request.headers()) {
         return forbidden();

@@ -6,6 +6,21 @@
 use std::path::Path;
 use std::process::Command;
 
+/// The flags every headless Chromium of the tests runs with: no sandbox
+/// (the tests run as root in a container), nothing fetched from Google,
+/// no first-run screens.
+pub const CHROMIUM_FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
 /// Fails, with the command that installs it, when `program` is missing.
 pub fn require_tool(program: &str, package: &str) {
     let found = Command::new(program).arg("--version").output().is_ok();
@@ -22,17 +37,7 @@ pub fn chromium(profile: &Path, extra: &[String], url: &str) -> String {
     let out = Command::new("timeout")
         .arg("120")
         .arg("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
+        .args(CHROMIUM_FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)

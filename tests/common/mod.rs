@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod history;
 pub mod pki;
 pub mod process;
+pub mod webdriver;
 
 use std::path::PathBuf;
 
@@ -139,6 +140,15 @@ pub async fn clean_amqp(
             .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
             .await;
     }
+}
+
+/// A port on 127.0.0.1 that nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The local RabbitMQ the tests use.

@@ -74,6 +74,23 @@ impl Stderr {
     }
 }
 
+/// `samgate demo` into the data directory `data`, without RabbitMQ (its
+/// deliveries wait in the outbox); fails the test if the demo fails.
+pub fn demo(data: &std::path::Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_samgate"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("demo")
+        .env_remove("SAMGATE_AMQP_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Sends SIGTERM to `child`.
 pub fn terminate(child: &Child) {
     let status = Command::new("kill")
