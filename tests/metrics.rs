@@ -2,7 +2,8 @@
 //! temporary data directory with `SAMGATE_METRICS_LISTEN=127.0.0.1:0`,
 //! its address read from its log. `/healthz` and `/readyz` answer 200;
 //! `/metrics` parses with `prometheus-parse` (not samgate's own encoder)
-//! and its counters move with the demo's messages submitted over gRPC
+//! and with a real Prometheus server (Debian's, scraping it and
+//! evaluating deploy/'s alert rules), and its counters move with the demo's messages submitted over gRPC
 //! `SubmitRaw`; no personnummer, name or message id ever shows in it; and
 //! `/readyz` answers 503 while the configured broker cannot be reached;
 //! over RabbitMQ, the inbound message and the relay's confirmed deliveries
@@ -61,6 +62,7 @@ async fn serve_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         .env("SAMGATE_LOG_FORMAT", "json")
         .env_remove("SAMGATE_AMQP_URL")
         .envs(env.iter().copied())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -325,5 +327,149 @@ async fn amqp_messages_and_deliveries_are_counted() {
 
     clean_amqp(&channel, &names, &samgate::routing::Directory::builtin()).await;
     let _ = connection.close(200, "done".into()).await;
+    stop(gate.child, gate.stderr).await;
+}
+
+/// Debian's Prometheus server, scraping `target` every second and
+/// evaluating the alert rules of deploy/; its listen address.
+struct Prometheus {
+    child: Child,
+    address: String,
+    /// Its configuration and time-series database.
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn prometheus(target: &str) -> Prometheus {
+    let found = Command::new("prometheus").arg("--version").output();
+    assert!(
+        found.is_ok(),
+        "prometheus is needed by this test: sudo apt-get install -y prometheus (scripts/test installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/samgate-alerts.yml");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - {}\n\
+             scrape_configs:\n  - job_name: samgate\n    static_configs:\n      - targets: ['{target}']\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address={address}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Prometheus {
+        child,
+        address,
+        _dir: dir,
+    }
+}
+
+impl Prometheus {
+    /// `GET /api/v1/<path>`'s `data`, once Prometheus answers with success.
+    async fn api(&self, path: &str) -> Option<serde_json::Value> {
+        let url = format!("http://{}/api/v1/{path}", self.address);
+        // reqwest is built on rustls without a default provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let answer = reqwest::get(&url).await.ok()?;
+        let body: serde_json::Value = serde_json::from_slice(&answer.bytes().await.ok()?).ok()?;
+        (body["status"] == "success").then(|| body["data"].clone())
+    }
+
+    /// The value of the one series `query` selects, once there is one.
+    async fn value(&self, query: &str) -> Option<f64> {
+        let data = self.api(&format!("query?query={query}")).await?;
+        data["result"].as_array()?.first()?["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+}
+
+/// A real Prometheus scrapes `/metrics` (the OpenMetrics text, parsed by
+/// Prometheus's own parser), sees the counters move after traffic, loads
+/// the alert rules of deploy/ and evaluates them without error, and holds
+/// no personnummer or name in any series it stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_the_metrics_and_evaluates_the_alert_rules() {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+    let dir = tempfile::tempdir().unwrap();
+    let gate = serve(dir.path()).await;
+    let prometheus = prometheus(&gate.metrics);
+    let health = eventually("Prometheus scraping samgate", WAIT, async || {
+        let data = prometheus.api("targets").await?;
+        let target = data["activeTargets"].as_array()?.first()?.clone();
+        (target["health"] != "unknown").then_some(target)
+    })
+    .await;
+    assert_eq!(health["health"], "up", "the scrape failed: {health}");
+    assert_eq!(health["lastError"], "", "{health}");
+    assert_eq!(
+        prometheus.value("samgate_build_info").await,
+        Some(1.0),
+        "build info"
+    );
+
+    submit_story(&gate.grpc).await;
+    let stored = eventually(
+        "the stored events counted by Prometheus",
+        WAIT,
+        async || {
+            prometheus
+                .value("samgate_events_stored_total")
+                .await
+                .filter(|v| *v >= 7.0)
+        },
+    )
+    .await;
+    assert_eq!(stored, 7.0);
+    let received = prometheus
+        .value("sum(samgate_messages_received_total{way=\"grpc\"})")
+        .await;
+    assert_eq!(received, Some(9.0), "five Lifecare and four Cosmic Link");
+
+    // Every rule of deploy/ loaded and evaluated without error.
+    let rules = eventually("the alert rules evaluated", WAIT, async || {
+        let data = prometheus.api("rules").await?;
+        let rules: Vec<serde_json::Value> = data["groups"]
+            .as_array()?
+            .iter()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .collect();
+        rules.iter().all(|r| r["health"] == "ok").then_some(rules)
+    })
+    .await;
+    assert!(rules.len() >= 9, "{rules:?}");
+
+    // What Prometheus keeps: no person in any series' labels.
+    let series = prometheus
+        .api("series?match[]=%7B__name__%3D~%22samgate_.%2A%22%7D")
+        .await
+        .unwrap()
+        .to_string();
+    assert!(series.contains("samgate_events_stored_total"), "{series}");
+    for secret in ["194102069046", "19410206-9046", "Esther", "Åström", "MSG-"] {
+        assert!(!series.contains(secret), "{secret} stored by Prometheus");
+    }
+    drop(prometheus);
     stop(gate.child, gate.stderr).await;
 }
