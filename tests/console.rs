@@ -173,6 +173,7 @@ fn console_for(gateway: Arc<Gateway>, dir: &Path) -> Arc<Console> {
         TOKEN.into(),
         "console".into(),
         PublishRules { approve_all: true },
+        None,
     )
 }
 

@@ -38,6 +38,8 @@ struct Served {
     child: Option<Child>,
     stderr: Option<Stderr>,
     console: String,
+    /// The metrics listener's address.
+    metrics: String,
 }
 
 impl Served {
@@ -65,6 +67,7 @@ async fn serve(data: &Path, amqp_prefix: Option<&str>) -> Served {
         .args(["--listen", "127.0.0.1:0"])
         .env("SAMGATE_CONSOLE_LISTEN", "127.0.0.1:0")
         .env("SAMGATE_CONSOLE_TOKEN", TOKEN)
+        .env("SAMGATE_METRICS_LISTEN", "127.0.0.1:0")
         .env("SAMGATE_LOG_FORMAT", "json")
         .env_remove("SAMGATE_AMQP_URL")
         .stdout(Stdio::null())
@@ -86,14 +89,21 @@ async fn serve(data: &Path, amqp_prefix: Option<&str>) -> Served {
             .await;
         stderr.wait_for("relay connected", 1, &mut child).await;
     }
-    let tail = stderr.tail();
-    let line = tail.lines().find(|l| l.contains(said)).unwrap();
-    let line: serde_json::Value = serde_json::from_str(line).unwrap();
-    let address = line["fields"]["address"].as_str().unwrap();
+    stderr
+        .wait_for("samgate serving metrics and probes", 1, &mut child)
+        .await;
+    let address = |what: &str| {
+        let tail = stderr.tail();
+        let line = tail.lines().find(|l| l.contains(what)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        line["fields"]["address"].as_str().unwrap().to_owned()
+    };
+    let (console, metrics) = (address(said), address("samgate serving metrics and probes"));
     Served {
         child: Some(child),
         stderr: Some(stderr),
-        console: format!("http://{address}"),
+        console: format!("http://{console}"),
+        metrics,
     }
 }
 
@@ -174,6 +184,8 @@ async fn an_operator_logs_in_with_the_token_and_reads_esthers_timeline_after_the
         );
     }
     browser.screenshot("console-2-esthers-case").await;
+    browser.open(&format!("{console}/aktorer")).await;
+    assert!(browser.text().await.contains("Utan RabbitMQ"));
     browser.close().await;
 
     let log = served.stop().await;
@@ -346,7 +358,43 @@ async fn an_operator_replays_one_quarantined_delivery_and_discards_another_with_
         status.contains("Kasserad") && status.contains(reason),
         "{status}"
     );
+    // Aktörer: each unit's queue and how many messages wait in it, as the
+    // broker says. Nobody consumes the ward's queue in this test.
+    browser.open(&format!("{console}/aktorer")).await;
+    let ward = "SE2321000164-7381";
+    let row = browser
+        .client
+        .find(fantoccini::Locator::XPath(&format!(
+            "//tr[td/code[.='{ward}']]/td[last()]"
+        )))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let waiting: u32 = row
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("a depth: {row}"));
+    assert!(
+        waiting >= 1,
+        "the demo's deliveries to the ward wait in its queue"
+    );
+    browser.screenshot("console-5b-actors").await;
     browser.close().await;
+
+    // The two actions counted in the metrics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let text = reqwest::get(format!("http://{}/metrics", served.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for action in ["replay", "discard"] {
+        let sample = format!("samgate_operator_actions_total{{action=\"{action}\"}} 1");
+        assert!(text.contains(&sample), "{sample} missing:\n{text}");
+    }
 
     let log = served.stop().await;
     assert!(
@@ -465,7 +513,20 @@ async fn an_overdue_sip_invitation_is_under_tidsgranser_and_on_the_alerts_queue_
     browser.screenshot("console-6-sip-invitation-overdue").await;
     // Översikt counts it too.
     browser.open(&format!("{console}/")).await;
-    assert!(browser.text().await.contains("Kallelse till SIP försenad"));
+    let overview = browser.text().await;
+    assert!(
+        overview.contains("Kallelse till SIP försenad"),
+        "{overview}"
+    );
+    // And the two messages in, over the last hour.
+    let received: u64 = overview
+        .split(" meddelanden in")
+        .next()
+        .and_then(|s| s.rsplit(char::is_whitespace).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of messages in: {overview}"));
+    assert_eq!(received, 2, "{overview}");
+    browser.screenshot("console-6b-overview").await;
 
     // The municipality's invitation arrives: the alert is cleared, on the
     // queue and in the console.

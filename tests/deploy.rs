@@ -59,6 +59,7 @@ async fn exported() -> BTreeSet<String> {
     metrics::store_commit(Duration::from_millis(1));
     metrics::stored(1);
     metrics::amqp_connected(true);
+    metrics::operator_action("replay");
     metrics::render()
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

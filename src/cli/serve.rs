@@ -263,6 +263,7 @@ async fn start_console(
         token,
         settings.operator.clone(),
         publish_rules(config),
+        (!config.amqp.url.is_empty()).then(|| config.amqp.clone()),
     );
     Ok(tokio::spawn(async move {
         let shutdown = async move {

@@ -72,6 +72,13 @@ pub fn local_time(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The time of day (HH:MM) of a Unix time in Stockholm.
+pub fn clock(unix_seconds: i64) -> String {
+    DateTime::<Utc>::from_timestamp(unix_seconds, 0)
+        .map(|t| stockholm::to_local(t).format("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
 /// A protobuf timestamp in Stockholm's local time; empty when absent.
 pub fn timestamp(ts: Option<&prost_types::Timestamp>) -> String {
     ts.map(|t| local_time(t.seconds)).unwrap_or_default()

@@ -50,6 +50,8 @@ pub struct Console {
     pub auth: auth::Auth,
     /// For the printable SIP: the same rules as the portal's.
     pub publish: PublishRules,
+    /// The broker whose queue depths Aktörer shows; `None` without AMQP.
+    pub broker: Option<crate::transport::AmqpConfig>,
 }
 
 impl Console {
@@ -61,12 +63,14 @@ impl Console {
         token: String,
         operator: String,
         publish: PublishRules,
+        broker: Option<crate::transport::AmqpConfig>,
     ) -> Arc<Self> {
         Arc::new(Console {
             gateway,
             audit,
             auth: auth::Auth::new(token, operator),
             publish,
+            broker,
         })
     }
 }

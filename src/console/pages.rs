@@ -570,11 +570,38 @@ async fn overview(State(console): State<Shared>) -> Response {
         body.push_str(&table(&["Slag", "Antal"], &rows));
         body.push_str("<p><a href=\"/tidsgranser\">Se alla larm</a></p>\n");
     }
-    body.push_str(
-        "<p class=\"note\">Meddelanden in och ut per timme visas inte här: lagret räknar dem inte billigt. \
-         Mätvärdena (<code>samgate_messages_received_total</code>, <code>samgate_deliveries_total</code>) har dem.</p>\n",
-    );
+    body.push_str(&last_hour_html(&crate::metrics::last_hour(), now));
     ok("Översikt", "/", &body)
+}
+
+/// Messages in and out over the last hour, in spans of ten minutes, as
+/// this gateway counted them since it started.
+fn last_hour_html(hour: &crate::metrics::recent::LastHour, now: i64) -> String {
+    use crate::metrics::recent::{MINUTES, SPANS};
+    let span_seconds = (MINUTES / SPANS) as i64 * 60;
+    let mut out = format!(
+        "<h2>Senaste timmen</h2>\n<p>{} meddelanden in, {} leveranser ut (bekräftade av RabbitMQ).</p>\n",
+        hour.received, hour.delivered
+    );
+    let rows: Vec<Vec<String>> = hour
+        .spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let end = now - (SPANS - 1 - i) as i64 * span_seconds;
+            vec![
+                format!("{}–{}", html::clock(end - span_seconds), html::clock(end)),
+                s.received.to_string(),
+                s.delivered.to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["Tid", "In", "Ut"], &rows));
+    out.push_str(
+        "<p class=\"note\">Räknat av den här gatewayen sedan den startade; \
+         <code>samgate_messages_received_total</code> och <code>samgate_deliveries_total</code> har samma tal för alla.</p>\n",
+    );
+    out
 }
 
 /// A reason's class: the text before its first colon (the code routing
@@ -775,7 +802,10 @@ async fn replay(
     let directory = console.gateway.router().directory();
     let outcome = match crate::routing::replay_system(&directory, &case, &delivery) {
         Ok(system) => match store.requeue_delivery(&message_id, system).await {
-            Ok(true) => "replayed",
+            Ok(true) => {
+                crate::metrics::operator_action("replay");
+                "replayed"
+            }
             Ok(false) => "not-quarantined",
             Err(e) => return failed(&e),
         },
@@ -819,7 +849,10 @@ async fn discard(
     }
     let stored_reason = format!("kasserad av {}: {reason}", caller.operator);
     let outcome = match store.discard_delivery(&message_id, &stored_reason).await {
-        Ok(true) => "discarded",
+        Ok(true) => {
+            crate::metrics::operator_action("discard");
+            "discarded"
+        }
         Ok(false) => "not-quarantined",
         Err(e) => return failed(&e),
     };
@@ -1275,6 +1308,7 @@ async fn deadlines(State(console): State<Shared>) -> Response {
 async fn actors(State(console): State<Shared>) -> Response {
     let directory = console.gateway.router().directory();
     let units = directory.units();
+    let depths = queue_depths(&console, &units).await;
     let mut systems: BTreeMap<&str, usize> = BTreeMap::new();
     for u in &units {
         *systems.entry(u.system.as_str()).or_default() += 1;
@@ -1295,19 +1329,83 @@ async fn actors(State(console): State<Shared>) -> Response {
                 escape(u.kind.as_str_name()),
                 escape(&u.municipality),
                 escape(u.system.as_str()),
-                format!("<code>{}</code>", escape(&u.queue)),
+                format!("<code>{}</code>", escape(&depths.queue(u))),
+                depths.depth(u),
             ]
         })
         .collect();
     body.push_str(&table(
-        &["HSA-id", "Namn", "Slag", "Kommun", "System", "Kö"],
+        &[
+            "HSA-id",
+            "Namn",
+            "Slag",
+            "Kommun",
+            "System",
+            "Kö",
+            "Meddelanden i kön",
+        ],
         &rows,
     ));
-    body.push_str(
-        "<p class=\"note\">Köernas djup visas inte: det kräver RabbitMQ:s management-API, som samgate inte använder. \
-         Väntande leveranser per system finns på Översikt.</p>\n",
-    );
+    body.push_str(&depths.note);
     ok("Aktörer", "/aktorer", &body)
+}
+
+/// The units' queues and how many messages wait in each, as the broker
+/// answered.
+struct Depths {
+    by_hsa_id: HashMap<String, (String, Option<u32>)>,
+    /// Why the column is empty, when it is.
+    note: String,
+}
+
+impl Depths {
+    fn queue(&self, unit: &crate::routing::Unit) -> String {
+        self.by_hsa_id
+            .get(&unit.hsa_id)
+            .map_or_else(|| unit.queue.clone(), |(q, _)| q.clone())
+    }
+
+    fn depth(&self, unit: &crate::routing::Unit) -> String {
+        match self.by_hsa_id.get(&unit.hsa_id) {
+            Some((_, Some(n))) => n.to_string(),
+            Some((_, None)) => "(kön finns inte)".into(),
+            None => "–".into(),
+        }
+    }
+}
+
+/// Asks the broker, when there is one, how deep each unit's queue is.
+async fn queue_depths(console: &Console, units: &[&crate::routing::Unit]) -> Depths {
+    let Some(amqp) = &console.broker else {
+        return Depths {
+            by_hsa_id: HashMap::new(),
+            note: "<p class=\"note\">Utan RabbitMQ (<code>[amqp] url</code>) finns inga köer; \
+                   leveranserna väntar i utkorgen (Översikt).</p>\n"
+                .into(),
+        };
+    };
+    let names = crate::transport::topology::Names::new(&amqp.prefix);
+    let queues: Vec<String> = units
+        .iter()
+        .map(|u| crate::transport::topology::actor_queue(&names, u))
+        .collect();
+    match crate::transport::queue_depths(&amqp.url, &queues).await {
+        Ok(depths) => Depths {
+            by_hsa_id: units
+                .iter()
+                .zip(queues.into_iter().zip(depths))
+                .map(|(u, qd)| (u.hsa_id.clone(), qd))
+                .collect(),
+            note: "<p class=\"note\">Meddelanden som ligger i kön och väntar på mottagaren, just nu.</p>\n".into(),
+        },
+        Err(e) => {
+            tracing::warn!("console: the broker's queue depths: {e}");
+            Depths {
+                by_hsa_id: HashMap::new(),
+                note: "<p class=\"note fel\">RabbitMQ svarade inte om köernas djup; se samgates logg.</p>\n".into(),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

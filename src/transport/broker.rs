@@ -8,6 +8,8 @@
 //! topology before anything consumes from it. A broker that is merely down
 //! is said once and then waited for, as after any lost connection.
 
+use std::time::Duration;
+
 use lapin::uri::AMQPUri;
 
 use super::topology::{self, Names};
@@ -64,6 +66,47 @@ pub async fn connect(url: &str) -> Result<lapin::Connection, TransportError> {
         lapin::ConnectionProperties::default().with_connection_name("samgate".into()),
     )
     .await?)
+}
+
+/// How long the console waits for the broker's queue depths: a page must
+/// come back even when the broker does not.
+pub const QUEUE_DEPTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The number of ready messages in each of `queues` (`None` for one that
+/// does not exist), asked of the broker at `url` with passive declares:
+/// what the console's Aktörer shows, without the management API.
+pub async fn queue_depths(
+    url: &str,
+    queues: &[String],
+) -> Result<Vec<Option<u32>>, TransportError> {
+    let ask = async {
+        let connection = connect(url).await?;
+        let mut channel = connection.create_channel().await?;
+        let mut depths = Vec::with_capacity(queues.len());
+        for name in queues {
+            let passive = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            match channel
+                .queue_declare(name.as_str().into(), passive, Default::default())
+                .await
+            {
+                Ok(q) => depths.push(Some(q.message_count())),
+                Err(_) => {
+                    // A missing queue closes the channel (404): the next
+                    // question needs a new one.
+                    depths.push(None);
+                    channel = connection.create_channel().await?;
+                }
+            }
+        }
+        let _ = connection.close(200, "".into()).await;
+        Ok::<_, TransportError>(depths)
+    };
+    tokio::time::timeout(QUEUE_DEPTH_TIMEOUT, ask)
+        .await
+        .map_err(|_| TransportError::Timeout("the broker's queue depths"))?
 }
 
 /// True when the broker answered and refused samgate: ACCESS_REFUSED

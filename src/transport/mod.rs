@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use broker::{StartError, connect, prepare};
+pub use broker::{StartError, connect, prepare, queue_depths};
 
 /// `[amqp]` in the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +109,8 @@ pub enum TransportError {
     Closed(&'static str),
     #[error(transparent)]
     Start(#[from] StartError),
+    #[error("no answer from the broker in time for {0}")]
+    Timeout(&'static str),
 }
 
 /// Starts the relay and the inbound consumers; they stop when `stop` turns

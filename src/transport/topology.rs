@@ -186,6 +186,16 @@ pub async fn declare_alerts(channel: &Channel, names: &Names) -> Result<(), lapi
     queue(channel, &names.alerts(), &quorum_arguments()).await
 }
 
+/// The queue a unit's deliveries go to: its own from the directory, or
+/// `<prefix>.out.<HSA-id>` under this gateway's prefix.
+pub fn actor_queue(names: &Names, unit: &crate::routing::Unit) -> String {
+    if unit.queue == crate::routing::default_queue(&unit.hsa_id) {
+        names.outbound(&unit.hsa_id)
+    } else {
+        unit.queue.clone()
+    }
+}
+
 /// One outbound queue per directory unit (also after a directory reload).
 pub async fn declare_actors(
     channel: &Channel,
@@ -193,11 +203,7 @@ pub async fn declare_actors(
     directory: &Directory,
 ) -> Result<(), lapin::Error> {
     for unit in directory.units() {
-        let name = if unit.queue == crate::routing::default_queue(&unit.hsa_id) {
-            names.outbound(&unit.hsa_id)
-        } else {
-            unit.queue.clone()
-        };
+        let name = actor_queue(names, &unit);
         queue(channel, &name, &quorum_arguments()).await?;
         bind(channel, &name, &names.outbound_exchange(), &unit.hsa_id).await?;
     }

@@ -8,6 +8,10 @@
 //! rule code, a target system, an outcome. Never a case id, a message id,
 //! an HSA-id of a person or anything read from a message body: the
 //! listener has no authentication and carries no personal data.
+//!
+//! [`recent`] keeps the last hour minute by minute for the console.
+
+pub mod recent;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -97,6 +101,12 @@ struct Translated {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByAction {
+    /// `replay` or `discard`.
+    action: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ByKind {
     kind: &'static str,
 }
@@ -115,6 +125,7 @@ struct Metrics {
     commit: Histogram,
     deliveries: Family<Delivered, Counter>,
     amqp_connected: Gauge,
+    operator_actions: Family<ByAction, Counter>,
     confirm: Histogram,
     translation: Family<Translated, Histogram>,
     /// Read from the store at each scrape ([`refresh_from_store`]).
@@ -126,6 +137,22 @@ struct Metrics {
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The last hour, for the console's Översikt.
+static RECENT: recent::Recent = recent::Recent::new();
+
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Messages received and deliveries confirmed in this process over the
+/// last hour.
+pub fn last_hour() -> recent::LastHour {
+    RECENT.last_hour(unix_now())
+}
 
 impl Metrics {
     fn new() -> Self {
@@ -160,6 +187,12 @@ impl Metrics {
             "deliveries",
             "Deliveries the relay published, by target system and the broker's answer (confirmed, returned, refused)",
             deliveries.clone(),
+        );
+        let operator_actions = Family::<ByAction, Counter>::default();
+        registry.register(
+            "operator_actions",
+            "Quarantined deliveries an operator replayed or discarded in the console",
+            operator_actions.clone(),
         );
         let amqp_connected = Gauge::default();
         registry.register(
@@ -228,6 +261,7 @@ impl Metrics {
             commit,
             deliveries,
             amqp_connected,
+            operator_actions,
             confirm,
             translation,
             outbox_pending,
@@ -242,6 +276,7 @@ impl Metrics {
 /// A message came in by `way` in `dialect` ("canonical" for a
 /// `CaseEvent`).
 pub fn received(way: Way, dialect: &'static str) {
+    RECENT.received(unix_now());
     METRICS
         .received
         .get_or_create(&Received {
@@ -276,9 +311,21 @@ pub fn store_commit(elapsed: Duration) {
 
 /// The broker answered `outcome` for a delivery to `system`.
 pub fn delivery(system: &'static str, outcome: &'static str) {
+    if outcome == "confirmed" {
+        RECENT.delivered(unix_now());
+    }
     METRICS
         .deliveries
         .get_or_create(&Delivered { system, outcome })
+        .inc();
+}
+
+/// An operator replayed (`replay`) or discarded (`discard`) a quarantined
+/// delivery.
+pub fn operator_action(action: &'static str) {
+    METRICS
+        .operator_actions
+        .get_or_create(&ByAction { action })
         .inc();
 }
 
