@@ -170,8 +170,7 @@ fn console_for(gateway: Arc<Gateway>, dir: &Path) -> Arc<Console> {
     Console::new(
         gateway,
         audit,
-        TOKEN.into(),
-        "console".into(),
+        samgate::console::auth::Auth::new(TOKEN.into(), "console".into()),
         PublishRules { approve_all: true },
         None,
     )
@@ -934,4 +933,91 @@ async fn after_the_demo_serve_prints_the_console_url_once_and_chromium_finds_est
             .iter()
             .any(|r| r["what"] == "case-view" && r["patientId"] == ESTHER)
     );
+}
+
+/// The other way in (issue 26): mutual TLS with an allow-list, like the
+/// portal. An operator whose certificate's serialNumber is on the list
+/// gets in with no token and is named by the access log; another
+/// operator's certificate gets 403; no certificate, no handshake; the
+/// token is no way in then; a POST still needs its CSRF token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_mutual_tls_the_allow_listed_operator_gets_in_and_is_named_in_the_access_log() {
+    use common::pki::{Ca, https_client, tls_listener};
+    const OPERATOR: &str = "SE2321000016-OPS1";
+    let rig = rig().await;
+    let dir = rig.dir.path();
+    let ca = Ca::new(dir, "operators");
+    let (listener, port) = tls_listener(&ca, dir).await;
+    let auth = samgate::console::auth::Auth::new(TOKEN.into(), "console".into())
+        .by_certificate(&[OPERATOR.to_owned()]);
+    let console = Console::new(
+        rig.console.gateway.clone(),
+        AuditLog::open(&dir.join("console-access.log")).unwrap(),
+        auth,
+        PublishRules { approve_all: true },
+        None,
+    );
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(samgate::console::serve_tls(console, listener, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    let base = format!("https://localhost:{port}");
+    let operator = https_client(&ca, Some(&ca.client(dir, OPERATOR)));
+    let case_url = format!("{base}/arenden/{}", rig.case_id);
+
+    let page = operator.get(&case_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<h2>Händelser</h2>"));
+    let viewed = rig.logged("case-view");
+    assert_eq!(viewed.last().unwrap()["operator"], OPERATOR, "{viewed:?}");
+
+    let stranger = https_client(&ca, Some(&ca.client(dir, "SE2321000016-OPS2")));
+    let refused = stranger.get(&case_url).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("Ingen behörighet"));
+    let with_token = stranger
+        .get(&case_url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), 403, "the token is no way in over TLS");
+    assert!(
+        https_client(&ca, None).get(&case_url).send().await.is_err(),
+        "no certificate, no handshake"
+    );
+
+    // A replay: refused without the CSRF token, done with it.
+    let quarantine = operator
+        .get(format!("{base}/karantan"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let target = quarantined_ids(&quarantine).remove(0);
+    let replay = format!("{base}/karantan/{target}/replay");
+    let no_csrf = operator
+        .post(&replay)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), 403);
+    let csrf = csrf_of(&quarantine);
+    let done = operator
+        .post(&replay)
+        .header("origin", &base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(done.status().is_success(), "{}", done.status());
+    let replayed = rig.logged("quarantine-replay");
+    assert_eq!(replayed.last().unwrap()["operator"], OPERATOR);
+    let _ = stop.send(true);
+    server.await.unwrap().unwrap();
 }

@@ -54,6 +54,13 @@ pub struct SettingNames {
     pub client_ca: &'static str,
 }
 
+/// The console's settings (`[console]`).
+pub const CONSOLE_SETTINGS: SettingNames = SettingNames {
+    cert: "console.tls_cert",
+    key: "console.tls_key",
+    client_ca: "console.client_ca",
+};
+
 /// The portal's settings (`[portal]`).
 pub const PORTAL_SETTINGS: SettingNames = SettingNames {
     cert: "portal.tls_cert",

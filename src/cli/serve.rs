@@ -236,6 +236,7 @@ async fn start_console(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let settings = &config.console;
+    settings.validate()?;
     let path = settings.access_log_path(&cli.data_dir);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -246,12 +247,30 @@ async fn start_console(
         .await
         .with_context(|| format!("cannot listen on {} (console.listen)", settings.listen))?;
     let address = tcp.local_addr()?;
+    let tls = if settings.mutual_tls() {
+        let files = crate::api::mtls::TlsFiles {
+            cert: &settings.tls_cert,
+            key: &settings.tls_key,
+            client_ca: &settings.client_ca,
+        };
+        Some(crate::api::mtls::mutual_tls_config(
+            &files,
+            crate::api::mtls::CONSOLE_SETTINGS,
+            &[b"http/1.1"],
+        )?)
+    } else {
+        None
+    };
     let (token, made) = crate::console::token_or_new(settings);
-    tracing::info!(%address, access_log = %path.display(), "samgate serving the operator console");
-    if !address.ip().is_loopback() {
-        tracing::warn!(%address, "the operator console is off loopback over plain HTTP: put a TLS proxy in front");
+    let mut auth = crate::console::auth::Auth::new(token.clone(), settings.operator.clone());
+    if tls.is_some() {
+        auth = auth.by_certificate(&settings.allowed_operators);
     }
-    if made {
+    tracing::info!(%address, tls = tls.is_some(), access_log = %path.display(), "samgate serving the operator console");
+    if tls.is_none() && !address.ip().is_loopback() {
+        tracing::warn!(%address, "the operator console is off loopback over plain HTTP: put a TLS proxy in front, or set console.tls_cert");
+    }
+    if made && tls.is_none() {
         // Once, to stderr, never to the log: the token lets anyone in.
         eprintln!(
             "The operator console, with this start's token (console.token is not set):\n    http://{address}/?token={token}"
@@ -260,8 +279,7 @@ async fn start_console(
     let console = crate::console::Console::new(
         gateway,
         audit,
-        token,
-        settings.operator.clone(),
+        auth,
         publish_rules(config),
         (!config.amqp.url.is_empty()).then(|| config.amqp.clone()),
     );
@@ -269,7 +287,14 @@ async fn start_console(
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        if let Err(e) = crate::console::serve(console, tcp, shutdown).await {
+        let served = match tls {
+            Some(tls) => match crate::api::mtls::TlsListener::named(tcp, tls, "console") {
+                Ok(listener) => crate::console::serve_tls(console, listener, shutdown).await,
+                Err(e) => Err(e),
+            },
+            None => crate::console::serve(console, tcp, shutdown).await,
+        };
+        if let Err(e) = served {
             tracing::error!("the operator console stopped: {e}");
         }
     }))

@@ -7,6 +7,10 @@
 //! either). Every POST carries the caller's CSRF token in a hidden field,
 //! and an `Origin` or `Referer`, when the browser sends one, must be the
 //! console's own address.
+//!
+//! Or, with `[console] tls_cert`, mutual TLS: the caller is the HSA-id in
+//! its certificate's subject, let in when it is on `allowed_operators`
+//! and named by the access log; no token or session then.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -71,11 +75,13 @@ struct Session {
     expires: Instant,
 }
 
-/// The token and the open sessions.
+/// The token and the open sessions, or the operators' certificates.
 pub struct Auth {
     token: String,
     operator: String,
     sessions: Mutex<HashMap<String, Session>>,
+    /// With mutual TLS, the HSA-ids let in; `None`: the token is the way.
+    certificates: Option<std::collections::HashSet<String>>,
 }
 
 impl Auth {
@@ -84,7 +90,38 @@ impl Auth {
             token,
             operator,
             sessions: Mutex::new(HashMap::new()),
+            certificates: None,
         }
+    }
+
+    /// Lets in, instead of the token's holders, the holders of client
+    /// certificates whose subject's serialNumber is one of `hsa_ids`.
+    pub fn by_certificate(mut self, hsa_ids: &[String]) -> Self {
+        self.certificates = Some(hsa_ids.iter().cloned().collect());
+        self
+    }
+
+    /// Whether callers are known by their certificates.
+    pub fn mutual_tls(&self) -> bool {
+        self.certificates.is_some()
+    }
+
+    /// The caller whose certificate says `identity`, if it is let in.
+    pub fn certificate_caller(&self, identity: &crate::api::mtls::SubjectSerial) -> Option<Caller> {
+        let hsa_id = identity.hsa_id()?;
+        self.certificates
+            .as_ref()?
+            .contains(hsa_id)
+            .then(|| Caller {
+                // Per operator, from the process's own secret (the token,
+                // random when unset): a page for one carries it in its forms.
+                csrf: hex(digest(
+                    &SHA256,
+                    format!("csrf\0{}\0{hsa_id}", self.token).as_bytes(),
+                )
+                .as_ref()),
+                operator: hsa_id.to_owned(),
+            })
     }
 
     /// Whether `candidate` is the token.
@@ -119,6 +156,9 @@ impl Auth {
     /// The caller of a request: by its Bearer token, or its session
     /// cookie; `None` when it shows neither.
     pub fn caller(&self, headers: &HeaderMap) -> Option<Caller> {
+        if self.mutual_tls() {
+            return None;
+        }
         let operator = operator_name(headers).unwrap_or_else(|| self.operator.clone());
         if let Some(bearer) = headers
             .get(header::AUTHORIZATION)

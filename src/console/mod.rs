@@ -8,8 +8,8 @@
 //! # Layout
 //!
 //! - [`config`]: `[console]`, and where its access log is.
-//! - [`auth`]: the token, the sessions (cookie), CSRF and same-origin
-//!   checks.
+//! - [`auth`]: the token, the sessions (cookie), or the operators'
+//!   certificates; CSRF and same-origin checks.
 //! - [`html`]: escaping and the page frame every view shares.
 //! - [`pages`]: the views (Översikt, Karantän, Ärenden, Tidsgränser,
 //!   Aktörer) and the two actions.
@@ -23,7 +23,8 @@
 //! one JSON object per line, `portal::audit::AuditLog`) with the operator,
 //! what, the case and the time, before the answer is sent. The operator is
 //! the `X-Operator` header when a proxy in front sets it, else
-//! `[console] operator` (the token's holder). The personnummer goes only
+//! `[console] operator` (the token's holder); over mutual TLS, the HSA-id
+//! of the operator's certificate. The personnummer goes only
 //! to that file, never to the application log.
 //!
 //! Pages work without JavaScript; there is none.
@@ -55,20 +56,19 @@ pub struct Console {
 }
 
 impl Console {
-    /// A console over `gateway`'s store and directory, letting in `token`'s
-    /// holders (named `operator` in the access log).
+    /// A console over `gateway`'s store and directory, letting in whom
+    /// `auth` lets in.
     pub fn new(
         gateway: Arc<Gateway>,
         audit: AuditLog,
-        token: String,
-        operator: String,
+        auth: auth::Auth,
         publish: PublishRules,
         broker: Option<crate::transport::AmqpConfig>,
     ) -> Arc<Self> {
         Arc::new(Console {
             gateway,
             audit,
-            auth: auth::Auth::new(token, operator),
+            auth,
             publish,
             broker,
         })
@@ -92,6 +92,22 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, pages::router(console))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves the console over mutual TLS until `shutdown` resolves: each
+/// request knows its connection's certificate (the [`Peer`]).
+///
+/// [`Peer`]: crate::api::mtls::Peer
+pub async fn serve_tls(
+    console: Arc<Console>,
+    listener: crate::api::mtls::TlsListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app =
+        pages::router(console).into_make_service_with_connect_info::<crate::api::mtls::Peer>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -191,6 +191,18 @@ fn with_session(mut response: Response, session: &str, https: bool) -> Response 
     response
 }
 
+/// Over mutual TLS, a certificate not on `[console] allowed_operators`.
+fn not_an_operator() -> Response {
+    respond(
+        StatusCode::FORBIDDEN,
+        page(
+            "Ingen behörighet",
+            "",
+            "<p>Ditt certifikat hör inte till någon av konsolens operatörer (<code>[console] allowed_operators</code>).</p>\n",
+        ),
+    )
+}
+
 fn forbidden() -> Response {
     respond(
         StatusCode::FORBIDDEN,
@@ -231,6 +243,20 @@ async fn not_found() -> Response {
 /// it gets the login page (401). A POST must also come from the console's
 /// own origin when the browser says where from.
 async fn gate(State(console): State<Shared>, mut request: Request, next: Next) -> Response {
+    if console.auth.mutual_tls() {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<crate::api::mtls::Peer>>()
+            .map(|c| c.0.identity.clone());
+        let Some(caller) = peer.and_then(|id| console.auth.certificate_caller(&id)) else {
+            return not_an_operator();
+        };
+        if request.method() == Method::POST && !same_origin(request.headers()) {
+            return forbidden();
+        }
+        request.extensions_mut().insert(caller);
+        return next.run(request).await;
+    }
     if request.method() == Method::POST && request.uri().path() == LOGIN_PATH {
         return login(&console, request).await;
     }
