@@ -203,7 +203,7 @@ pub async fn declare_actors(
     directory: &Directory,
 ) -> Result<(), lapin::Error> {
     for unit in directory.units() {
-        let name = actor_queue(names, &unit);
+        let name = actor_queue(names, unit);
         queue(channel, &name, &quorum_arguments()).await?;
         bind(channel, &name, &names.outbound_exchange(), &unit.hsa_id).await?;
     }
