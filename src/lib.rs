@@ -42,12 +42,13 @@
 //!   timers of discharge reconciliation.
 //! - [`portal`]: SIP documents for the citizen (GetCarePlans v2, FHIR R4,
 //!   the printable page), the access log, the push to a portal.
-//! - [`console`]: the operator console: Swedish pages of the outbox, the
-//!   quarantine (replay, discard), cases and the deadline watch's alerts,
-//!   behind a token, every view of personal data in its access log.
 //! - [`transport`]: RabbitMQ: topology, inbound consumers, the outbox relay.
 //! - [`api`]: the gRPC services and their authentication, the portal's
 //!   HTTPS endpoints, mutual TLS.
+//! - [`console`]: the operator console: Swedish pages of the outbox, the
+//!   quarantine (replay, discard), cases, the deadline watch's alerts and
+//!   the queues' depths, behind a token or mutual TLS (api's), every view
+//!   of personal data in its access log.
 //! - [`config`]: configuration: built-in defaults, a file, `SAMGATE_*`;
 //!   each section's type lives with the module it configures.
 //! - [`cli`]: the `samgate` command line (serve, demo, translate, validate,

@@ -483,6 +483,21 @@ fn source_name(system: i32) -> &'static str {
     }
 }
 
+/// A unit's kind as the operators say it.
+fn actor_kind_swedish(kind: samgate_proto::v1::ActorKind) -> &'static str {
+    use samgate_proto::v1::ActorKind as K;
+    match kind {
+        K::Hospital => "Sjukhus",
+        K::PrimaryCare => "Primärvård",
+        K::MunicipalHealthcare => "Kommunal hälso- och sjukvård",
+        K::SocialServices => "Socialtjänst",
+        K::Psychiatry => "Psykiatri",
+        K::School => "Skola",
+        K::Other => "Annan",
+        K::Unspecified => "(okänt)",
+    }
+}
+
 fn kind_swedish(kind: DeliveryKind) -> &'static str {
     match kind {
         DeliveryKind::Event => "Händelse",
@@ -1352,7 +1367,7 @@ async fn actors(State(console): State<Shared>) -> Response {
             vec![
                 format!("<code>{}</code>", escape(&u.hsa_id)),
                 escape(&u.name),
-                escape(u.kind.as_str_name()),
+                escape(actor_kind_swedish(u.kind)),
                 escape(&u.municipality),
                 escape(u.system.as_str()),
                 format!("<code>{}</code>", escape(&depths.queue(u))),
