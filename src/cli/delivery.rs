@@ -95,26 +95,17 @@ async fn replay(
     directory: &crate::routing::Directory,
     message_id: &str,
 ) -> anyhow::Result<Result<String, String>> {
-    let Some(delivery) = store.delivery(message_id).await? else {
-        return Ok(Err("no such delivery".into()));
-    };
-    if delivery.status != crate::store::DeliveryStatus::Quarantined {
-        return Ok(Err(format!(
-            "it is {}, not quarantined",
-            delivery.status.as_str()
-        )));
-    }
-    let case = store
-        .get_case(&delivery.case_id)
-        .await?
-        .with_context(|| format!("case {} of the delivery is missing", delivery.case_id))?;
-    let system = match crate::routing::replay_system(directory, &case, &delivery) {
-        Ok(system) => system,
-        Err(why) => return Ok(Err(why.to_string())),
-    };
-    Ok(if store.requeue_delivery(message_id, system).await? {
-        Ok(system.as_str().to_owned())
-    } else {
-        Err("it was no longer quarantined".into())
+    use crate::routing::ReplayOutcome;
+    let replay = crate::routing::replay(store, directory, message_id).await?;
+    Ok(match replay.outcome {
+        ReplayOutcome::Replayed(system) => Ok(system.as_str().to_owned()),
+        ReplayOutcome::Refused(why) => Err(why.to_string()),
+        ReplayOutcome::NotQuarantined => Err(match replay.delivery {
+            None => "no such delivery".into(),
+            Some(d) if d.status != crate::store::DeliveryStatus::Quarantined => {
+                format!("it is {}, not quarantined", d.status.as_str())
+            }
+            Some(_) => "it was no longer quarantined".into(),
+        }),
     })
 }

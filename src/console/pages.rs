@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::Console;
 use super::auth::{Caller, same_origin, same_secret, session_cookie_header};
 use super::html::{self, escape, local_time, page, table};
+use crate::routing::{ReplayOutcome, ReplayRefused};
 use crate::store::{Delivery, DeliveryKind, DeliveryStatus, MAX_PAGE_SIZE, StoreError};
 use crate::watch::AlertKind;
 
@@ -819,41 +820,32 @@ async fn replay(
     if checked_form(&caller, &body).is_none() {
         return forbidden();
     }
-    let store = console.gateway.store();
-    let delivery = match store.delivery(&message_id).await {
-        Ok(d) => d.filter(|d| d.status == DeliveryStatus::Quarantined),
-        Err(e) => return failed(&e),
-    };
+    let directory = console.gateway.router().directory();
+    let replay =
+        match crate::routing::replay(console.gateway.store().as_ref(), &directory, &message_id)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return failed(&e),
+        };
     let mut access = Access::new(&caller, "quarantine-replay");
     access.message_id = &message_id;
-    let Some(delivery) = delivery else {
-        access.result = "not-found";
-        if let Some(r) = console.log(&access) {
-            return r;
+    if let Some(case) = &replay.case {
+        access.case_id = &case.id;
+        access.patient_id = case.patient.as_ref().map_or("", |p| p.id.as_str());
+    }
+    let outcome = match &replay.outcome {
+        ReplayOutcome::Replayed(_) => {
+            crate::metrics::operator_action("replay");
+            "replayed"
         }
-        return see_other("/karantan?utfall=not-quarantined");
+        ReplayOutcome::NotQuarantined => "not-quarantined",
+        ReplayOutcome::Refused(ReplayRefused::UnknownRecipient(_)) => "unknown-recipient",
+        ReplayOutcome::Refused(ReplayRefused::ProtectedIdentity(_)) => "protected-identity",
     };
-    access.case_id = &delivery.case_id;
-    let case = match store.get_case(&delivery.case_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return failed(&StoreError::Corrupt("a delivery's case is missing".into())),
-        Err(e) => return failed(&e),
-    };
-    access.patient_id = case.patient.as_ref().map_or("", |p| p.id.as_str());
-    let directory = console.gateway.router().directory();
-    let outcome = match crate::routing::replay_system(&directory, &case, &delivery) {
-        Ok(system) => match store.requeue_delivery(&message_id, system).await {
-            Ok(true) => {
-                crate::metrics::operator_action("replay");
-                "replayed"
-            }
-            Ok(false) => "not-quarantined",
-            Err(e) => return failed(&e),
-        },
-        Err(crate::routing::ReplayRefused::UnknownRecipient(_)) => "unknown-recipient",
-        Err(crate::routing::ReplayRefused::ProtectedIdentity(_)) => "protected-identity",
-    };
-    if outcome != "replayed" {
+    if replay.case.is_none() {
+        access.result = "not-found";
+    } else if outcome != "replayed" {
         access.result = "refused";
         access.reason = outcome;
     }

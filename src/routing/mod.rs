@@ -13,7 +13,7 @@ mod rules;
 
 pub use crate::channel::System;
 pub use directory::{Directory, DirectoryError, Unit, default_queue};
-pub use replay::{ReplayRefused, replay_system};
+pub use replay::{Replay, ReplayOutcome, ReplayRefused, replay, replay_system};
 pub use rules::{QUARANTINE_PROTECTED_IDENTITY, QUARANTINE_UNKNOWN_RECIPIENT, route};
 
 use std::sync::{Arc, RwLock};

@@ -8,7 +8,7 @@ use samgate_proto::v1::Case;
 
 use super::rules::QUARANTINE_PROTECTED_IDENTITY;
 use super::{Directory, System};
-use crate::store::{Delivery, DeliveryKind};
+use crate::store::{Delivery, DeliveryKind, DeliveryStatus, Store, StoreError};
 
 /// Why a quarantined delivery is not made again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +44,65 @@ pub fn replay_system(
         return Err(ReplayRefused::ProtectedIdentity(delivery.recipient.clone()));
     }
     Ok(unit.system)
+}
+
+/// What asking for a replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    /// Pending again, to be made through this system.
+    Replayed(System),
+    /// No such delivery, or it was not (or no longer) quarantined.
+    NotQuarantined,
+    /// Still quarantined, for this reason.
+    Refused(ReplayRefused),
+}
+
+/// A replay asked for, with what it read: the delivery and its case, for
+/// an access log that must name the person.
+#[derive(Debug)]
+pub struct Replay {
+    pub outcome: ReplayOutcome,
+    pub delivery: Option<Delivery>,
+    pub case: Option<Case>,
+}
+
+/// Makes the quarantined delivery `message_id` pending again through the
+/// system [`replay_system`] gives, unless it refuses: the one replay of
+/// `samgate delivery replay` and the console.
+pub async fn replay(
+    store: &dyn Store,
+    directory: &Directory,
+    message_id: &str,
+) -> Result<Replay, StoreError> {
+    let not_quarantined = |delivery| Replay {
+        outcome: ReplayOutcome::NotQuarantined,
+        delivery,
+        case: None,
+    };
+    let Some(delivery) = store.delivery(message_id).await? else {
+        return Ok(not_quarantined(None));
+    };
+    if delivery.status != DeliveryStatus::Quarantined {
+        return Ok(not_quarantined(Some(delivery)));
+    }
+    let case = store.get_case(&delivery.case_id).await?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "case {} of a delivery is missing",
+            delivery.case_id
+        ))
+    })?;
+    let outcome = match replay_system(directory, &case, &delivery) {
+        Ok(system) if store.requeue_delivery(message_id, system).await? => {
+            ReplayOutcome::Replayed(system)
+        }
+        Ok(_) => ReplayOutcome::NotQuarantined,
+        Err(why) => ReplayOutcome::Refused(why),
+    };
+    Ok(Replay {
+        outcome,
+        delivery: Some(delivery),
+        case: Some(case),
+    })
 }
 
 #[cfg(test)]
