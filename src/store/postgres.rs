@@ -399,7 +399,7 @@ const WRITE_BATCH_NOTIFYING: &str = write_batch!(concat!(
     "
     RETURNING 1
 )
-SELECT pg_notify('samgate_outbox', '') WHERE EXISTS (SELECT 1 FROM deliveries_written)"
+SELECT pg_notify('samgate_outbox', current_schema()) WHERE EXISTS (SELECT 1 FROM deliveries_written)"
 ));
 
 /// One column of `rows`, as the array parameter `unnest` takes.

@@ -13,6 +13,11 @@
 //! already. A notification lost (the listener reconnecting) is caught by
 //! the safety poll, and a reconnect itself asks for a read. A delivery
 //! replayed from the command line notifies the same way.
+//!
+//! Channels are database-wide, and gateways whose tables are in different
+//! schemas are different deployments: a notification carries its schema's
+//! name, and the relay reads only for its own (or for an empty payload,
+//! which a gateway from before this rule sends).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,7 +108,7 @@ impl RelaySupport for PostgresStore {
     /// delivery replayed by `samgate delivery replay`).
     async fn outbox_changed(&self) -> Result<(), StoreError> {
         if !self.relay_here.load(Ordering::SeqCst) {
-            sqlx::query("SELECT pg_notify($1, '')")
+            sqlx::query("SELECT pg_notify($1, current_schema())")
                 .bind(OUTBOX_CHANNEL)
                 .execute(&self.pool)
                 .await?;
@@ -138,14 +143,17 @@ impl RelaySupport for PostgresStore {
 /// Listens on `pool`'s connection and counts what it hears in `heard`,
 /// until the listener's owner is gone.
 async fn listen(pool: &sqlx::PgPool, heard: &watch::Sender<u64>) {
-    let mut listener = loop {
+    let (mut listener, schema) = loop {
         let listening = async {
+            let schema: String = sqlx::query_scalar("SELECT current_schema()")
+                .fetch_one(pool)
+                .await?;
             let mut listener = PgListener::connect_with(pool).await?;
             listener.listen(OUTBOX_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
+            Ok::<_, sqlx::Error>((listener, schema))
         };
         match listening.await {
-            Ok(listener) => break listener,
+            Ok(listening) => break listening,
             Err(e) => {
                 tracing::warn!("listening for other processes' deliveries: {e}");
                 tokio::time::sleep(LISTEN_RETRY).await;
@@ -156,13 +164,31 @@ async fn listen(pool: &sqlx::PgPool, heard: &watch::Sender<u64>) {
     heard.send_modify(|n| *n += 1);
     loop {
         match listener.try_recv().await {
-            // A notification, or a lost connection (reconnected on the
-            // next call): either way, read.
+            // Another deployment's batch (another schema): not ours.
+            Ok(Some(n)) if !for_schema(n.payload(), &schema) => {}
+            // Ours, or a lost connection (reconnected on the next call):
+            // either way, read.
             Ok(_) => heard.send_modify(|n| *n += 1),
             Err(e) => {
                 tracing::warn!("listening for other processes' deliveries: {e}");
                 tokio::time::sleep(LISTEN_RETRY).await;
             }
         }
+    }
+}
+
+/// Whether a notification's payload is for the deployment in `schema`:
+/// its schema's name, or empty (a gateway from before payloads named it).
+fn for_schema(payload: &str, schema: &str) -> bool {
+    payload.is_empty() || payload == schema
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_notification_is_for_its_schema_or_for_everyone() {
+        assert!(super::for_schema("public", "public"));
+        assert!(super::for_schema("", "public"));
+        assert!(!super::for_schema("samgate_test_1", "public"));
     }
 }
