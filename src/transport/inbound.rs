@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation};
@@ -43,6 +43,11 @@ const FIRST_STORE_RETRY: Duration = Duration::from_secs(1);
 /// minute, its messages waiting in their queue meanwhile, and one that
 /// comes back is used again within half a minute.
 const MAX_STORE_RETRY: Duration = Duration::from_secs(30);
+/// How long a stop waits for the consumers to store and acknowledge what
+/// they hold: a batch commits in milliseconds; a store that hangs must not
+/// hold up a shutdown (what is unacknowledged goes back to its queue).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Unacknowledged messages a consumer holds at once, and the largest batch
 /// committed together. A batch is acknowledged only after its commit, so
 /// the batch being committed and the one gathering share this window:
@@ -68,19 +73,23 @@ pub(super) async fn session(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let mut tasks = tokio::task::JoinSet::new();
+    // Each consumer's channel and tag, to cancel them at a stop.
+    let mut consumers = Vec::new();
     for dialect in DialectName::ALL {
         let channel = connection.create_channel().await?;
         channel
             .basic_qos(PREFETCH, BasicQosOptions::default())
             .await?;
+        let tag = format!("samgate-{}", dialect.as_str());
         let consumer = channel
             .basic_consume(
                 names.inbound(dialect).as_str().into(),
-                format!("samgate-{}", dialect.as_str()).as_str().into(),
+                tag.as_str().into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
             .await?;
+        consumers.push((channel, tag));
         tasks.spawn(consume(
             gateway.clone(),
             dialect,
@@ -95,8 +104,24 @@ pub(super) async fn session(
     *backoff = FIRST_BACKOFF;
     tokio::select! {
         _ = stop.changed() => {
+            // No new messages; the batch in hand is stored and
+            // acknowledged before the connection closes, so a stop sends
+            // nothing back to be delivered again (which would be safe,
+            // the source message id makes it a duplicate, but slow).
+            for (channel, tag) in &consumers {
+                let _ = channel
+                    .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                    .await;
+            }
+            let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+                while tasks.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!("inbound consumers still busy after {DRAIN_TIMEOUT:?}: what they hold goes back to its queue");
+                tasks.shutdown().await;
+            }
             let _ = connection.close(200, "samgate shutting down".into()).await;
-            tasks.shutdown().await;
             Ok(())
         }
         Some(ended) = tasks.join_next() => {
