@@ -244,22 +244,37 @@ async fn not_found() -> Response {
 /// it gets the login page (401). A POST must also come from the console's
 /// own origin when the browser says where from.
 async fn gate(State(console): State<Shared>, mut request: Request, next: Next) -> Response {
-    if console.auth.mutual_tls() {
-        let peer = request
+    let caller = if console.auth.mutual_tls() {
+        let identity = request
             .extensions()
             .get::<axum::extract::ConnectInfo<crate::api::mtls::Peer>>()
             .map(|c| c.0.identity.clone());
-        let Some(caller) = peer.and_then(|id| console.auth.certificate_caller(&id)) else {
-            return not_an_operator();
-        };
-        if request.method() == Method::POST && !same_origin(request.headers()) {
-            return forbidden();
+        match identity.and_then(|id| console.auth.certificate_caller(&id)) {
+            Some(caller) => caller,
+            None => return not_an_operator(),
         }
-        request.extensions_mut().insert(caller);
-        return next.run(request).await;
+    } else {
+        match token_caller(&console, request).await {
+            Ok((caller, r)) => {
+                request = r;
+                caller
+            }
+            Err(response) => return response,
+        }
+    };
+    if request.method() == Method::POST && !same_origin(request.headers()) {
+        return forbidden();
     }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// The token's ways in: the login form's POST and `?token=` answer at
+/// once (a session, and on to the page); otherwise the caller by its
+/// cookie or Bearer token, with the request, or the login page.
+async fn token_caller(console: &Console, request: Request) -> Result<(Caller, Request), Response> {
     if request.method() == Method::POST && request.uri().path() == LOGIN_PATH {
-        return login(&console, request).await;
+        return Err(login(console, request).await);
     }
     if request.method() == Method::GET
         && let Some(query) = request.uri().query()
@@ -267,7 +282,7 @@ async fn gate(State(console): State<Shared>, mut request: Request, next: Next) -
         let pairs = parse_form(query.as_bytes());
         if let Some(token) = pairs.get("token") {
             if !console.auth.is_token(token) {
-                return unauthorized(request.uri().path(), Some("Fel token."));
+                return Err(unauthorized(request.uri().path(), Some("Fel token.")));
             }
             let rest: Vec<String> = query
                 .split('&')
@@ -281,25 +296,27 @@ async fn gate(State(console): State<Shared>, mut request: Request, next: Next) -
                 location = format!("{location}?{}", rest.join("&"));
             }
             let https = forwarded_https(request.headers());
-            return with_session(see_other(&location), &console.auth.open_session(), https);
+            return Err(with_session(
+                see_other(&location),
+                &console.auth.open_session(),
+                https,
+            ));
         }
     }
-    let Some(caller) = console.auth.caller(request.headers()) else {
-        let wanted = match request.method() {
-            &Method::GET => request
-                .uri()
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_owned(),
-            _ => "/".to_owned(),
-        };
-        return unauthorized(&own_path(&wanted), None);
-    };
-    if request.method() == Method::POST && !same_origin(request.headers()) {
-        return forbidden();
+    match console.auth.caller(request.headers()) {
+        Some(caller) => Ok((caller, request)),
+        None => {
+            let wanted = match request.method() {
+                &Method::GET => request
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned(),
+                _ => "/".to_owned(),
+            };
+            Err(unauthorized(&own_path(&wanted), None))
+        }
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
 }
 
 /// An `application/x-www-form-urlencoded` body or query.
@@ -1341,7 +1358,7 @@ async fn deadlines(State(console): State<Shared>) -> Response {
 async fn actors(State(console): State<Shared>) -> Response {
     let directory = console.gateway.router().directory();
     let units = directory.units();
-    let depths = queue_depths(&console, &units).await;
+    let queues = unit_queues(&console, &units).await;
     let mut systems: BTreeMap<&str, usize> = BTreeMap::new();
     for u in &units {
         *systems.entry(u.system.as_str()).or_default() += 1;
@@ -1355,15 +1372,16 @@ async fn actors(State(console): State<Shared>) -> Response {
     body.push_str("<h2>Enheter</h2>\n");
     let rows: Vec<Vec<String>> = units
         .iter()
-        .map(|u| {
+        .zip(queues.names.iter().zip(&queues.depths))
+        .map(|(u, (queue, depth))| {
             vec![
                 format!("<code>{}</code>", escape(&u.hsa_id)),
                 escape(&u.name),
                 escape(actor_kind_swedish(u.kind)),
                 escape(&u.municipality),
                 escape(u.system.as_str()),
-                format!("<code>{}</code>", escape(&depths.queue(u))),
-                depths.depth(u),
+                format!("<code>{}</code>", escape(queue)),
+                escape(depth),
             ]
         })
         .collect();
@@ -1379,65 +1397,53 @@ async fn actors(State(console): State<Shared>) -> Response {
         ],
         &rows,
     ));
-    body.push_str(&depths.note);
+    body.push_str(queues.note);
     ok("Aktörer", "/aktorer", &body)
 }
 
-/// The units' queues and how many messages wait in each, as the broker
-/// answered.
-struct Depths {
-    by_hsa_id: HashMap<String, (String, Option<u32>)>,
-    /// Why the column is empty, when it is.
-    note: String,
-}
-
-impl Depths {
-    fn queue(&self, unit: &crate::routing::Unit) -> String {
-        self.by_hsa_id
-            .get(&unit.hsa_id)
-            .map_or_else(|| unit.queue.clone(), |(q, _)| q.clone())
-    }
-
-    fn depth(&self, unit: &crate::routing::Unit) -> String {
-        match self.by_hsa_id.get(&unit.hsa_id) {
-            Some((_, Some(n))) => n.to_string(),
-            Some((_, None)) => "(kön finns inte)".into(),
-            None => "–".into(),
-        }
-    }
+/// Each unit's queue and what the broker says of its depth, in the
+/// units' order, with a note for under the table.
+struct Queues {
+    names: Vec<String>,
+    depths: Vec<String>,
+    note: &'static str,
 }
 
 /// Asks the broker, when there is one, how deep each unit's queue is.
-async fn queue_depths(console: &Console, units: &[&crate::routing::Unit]) -> Depths {
+async fn unit_queues(console: &Console, units: &[&crate::routing::Unit]) -> Queues {
     let Some(amqp) = &console.broker else {
-        return Depths {
-            by_hsa_id: HashMap::new(),
+        return Queues {
+            names: units.iter().map(|u| u.queue.clone()).collect(),
+            depths: vec!["–".into(); units.len()],
             note: "<p class=\"note\">Utan RabbitMQ (<code>[amqp] url</code>) finns inga köer; \
-                   leveranserna väntar i utkorgen (Översikt).</p>\n"
-                .into(),
+                   leveranserna väntar i utkorgen (Översikt).</p>\n",
         };
     };
-    let names = crate::transport::topology::Names::new(&amqp.prefix);
-    let queues: Vec<String> = units
+    let topology = crate::transport::topology::Names::new(&amqp.prefix);
+    let names: Vec<String> = units
         .iter()
-        .map(|u| crate::transport::topology::actor_queue(&names, u))
+        .map(|u| crate::transport::topology::actor_queue(&topology, u))
         .collect();
-    match crate::transport::queue_depths(&amqp.url, &queues).await {
-        Ok(depths) => Depths {
-            by_hsa_id: units
-                .iter()
-                .zip(queues.into_iter().zip(depths))
-                .map(|(u, qd)| (u.hsa_id.clone(), qd))
+    let (depths, note) = match crate::transport::queue_depths(&amqp.url, &names).await {
+        Ok(depths) => (
+            depths
+                .into_iter()
+                .map(|d| d.map_or_else(|| "(kön finns inte)".into(), |n| n.to_string()))
                 .collect(),
-            note: "<p class=\"note\">Meddelanden som ligger i kön och väntar på mottagaren, just nu.</p>\n".into(),
-        },
+            "<p class=\"note\">Meddelanden som ligger i kön och väntar på mottagaren, just nu.</p>\n",
+        ),
         Err(e) => {
             tracing::warn!("console: the broker's queue depths: {e}");
-            Depths {
-                by_hsa_id: HashMap::new(),
-                note: "<p class=\"note fel\">RabbitMQ svarade inte om köernas djup; se samgates logg.</p>\n".into(),
-            }
+            (
+                vec!["–".into(); units.len()],
+                "<p class=\"note fel\">RabbitMQ svarade inte om köernas djup; se samgates logg.</p>\n",
+            )
         }
+    };
+    Queues {
+        names,
+        depths,
+        note,
     }
 }
 
