@@ -211,6 +211,17 @@ impl Rig {
         .await
     }
 
+    /// A GET with a session cookie (`name=value`) and nothing else.
+    async fn get_with_cookie(&self, path: &str, cookie: &str) -> Answer {
+        self.call(
+            Request::get(path)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
     async fn post(&self, path: &str, form: &str) -> Answer {
         self.call(
             Request::post(path)
@@ -332,25 +343,11 @@ async fn the_bearer_token_and_the_session_cookie_let_in() {
         )
         .await;
     assert_eq!(away.headers[header::LOCATION], "/");
-    let answer = rig
-        .call(
-            Request::get("/arenden")
-                .header(header::COOKIE, &session)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let answer = rig.get_with_cookie("/arenden", &session).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert!(answer.body.contains("<h1>Ärenden</h1>"));
     // A made-up session is not one.
-    let answer = rig
-        .call(
-            Request::get("/arenden")
-                .header(header::COOKIE, "samgate_console=00")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let answer = rig.get_with_cookie("/arenden", "samgate_console=00").await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -386,14 +383,7 @@ async fn the_login_form_opens_a_session_for_the_token_only() {
     let cookie = login.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     let session = cookie.split(';').next().unwrap().to_owned();
-    let answer = rig
-        .call(
-            Request::get("/arenden")
-                .header(header::COOKIE, &session)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let answer = rig.get_with_cookie("/arenden", &session).await;
     assert_eq!(answer.status, StatusCode::OK);
 
     let wrong = rig

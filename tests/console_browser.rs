@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::process::{Stderr, demo, stop};
-use common::webdriver::Browser;
+use common::webdriver::{BODY, Browser, row};
 use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeleteOptions};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use samgate::store::{DeliveryStatus, Store};
@@ -161,12 +161,8 @@ async fn an_operator_logs_in_with_the_token_and_reads_esthers_timeline_after_the
     assert!(page.contains("Händelser"));
     // The timeline: every event of the demo's story, in its own row.
     let timeline = browser
-        .client
-        .find_all(fantoccini::Locator::XPath(
-            "//h2[.='Händelser']/following-sibling::table[1]//tbody/tr",
-        ))
-        .await
-        .unwrap();
+        .all("//h2[.='Händelser']/following-sibling::table[1]//tbody/tr")
+        .await;
     assert!(
         timeline.len() >= 7,
         "{} events in the timeline",
@@ -291,24 +287,11 @@ async fn an_operator_replays_one_quarantined_delivery_and_discards_another_with_
     let page = browser.text().await;
     assert!(!page.contains(&replayed), "no longer quarantined: {page}");
     browser.open(&format!("{console}/arenden/{case_id}")).await;
-    let row = format!("//tr[td/code[.='{replayed}']]");
-    let started = std::time::Instant::now();
-    loop {
-        let status = browser
-            .client
-            .find(fantoccini::Locator::XPath(&row))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if status.contains("Levererad") {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "the replayed delivery: {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        browser.client.refresh().await.unwrap();
-    }
+    browser
+        .reload_until(&row(&replayed), "the replayed delivery delivered", |r| {
+            r.contains("Levererad")
+        })
+        .await;
     browser.screenshot("console-4-replayed-and-delivered").await;
     // And it is in KHSL's queue, under its message id.
     let queue = format!("{prefix}.out.{KHSL}");
@@ -344,16 +327,7 @@ async fn an_operator_replays_one_quarantined_delivery_and_discards_another_with_
     assert!(!page.contains(&discarded), "no longer quarantined: {page}");
     browser.screenshot("console-5-discarded").await;
     browser.open(&format!("{console}/arenden/{case_id}")).await;
-    let status = browser
-        .client
-        .find(fantoccini::Locator::XPath(&format!(
-            "//tr[td/code[.='{discarded}']]"
-        )))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = browser.text_at(&row(&discarded)).await;
     assert!(
         status.contains("Kasserad") && status.contains(reason),
         "{status}"
@@ -362,20 +336,11 @@ async fn an_operator_replays_one_quarantined_delivery_and_discards_another_with_
     // broker says. Nobody consumes the ward's queue in this test.
     browser.open(&format!("{console}/aktorer")).await;
     let ward = "SE2321000164-7381";
-    let row = browser
-        .client
-        .find(fantoccini::Locator::XPath(&format!(
-            "//tr[td/code[.='{ward}']]/td[last()]"
-        )))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let waiting: u32 = row
+    let depth = browser.text_at(&format!("{}/td[last()]", row(ward))).await;
+    let waiting: u32 = depth
         .trim()
         .parse()
-        .unwrap_or_else(|_| panic!("a depth: {row}"));
+        .unwrap_or_else(|_| panic!("a depth: {depth}"));
     assert!(
         waiting >= 1,
         "the demo's deliveries to the ward wait in its queue"
@@ -505,7 +470,7 @@ async fn an_overdue_sip_invitation_is_under_tidsgranser_and_on_the_alerts_queue_
         text[..end].to_owned()
     };
     let page = browser
-        .reload_until("the overdue invitation under Tidsgränser", |t| {
+        .reload_until(BODY, "the overdue invitation under Tidsgränser", |t| {
             overdue(t).contains("Kallelse till SIP försenad")
         })
         .await;
@@ -536,7 +501,7 @@ async fn an_overdue_sip_invitation_is_under_tidsgranser_and_on_the_alerts_queue_
     assert_eq!(cleared["caseId"], case_id.as_str());
     browser.open(&format!("{console}/tidsgranser")).await;
     let page = browser
-        .reload_until("the invitation's alert gone from Tidsgränser", |t| {
+        .reload_until(BODY, "the invitation's alert gone from Tidsgränser", |t| {
             !overdue(t).contains("Kallelse till SIP försenad")
         })
         .await;

@@ -8,7 +8,6 @@ mod common;
 use common::browser::{chromium, media_boxes, pdf_pages};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, Utc};
 use samgate_proto::time::from_utc;
@@ -117,19 +116,9 @@ async fn history(dir: &Path) {
 }
 
 fn indicators(data_dir: &Path, args: &[&str]) -> String {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_samgate"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["indicators", "--from", MONTHS[0], "--to", MONTHS[2]])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let mut all = vec!["indicators", "--from", MONTHS[0], "--to", MONTHS[2]];
+    all.extend_from_slice(args);
+    common::process::run(data_dir, &all)
 }
 
 /// The text of each cell of each row in the page's table body, tags

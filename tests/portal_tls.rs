@@ -635,21 +635,7 @@ fn samgate_serve_answers_the_readme_curl_line() {
 #[test]
 fn after_the_demo_esthers_plan_exports_in_all_three_forms() {
     let dir = tempfile::tempdir().unwrap();
-    let samgate = env!("CARGO_BIN_EXE_samgate");
-    let run = |args: &[&str]| {
-        let out = Command::new(samgate)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| common::process::run(dir.path(), args);
     run(&["demo"]);
     let rivta = run(&[
         "sip",

@@ -74,13 +74,14 @@ impl Stderr {
     }
 }
 
-/// `samgate demo` into the data directory `data`, without RabbitMQ (its
-/// deliveries wait in the outbox); fails the test if the demo fails.
-pub fn demo(data: &std::path::Path) {
+/// Runs `samgate --data-dir <data> <args>` to its end, without RabbitMQ;
+/// returns what it wrote to stdout, failing the test (with its stderr)
+/// unless it succeeded.
+pub fn run(data: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_samgate"))
         .arg("--data-dir")
         .arg(data)
-        .arg("demo")
+        .args(args)
         .env_remove("SAMGATE_AMQP_URL")
         .output()
         .unwrap();
@@ -89,6 +90,13 @@ pub fn demo(data: &std::path::Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `samgate demo` into the data directory `data`, without RabbitMQ (its
+/// deliveries wait in the outbox); fails the test if the demo fails.
+pub fn demo(data: &std::path::Path) {
+    run(data, &["demo"]);
 }
 
 /// Sends SIGTERM to `child`.

@@ -20,6 +20,16 @@ pub const BROWSER_WAIT: Duration = Duration::from_secs(60);
 /// The size of the window, and so of every screenshot.
 pub const WINDOW: (u32, u32) = (1280, 1400);
 
+/// The XPath of the page's body, for [`Browser::text_at`] and
+/// [`Browser::reload_until`].
+pub const BODY: &str = "//body";
+
+/// The XPath of the table row whose `<code>` cell holds `code` (a message
+/// id, an HSA-id).
+pub fn row(code: &str) -> String {
+    format!("//tr[td/code[.='{code}']]")
+}
+
 /// Chromium under chromedriver, and the folder its profile and
 /// screenshots go to.
 pub struct Browser {
@@ -105,25 +115,36 @@ impl Browser {
         self.find("h1").await.text().await.unwrap()
     }
 
-    /// The one element `css` finds, waiting for it as a person waits for
-    /// a page to load.
-    pub async fn find(&self, css: &str) -> Element {
+    /// The one element `locator` finds, waiting for it as a person waits
+    /// for a page to load.
+    async fn wait_for(&self, locator: Locator<'_>) -> Element {
         self.client
             .wait()
             .at_most(BROWSER_WAIT)
-            .for_element(Locator::Css(css))
+            .for_element(locator)
             .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .unwrap_or_else(|e| panic!("no {locator:?} on the page: {e}"))
     }
 
-    /// Every element `css` finds now.
-    pub async fn all(&self, css: &str) -> Vec<Element> {
-        self.client.find_all(Locator::Css(css)).await.unwrap()
+    /// The one element `css` finds, waiting for it.
+    pub async fn find(&self, css: &str) -> Element {
+        self.wait_for(Locator::Css(css)).await
+    }
+
+    /// Every element `xpath` finds now.
+    pub async fn all(&self, xpath: &str) -> Vec<Element> {
+        self.client.find_all(Locator::XPath(xpath)).await.unwrap()
+    }
+
+    /// The visible text of what `xpath` finds, waiting for it.
+    pub async fn text_at(&self, xpath: &str) -> String {
+        let found = self.wait_for(Locator::XPath(xpath)).await;
+        found.text().await.unwrap()
     }
 
     /// The visible text of the page's body.
     pub async fn text(&self) -> String {
-        self.find("body").await.text().await.unwrap()
+        self.text_at(BODY).await
     }
 
     /// Types `text` into the field `css` finds, after clearing it.
@@ -160,13 +181,19 @@ impl Browser {
         }
     }
 
-    /// Reloads the page until its body's text satisfies `check`; fails the
-    /// test, naming `what`, after [`BROWSER_WAIT`]. What an operator does
-    /// while the gateway works in the background.
-    pub async fn reload_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+    /// Reloads the page until the text of what `xpath` finds ([`BODY`]:
+    /// the whole page) satisfies `check`; fails the test, naming `what`,
+    /// after [`BROWSER_WAIT`]. What an operator does while the gateway
+    /// works in the background.
+    pub async fn reload_until(
+        &self,
+        xpath: &str,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
         let started = Instant::now();
         loop {
-            let text = self.text().await;
+            let text = self.text_at(xpath).await;
             if check(&text) {
                 return text;
             }
