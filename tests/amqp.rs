@@ -75,43 +75,31 @@ async fn on_postgres(
 /// fresh prefix, the topology declared first so nothing published before
 /// it connects is lost.
 struct Running {
-    gateway: Arc<Gateway>,
-    store: Arc<dyn samgate::store::Store>,
+    running: common::amqp::Running,
     names: Names,
     directory: Directory,
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Running {
+    type Target = common::amqp::Running;
+    fn deref(&self) -> &Self::Target {
+        &self.running
+    }
 }
 
 async fn running(channel: &Channel) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
     let (directory, config, names) = declared(channel).await;
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Router::new(Engine::default(), directory.clone()),
-    ));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway.clone(), journal_of(&gateway), &config, stopped);
     Running {
-        gateway,
-        store,
+        running: common::amqp::Running::start(&directory, &config).await,
         names,
         directory,
-        stop,
-        tasks,
-        _dir: dir,
     }
 }
 
 impl Running {
     /// Stops the transports and deletes what the test declared.
     async fn finish(self, channel: &Channel) {
-        self.stop.send(true).unwrap();
-        for t in self.tasks {
-            t.await.unwrap();
-        }
+        self.running.stop().await;
         clean_amqp(channel, &self.names, &self.directory).await;
     }
 }

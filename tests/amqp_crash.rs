@@ -14,9 +14,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use lapin::options::*;
 use lapin::types::FieldTable;
-use samgate::dialects::DialectName;
-use samgate::routing::Directory;
-use samgate::transport::topology::{Names, declare};
 use tokio_stream::StreamExt;
 
 const CASES: usize = 1_000;
@@ -51,20 +48,9 @@ async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
         panic!("RabbitMQ at {url} is needed by this test and cannot be reached: {e}")
     });
     let channel = connection.create_channel().await.unwrap();
-    let prefix = format!("samgate-crash-{}", uuid::Uuid::new_v4().simple());
-    let names = Names::new(&prefix);
-    let directory = Directory::builtin();
-    declare(&channel, &names, &directory).await.unwrap();
 
     // 10,000 messages in, before any gateway runs.
-    publish_stream(
-        &channel,
-        &names.inbound(DialectName::Lifecare),
-        "CRASH",
-        CASES,
-        EVENTS_PER_CASE,
-    )
-    .await;
+    let (names, directory) = topology_with_stream(&channel, "crash", CASES, EVENTS_PER_CASE).await;
 
     // Collect everything that comes out.
     let received: Received = Arc::default();
@@ -101,7 +87,7 @@ async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
     }
 
     let data = tempfile::tempdir().unwrap();
-    let mut first = serve(data.path(), &prefix);
+    let mut first = serve(data.path(), &names.prefix);
     // Kill it once some deliveries are out and plenty are not.
     let started = Instant::now();
     while received.lock().unwrap().len() < 3_000 {
@@ -115,7 +101,7 @@ async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
     first.wait().unwrap();
     let at_kill = received.lock().unwrap().len();
 
-    let mut second = serve(data.path(), &prefix);
+    let mut second = serve(data.path(), &names.prefix);
     let expected = CASES * EVENTS_PER_CASE * RECIPIENTS.len();
     wait_for_unique(
         &received,

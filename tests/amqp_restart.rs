@@ -14,12 +14,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use lapin::options::*;
 use lapin::types::FieldTable;
-use samgate::dialects::DialectName;
-use samgate::engine::Engine;
-use samgate::gateway::Gateway;
-use samgate::routing::{Directory, Router};
-use samgate::transport::topology::{Names, declare};
-use samgate::transport::{AmqpConfig, start};
+use samgate::transport::AmqpConfig;
 use tokio_stream::StreamExt;
 
 const CASES: usize = 1_000;
@@ -112,21 +107,17 @@ async fn collect(url: String, queue: String, received: Received) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_mid_stream_loses_nothing() {
+    // The transports' own account (connects, losses, reconnects), shown
+    // by the test harness only when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("samgate::transport=debug,lapin=warn")
+        .with_test_writer()
+        .try_init();
     let url = amqp_url();
     let connection = connect_until_up(&url).await;
     let channel = connection.create_channel().await.unwrap();
-    let prefix = format!("samgate-restart-{}", uuid::Uuid::new_v4().simple());
-    let names = Names::new(&prefix);
-    let directory = Directory::builtin();
-    declare(&channel, &names, &directory).await.unwrap();
-    publish_stream(
-        &channel,
-        &names.inbound(DialectName::Lifecare),
-        "RESTART",
-        CASES,
-        EVENTS_PER_CASE,
-    )
-    .await;
+    let (names, directory) =
+        topology_with_stream(&channel, "restart", CASES, EVENTS_PER_CASE).await;
     drop(channel);
     drop(connection);
 
@@ -136,22 +127,14 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
         names.outbound(RECIPIENT),
         received.clone(),
     ));
-    let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Router::new(Engine::default(), directory.clone()),
-    ));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(
-        gateway.clone(),
-        common::journal_of(&gateway),
+    let running = common::amqp::Running::start(
+        &directory,
         &AmqpConfig {
             url: url.clone(),
-            prefix: prefix.clone(),
+            prefix: names.prefix.clone(),
         },
-        stopped,
-    );
+    )
+    .await;
 
     let started = Instant::now();
     while received.lock().unwrap().len() < 100 {
@@ -175,10 +158,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
         Duration::from_secs(180),
     )
     .await;
-    stop.send(true).unwrap();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    running.stop().await;
     collector.abort();
 
     let received = received.lock().unwrap().clone();

@@ -13,12 +13,10 @@ use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
 use samgate::dialects::DialectName;
-use samgate::engine::Engine;
-use samgate::gateway::Gateway;
-use samgate::routing::{Directory, Router};
+use samgate::routing::Directory;
 use samgate::store::{DeliveryKind, DeliveryStatus};
+use samgate::transport::AmqpConfig;
 use samgate::transport::topology::Names;
-use samgate::transport::{AmqpConfig, start};
 use samgate_proto::CaseEvent;
 use tokio_stream::StreamExt;
 
@@ -85,14 +83,8 @@ async fn a_later_message_over_amqp_does_not_lift_protection() {
     samgate::transport::topology::declare(&channel, &names, &directory)
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = samgate::store::open("", dir.path()).await.unwrap();
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        Router::new(Engine::default(), directory.clone()),
-    ));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = start(gateway.clone(), journal_of(&gateway), &config, stopped);
+    let running = common::amqp::Running::start(&directory, &config).await;
+    let store = running.store.clone();
 
     // The ward admits a protected person, in Lifecare.
     let mut admission = canonical_example("admissionNotice");
@@ -201,9 +193,6 @@ async fn a_later_message_over_amqp_does_not_lift_protection() {
         }
     }
 
-    stop.send(true).unwrap();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    running.stop().await;
     clean_amqp(&channel, &names, &directory).await;
 }

@@ -14,7 +14,9 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use tokio::sync::watch;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, connect};
+use super::{
+    CONFIRM_TIMEOUT, FIRST_BACKOFF, SETUP_TIMEOUT, TransportError, close, connect, within,
+};
 use crate::gateway::Gateway;
 use crate::store::Alert;
 
@@ -66,11 +68,15 @@ pub(super) async fn session(
 ) -> Result<(), TransportError> {
     let store = gateway.store();
     let connection = connect(url).await?;
-    let channel = connection.create_channel().await?;
-    super::topology::declare_alerts(&channel, names).await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let channel = within(SETUP_TIMEOUT, "setting up the alerts' channel", async {
+        let channel = connection.create_channel().await?;
+        super::topology::declare_alerts(&channel, names).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok::<_, lapin::Error>(channel)
+    })
+    .await?;
     *backoff = FIRST_BACKOFF;
     let queue = names.alerts();
     loop {
@@ -81,19 +87,20 @@ pub(super) async fn session(
                 alert.case_id, alert.kind, alert.raised_at
             );
             let bytes = serde_json::to_vec(&body(&alert)).unwrap_or_default();
-            let confirm = channel
-                .basic_publish(
-                    "".into(),
-                    queue.as_str().into(),
-                    BasicPublishOptions::default(),
-                    &bytes,
-                    BasicProperties::default()
-                        .with_delivery_mode(2)
-                        .with_content_type("application/json".into())
-                        .with_message_id(message_id.as_str().into()),
-                )
-                .await?
-                .await?;
+            let publish = channel.basic_publish(
+                "".into(),
+                queue.as_str().into(),
+                BasicPublishOptions::default(),
+                &bytes,
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into())
+                    .with_message_id(message_id.as_str().into()),
+            );
+            let confirm = within(CONFIRM_TIMEOUT, "an alert's confirm", async {
+                publish.await?.await
+            })
+            .await?;
             if !matches!(confirm, Confirmation::Ack(None)) {
                 return Err(TransportError::Closed("the broker did not take an alert"));
             }
@@ -104,12 +111,12 @@ pub(super) async fn session(
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = stop.changed() => {
-                let _ = connection.close(200, "samgate shutting down".into()).await;
+                close(&connection, "samgate shutting down").await;
                 return Ok(());
             }
         }
         if *stop.borrow() {
-            let _ = connection.close(200, "samgate shutting down".into()).await;
+            close(&connection, "samgate shutting down").await;
             return Ok(());
         }
     }

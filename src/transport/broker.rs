@@ -58,14 +58,40 @@ pub fn describe(uri: &AMQPUri) -> String {
     )
 }
 
-/// Connects to the broker at `url`.
+/// How long connecting may take, the AMQP handshake included: a broker
+/// that is still booting can accept the TCP connection and then never
+/// answer, and lapin would wait for that answer for ever.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The heartbeat samgate asks for, in seconds, when `amqp.url` names
+/// none (`?heartbeat=N` does). lapin closes a connection that has heard
+/// nothing for two of them, so a broker that vanished without closing
+/// the TCP connection (a host that died, a firewall that dropped an idle
+/// connection) is noticed within 30 s and not after RabbitMQ's default of
+/// two minutes. RabbitMQ advises against less than 5 s (false alarms).
+const HEARTBEAT_SECONDS: u16 = 15;
+
+/// Connects to the broker at `url`, giving up after [`CONNECT_TIMEOUT`].
 pub async fn connect(url: &str) -> Result<lapin::Connection, TransportError> {
-    let uri = parse_url(url)?;
-    Ok(lapin::Connection::connect_uri(
-        uri,
-        lapin::ConnectionProperties::default().with_connection_name("samgate".into()),
+    connect_within(url, CONNECT_TIMEOUT).await
+}
+
+/// Connects to the broker at `url`, giving up after `limit`.
+pub async fn connect_within(
+    url: &str,
+    limit: Duration,
+) -> Result<lapin::Connection, TransportError> {
+    let mut uri = parse_url(url)?;
+    uri.query.heartbeat.get_or_insert(HEARTBEAT_SECONDS);
+    super::within(
+        limit,
+        "connecting",
+        lapin::Connection::connect_uri(
+            uri,
+            lapin::ConnectionProperties::default().with_connection_name("samgate".into()),
+        ),
     )
-    .await?)
+    .await
 }
 
 /// How long the console waits for the broker's queue depths: a page must
@@ -80,7 +106,7 @@ pub async fn queue_depths(
     queues: &[String],
 ) -> Result<Vec<Option<u32>>, TransportError> {
     let ask = async {
-        let connection = connect(url).await?;
+        let connection = connect_within(url, QUEUE_DEPTH_TIMEOUT).await?;
         let mut channel = connection.create_channel().await?;
         let mut depths = Vec::with_capacity(queues.len());
         for name in queues {
@@ -101,12 +127,10 @@ pub async fn queue_depths(
                 }
             }
         }
-        let _ = connection.close(200, "".into()).await;
+        super::close(&connection, "queue depths read").await;
         Ok::<_, TransportError>(depths)
     };
-    tokio::time::timeout(QUEUE_DEPTH_TIMEOUT, ask)
-        .await
-        .map_err(|_| TransportError::Timeout("the broker's queue depths"))?
+    super::within(QUEUE_DEPTH_TIMEOUT, "the broker's queue depths", ask).await
 }
 
 /// True when the broker answered and refused samgate: ACCESS_REFUSED
@@ -164,12 +188,20 @@ pub async fn prepare(gateway: &Gateway, config: &AmqpConfig) -> Result<(), Start
         }
     };
     let names = Names::new(&config.prefix);
-    let declared = async {
+    let declared = tokio::time::timeout(super::SETUP_TIMEOUT, async {
         let channel = connection.create_channel().await?;
         topology::declare(&channel, &names, &gateway.router().directory()).await
-    }
+    })
     .await;
-    let _ = connection.close(200, "topology declared".into()).await;
+    super::close(&connection, "topology declared").await;
+    let Ok(declared) = declared else {
+        tracing::warn!(
+            broker = %broker,
+            "the AMQP broker did not answer samgate's declarations in {:?}; samgate serves meanwhile and declares them again on every connection",
+            super::SETUP_TIMEOUT
+        );
+        return Ok(());
+    };
     declared.map_err(|source| StartError::Topology {
         broker: broker.clone(),
         prefix: config.prefix.clone(),
@@ -177,4 +209,37 @@ pub async fn prepare(gateway: &Gateway, config: &AmqpConfig) -> Result<(), Start
     })?;
     tracing::info!(broker = %broker, prefix = %config.prefix, "AMQP topology declared");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broker still booting can accept the TCP connection and never
+    /// answer the protocol header: connecting gives up and says why,
+    /// instead of waiting for ever.
+    #[tokio::test]
+    async fn a_broker_that_accepts_and_never_answers_is_given_up_on() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let limit = Duration::from_millis(300);
+        let err = connect_within(&format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), limit)
+            .await
+            .expect_err("a broker that never answers");
+        assert!(
+            matches!(err, TransportError::Timeout("connecting")),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "no answer from the broker in time: connecting"
+        );
+        silent.abort();
+    }
 }

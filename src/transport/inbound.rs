@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, connect};
+use super::{FIRST_BACKOFF, SETUP_TIMEOUT, TransportError, close, connect, within};
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
 use crate::store::StoreError;
@@ -65,30 +65,38 @@ pub(super) async fn session(
     backoff: &mut Duration,
 ) -> Result<(), TransportError> {
     let connection = connect(url).await?;
-    let quarantine = connection.create_channel().await?;
-    // Before anything consumes: a broker that lost its definitions, or
-    // never had them, gets them back first (idempotent).
-    super::topology::declare_inbound(&quarantine, names).await?;
-    quarantine
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let (quarantine, attached) = within(SETUP_TIMEOUT, "setting up the inbound consumers", async {
+        let quarantine = connection.create_channel().await?;
+        // Before anything consumes: a broker that lost its definitions, or
+        // never had them, gets them back first (idempotent).
+        super::topology::declare_inbound(&quarantine, names).await?;
+        quarantine
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let mut attached = Vec::new();
+        for dialect in DialectName::ALL {
+            let channel = connection.create_channel().await?;
+            channel
+                .basic_qos(PREFETCH, BasicQosOptions::default())
+                .await?;
+            let tag = format!("samgate-{}", dialect.as_str());
+            let consumer = channel
+                .basic_consume(
+                    names.inbound(dialect).as_str().into(),
+                    tag.as_str().into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            attached.push((dialect, channel, tag, consumer));
+        }
+        Ok::<_, lapin::Error>((quarantine, attached))
+    })
+    .await?;
     let mut tasks = tokio::task::JoinSet::new();
     // Each consumer's channel and tag, to cancel them at a stop.
     let mut consumers = Vec::new();
-    for dialect in DialectName::ALL {
-        let channel = connection.create_channel().await?;
-        channel
-            .basic_qos(PREFETCH, BasicQosOptions::default())
-            .await?;
-        let tag = format!("samgate-{}", dialect.as_str());
-        let consumer = channel
-            .basic_consume(
-                names.inbound(dialect).as_str().into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+    for (dialect, channel, tag, consumer) in attached {
         consumers.push((channel, tag));
         tasks.spawn(consume(
             gateway.clone(),
@@ -108,12 +116,12 @@ pub(super) async fn session(
             // acknowledged before the connection closes, so a stop sends
             // nothing back to be delivered again (which would be safe,
             // the source message id makes it a duplicate, but slow).
-            for (channel, tag) in &consumers {
-                let _ = channel
-                    .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-                    .await;
-            }
             let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+                for (channel, tag) in &consumers {
+                    let _ = channel
+                        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                        .await;
+                }
                 while tasks.join_next().await.is_some() {}
             })
             .await;
@@ -121,7 +129,7 @@ pub(super) async fn session(
                 tracing::warn!("inbound consumers still busy after {DRAIN_TIMEOUT:?}: what they hold goes back to its queue");
                 tasks.shutdown().await;
             }
-            let _ = connection.close(200, "samgate shutting down".into()).await;
+            close(&connection, "samgate shutting down").await;
             Ok(())
         }
         Some(ended) = tasks.join_next() => {

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, connect};
+use super::{FIRST_BACKOFF, SETUP_TIMEOUT, TransportError, close, connect, within};
 use crate::journal::{DIALECT, Journal, Verdict};
 use crate::metrics::Way;
 
@@ -46,31 +46,39 @@ pub(super) async fn session(
     backoff: &mut Duration,
 ) -> Result<(), TransportError> {
     let connection = connect(url).await?;
-    let quarantine = connection.create_channel().await?;
-    super::topology::declare_inbound(&quarantine, names).await?;
-    quarantine
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .basic_qos(PREFETCH, BasicQosOptions::default())
-        .await?;
     let queue = names.journal_inbound();
-    let mut consumer = channel
-        .basic_consume(
-            queue.as_str().into(),
-            "samgate-hl7v2".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let (quarantine, mut consumer) = within(
+        SETUP_TIMEOUT,
+        "setting up the journal feed's consumer",
+        async {
+            let quarantine = connection.create_channel().await?;
+            super::topology::declare_inbound(&quarantine, names).await?;
+            quarantine
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            let channel = connection.create_channel().await?;
+            channel
+                .basic_qos(PREFETCH, BasicQosOptions::default())
+                .await?;
+            let consumer = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "samgate-hl7v2".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok::<_, lapin::Error>((quarantine, consumer))
+        },
+    )
+    .await?;
     tracing::info!("journal feed consumer connected");
     *backoff = FIRST_BACKOFF;
     let mut retry = FIRST_STORE_RETRY;
     loop {
         let first = tokio::select! {
             _ = stop.changed() => {
-                let _ = connection.close(200, "samgate shutting down".into()).await;
+                close(&connection, "samgate shutting down").await;
                 return Ok(());
             }
             next = consumer.next() => match next {

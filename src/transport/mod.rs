@@ -47,6 +47,48 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// is restarting, short enough that traffic resumes soon after.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// How long setting up a session may take: connecting, opening its
+/// channels, declaring its queues and attaching its consumers. Each takes
+/// milliseconds, and a declaration a few seconds while a broker recovers
+/// many quorum queues after a restart; a broker that has not answered in
+/// this time will not answer this connection (one that is still booting
+/// can accept a connection and then never read from it), so the session
+/// gives up and starts again on a new one.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a publisher waits for the broker to confirm a message it
+/// published. Confirms come in milliseconds; a broker that has confirmed
+/// nothing for a minute has lost the message or the connection without
+/// saying so, and the message is published again on a new connection
+/// under the same message id (at least once). Long enough that a broker
+/// briefly holding publishers back under a resource alarm is waited for.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long closing a connection may take at a stop: a broker that does
+/// not answer the close must not hold up a shutdown.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one exchange with the broker (`what`, for the error), giving up
+/// after `limit`: no step of a transport waits for the broker for ever.
+pub async fn within<T, E>(
+    limit: Duration,
+    what: &'static str,
+    step: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, TransportError>
+where
+    TransportError: From<E>,
+{
+    match tokio::time::timeout(limit, step).await {
+        Ok(done) => Ok(done?),
+        Err(_) => Err(TransportError::Timeout(what)),
+    }
+}
+
+/// Closes `connection`, saying `why`, waiting at most [`CLOSE_TIMEOUT`].
+pub(crate) async fn close(connection: &lapin::Connection, why: &str) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, why.into())).await;
+}
+
 /// Sleeps for `backoff`, or less if `stop` changes first: the wait of
 /// every reconnect and retry loop.
 pub async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, backoff: Duration) {
@@ -109,7 +151,7 @@ pub enum TransportError {
     Closed(&'static str),
     #[error(transparent)]
     Start(#[from] StartError),
-    #[error("no answer from the broker in time for {0}")]
+    #[error("no answer from the broker in time: {0}")]
     Timeout(&'static str),
 }
 

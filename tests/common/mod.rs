@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod amqp;
 pub mod browser;
 pub mod grpc;
 pub mod history;
@@ -207,6 +208,35 @@ pub async fn publish_stream(
         }
         channel.wait_for_confirms().await.unwrap();
     }
+}
+
+/// A topology of its own for one test (prefix `samgate-<tag>-<uuid>`),
+/// declared with the built-in directory, with `cases` × `events` stream
+/// messages waiting in the Lifecare queue before any gateway runs.
+pub async fn topology_with_stream(
+    channel: &lapin::Channel,
+    tag: &str,
+    cases: usize,
+    events: usize,
+) -> (
+    samgate::transport::topology::Names,
+    samgate::routing::Directory,
+) {
+    let prefix = format!("samgate-{tag}-{}", uuid::Uuid::new_v4().simple());
+    let names = samgate::transport::topology::Names::new(&prefix);
+    let directory = samgate::routing::Directory::builtin();
+    samgate::transport::topology::declare(channel, &names, &directory)
+        .await
+        .unwrap();
+    publish_stream(
+        channel,
+        &names.inbound(samgate::dialects::DialectName::Lifecare),
+        &tag.to_uppercase(),
+        cases,
+        events,
+    )
+    .await;
+    (names, directory)
 }
 
 /// The case id and sequence samgate puts in an outbound message's headers.

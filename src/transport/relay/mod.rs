@@ -42,7 +42,7 @@ mod settler;
 mod window;
 
 use super::topology::Names;
-use super::{TransportError, connect};
+use super::{CONFIRM_TIMEOUT, SETUP_TIMEOUT, TransportError, close, connect, within};
 use crate::delivery::{Rendered, render};
 use crate::gateway::Gateway;
 use crate::store::{Delivery, RelayLease};
@@ -111,14 +111,18 @@ async fn leased(
     lease: &mut RelayLease,
 ) -> Result<(), TransportError> {
     let connection = connect(url).await?;
-    let channel = connection.create_channel().await?;
-    // Declared on every connection: idempotent, and a broker that lost its
-    // definitions gets them back before anything is published.
     let mut declared = gateway.router().directory_generation();
-    super::topology::declare(&channel, names, &gateway.router().directory()).await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let channel = within(SETUP_TIMEOUT, "setting up the relay's channel", async {
+        let channel = connection.create_channel().await?;
+        // Declared on every connection: idempotent, and a broker that lost
+        // its definitions gets them back before anything is published.
+        super::topology::declare(&channel, names, &gateway.router().directory()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok::<_, lapin::Error>(channel)
+    })
+    .await?;
     let mut wake = gateway.stored_changes();
     // Other processes' batches (PostgreSQL): heard of once the listener is
     // up, which itself asks for a read to cover what came before.
@@ -151,7 +155,12 @@ async fn leased(
         // A reloaded directory may name new actors: their queues first.
         let generation = gateway.router().directory_generation();
         if generation != declared {
-            super::topology::declare_actors(&channel, names, &gateway.router().directory()).await?;
+            within(
+                SETUP_TIMEOUT,
+                "declaring the reloaded directory's queues",
+                super::topology::declare_actors(&channel, names, &gateway.router().directory()),
+            )
+            .await?;
             declared = generation;
         }
         if Instant::now() >= next_poll {
@@ -210,7 +219,7 @@ async fn leased(
     {
         settler.abort();
     }
-    let _ = connection.close(200, "samgate shutting down".into()).await;
+    close(&connection, "samgate shutting down").await;
     ended
 }
 
@@ -310,12 +319,17 @@ async fn publish_round(
         )
     });
     let published = std::time::Instant::now();
-    let confirms = futures_util::future::join_all(publishes)
-        .instrument(tracing::debug_span!(
+    // Handing the frames over waits only for room on the connection; a
+    // broker that stops reading leaves none.
+    let confirms = tokio::time::timeout(
+        CONFIRM_TIMEOUT,
+        futures_util::future::join_all(publishes).instrument(tracing::debug_span!(
             "relay.publish",
             deliveries = ready.len()
-        ))
-        .await;
+        )),
+    )
+    .await
+    .map_err(|_| TransportError::Timeout("publishing a round"))?;
     for r in &ready {
         in_flight.unconfirmed.insert(r.delivery.id);
         in_flight.cases.insert(r.delivery.case_id.clone());

@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::{ROUND, Round};
 use crate::gateway::Gateway;
 use crate::store::Store;
-use crate::transport::TransportError;
+use crate::transport::{CONFIRM_TIMEOUT, TransportError, within};
 
 /// How long confirmed deliveries wait to be marked, so that one write
 /// marks many: each mark takes SQLite's one writer from the inbound
@@ -80,7 +80,10 @@ pub(super) async fn settler(
         while let Some(round) = next {
             for (r, confirm, published) in round {
                 let d = r.delivery;
-                let answer = confirm?.await?;
+                let answer = within(CONFIRM_TIMEOUT, "a delivery's confirm", async {
+                    confirm?.await
+                })
+                .await?;
                 crate::metrics::relay_confirm(published.elapsed());
                 match answer {
                     Confirmation::Ack(None) => {
