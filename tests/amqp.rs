@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::amqp::DeleteOnPanic;
 use common::*;
 use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable};
@@ -78,6 +79,7 @@ struct Running {
     running: common::amqp::Running,
     names: Names,
     directory: Directory,
+    _cleanup: DeleteOnPanic,
 }
 
 impl std::ops::Deref for Running {
@@ -91,6 +93,7 @@ async fn running(channel: &Channel) -> Running {
     let (directory, config, names) = declared(channel).await;
     Running {
         running: common::amqp::Running::start(&directory, &config).await,
+        _cleanup: DeleteOnPanic::new(&names, &directory),
         names,
         directory,
     }
@@ -193,6 +196,7 @@ async fn the_topology_is_declared_idempotently() {
     let channel = connection.create_channel().await.unwrap();
     let names = Names::new(&prefix());
     let directory = Directory::builtin();
+    let _cleanup = DeleteOnPanic::new(&names, &directory);
     samgate::transport::topology::declare(&channel, &names, &directory)
         .await
         .unwrap();
@@ -344,6 +348,7 @@ async fn two_gateways_on_one_postgres_deliver_each_message_once_and_in_order() {
     let connection = broker().await;
     let channel = connection.create_channel().await.unwrap();
     let (directory, config, names) = declared(&channel).await;
+    let _cleanup = DeleteOnPanic::new(&names, &directory);
     let url = postgres_schema_url().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -454,6 +459,7 @@ async fn messages_a_failing_store_cannot_take_go_back_to_their_queue() {
     let connection = broker().await;
     let channel = connection.create_channel().await.unwrap();
     let (gateway, admin, (directory, config, names)) = on_postgres(&channel).await;
+    let _cleanup = DeleteOnPanic::new(&names, &directory);
     // Every new event fails, and is counted, until the trigger is dropped
     // again (a sequence, which a rolled-back transaction does not undo).
     for sql in [
@@ -578,6 +584,7 @@ async fn a_message_the_store_refuses_for_good_is_quarantined_with_its_reason() {
     let connection = broker().await;
     let channel = connection.create_channel().await.unwrap();
     let (gateway, admin, (directory, config, names)) = on_postgres(&channel).await;
+    let _cleanup = DeleteOnPanic::new(&names, &directory);
     sqlx::query(
         "ALTER TABLE events ADD CONSTRAINT refuse_one CHECK (source_message_id <> 'ONE-7-0') NOT VALID",
     )

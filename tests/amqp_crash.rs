@@ -51,6 +51,7 @@ async fn sigkill_mid_stream_loses_nothing_and_keeps_case_order() {
 
     // 10,000 messages in, before any gateway runs.
     let (names, directory) = topology_with_stream(&channel, "crash", CASES, EVENTS_PER_CASE).await;
+    let _cleanup = common::amqp::DeleteOnPanic::new(&names, &directory);
 
     // Collect everything that comes out.
     let received: Received = Arc::default();

@@ -118,6 +118,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     let channel = connection.create_channel().await.unwrap();
     let (names, directory) =
         topology_with_stream(&channel, "restart", CASES, EVENTS_PER_CASE).await;
+    let _cleanup = common::amqp::DeleteOnPanic::new(&names, &directory);
     drop(channel);
     drop(connection);
 

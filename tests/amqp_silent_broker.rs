@@ -95,6 +95,7 @@ async fn a_broker_that_accepts_connections_and_stays_silent_is_waited_out() {
     let broker = samgate::transport::connect(&url).await.unwrap();
     let channel = broker.create_channel().await.unwrap();
     let (names, directory) = topology_with_stream(&channel, "silent", CASES, EVENTS_PER_CASE).await;
+    let _cleanup = common::amqp::DeleteOnPanic::new(&names, &directory);
 
     let received: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut consumer = channel

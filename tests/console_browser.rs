@@ -265,6 +265,10 @@ async fn an_operator_replays_one_quarantined_delivery_and_discards_another_with_
         )
     };
     let prefix = prefix("console-replay");
+    let _cleanup = common::amqp::DeleteOnPanic::new(
+        &samgate::transport::topology::Names::new(&prefix),
+        &samgate::routing::Directory::builtin(),
+    );
     let (_connection, channel) = broker().await;
     let served = serve(&data, Some(&prefix)).await;
     let console = served.console.clone();
@@ -444,6 +448,10 @@ async fn an_overdue_sip_invitation_is_under_tidsgranser_and_on_the_alerts_queue_
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let prefix = prefix("console-alerts");
+    let _cleanup = common::amqp::DeleteOnPanic::new(
+        &samgate::transport::topology::Names::new(&prefix),
+        &samgate::routing::Directory::builtin(),
+    );
     let (_connection, channel) = broker().await;
     let served = serve(&data, Some(&prefix)).await;
     let console = served.console.clone();

@@ -405,6 +405,7 @@ async fn a_returned_message_leaves_no_trace_of_the_patient(format: &str) {
     let prefix = format!("samgate-returns-{}", uuid::Uuid::new_v4().simple());
     let names = Names::new(&prefix);
     let directory = Directory::builtin();
+    let _cleanup = common::amqp::DeleteOnPanic::new(&names, &directory);
     declare(&channel, &names, &directory).await.unwrap();
 
     let data = tempfile::tempdir().unwrap();

@@ -282,6 +282,10 @@ async fn amqp_messages_and_deliveries_are_counted() {
     use samgate::transport::topology::Names;
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("metrics-{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = common::amqp::DeleteOnPanic::new(
+        &Names::new(&prefix),
+        &samgate::routing::Directory::builtin(),
+    );
     let url = amqp_url();
     let mut gate = serve_with(
         dir.path(),

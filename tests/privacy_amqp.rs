@@ -80,6 +80,7 @@ async fn a_later_message_over_amqp_does_not_lift_protection() {
         prefix: format!("samgate-test-{}", uuid::Uuid::new_v4().simple()),
     };
     let names = Names::new(&config.prefix);
+    let _cleanup = common::amqp::DeleteOnPanic::new(&names, &directory);
     samgate::transport::topology::declare(&channel, &names, &directory)
         .await
         .unwrap();

@@ -9,6 +9,7 @@ use samgate::gateway::Gateway;
 use samgate::routing::{Directory, Router};
 use samgate::store::Store;
 use samgate::transport::AmqpConfig;
+use samgate::transport::topology::Names;
 
 /// How long a stop may take: the transports drain for at most a few
 /// seconds (inbound, relay) before they close.
@@ -60,5 +61,51 @@ impl Running {
                 .expect("a transport that does not stop")
                 .unwrap();
         }
+    }
+}
+
+/// Deletes a test's exchanges and queues if the test fails: a failed run
+/// leaves nothing on the broker, where left-over quorum queues pile up
+/// over runs and slow every restart of it (hundreds of them kept
+/// RabbitMQ from booting at all here). A test that passes deletes its
+/// own, with `clean_amqp`, before it ends.
+pub struct DeleteOnPanic {
+    names: Names,
+    directory: Directory,
+}
+
+impl DeleteOnPanic {
+    pub fn new(names: &Names, directory: &Directory) -> DeleteOnPanic {
+        DeleteOnPanic {
+            names: names.clone(),
+            directory: directory.clone(),
+        }
+    }
+}
+
+impl Drop for DeleteOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let (names, directory) = (self.names.clone(), self.directory.clone());
+        // A thread and a runtime of its own: the test's runtime is
+        // unwinding.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let Ok(connection) = samgate::transport::connect(&super::amqp_url()).await else {
+                    return;
+                };
+                if let Ok(channel) = connection.create_channel().await {
+                    super::clean_amqp(&channel, &names, &directory).await;
+                }
+                let _ = connection.close(200, "test cleaned up".into()).await;
+            });
+        })
+        .join();
     }
 }
