@@ -2,7 +2,8 @@
 //! can while it boots or when it is wedged: every transport connects into
 //! that silence, gives up on it after its time limit, and connects again;
 //! once the broker answers, everything waiting in the queues is delivered.
-//! A proxy in front of the local RabbitMQ plays the silent broker.
+//! A stop meanwhile is not held up by the silence. A proxy in front of the
+//! local RabbitMQ plays the silent broker.
 
 mod common;
 
@@ -38,7 +39,10 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn silent_in_front_of(upstream: String) -> Proxy {
+    /// A silent proxy to the broker of `url`.
+    async fn silent_in_front_of(url: &str) -> Proxy {
+        let uri: AMQPUri = url.parse().unwrap();
+        let upstream = format!("{}:{}", uri.authority.host, uri.authority.port);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let answering = Arc::new(AtomicBool::new(false));
@@ -116,11 +120,7 @@ async fn a_broker_that_accepts_connections_and_stays_silent_is_waited_out() {
         }
     });
 
-    let upstream = {
-        let uri: AMQPUri = url.parse().unwrap();
-        format!("{}:{}", uri.authority.host, uri.authority.port)
-    };
-    let proxy = Proxy::silent_in_front_of(upstream).await;
+    let proxy = Proxy::silent_in_front_of(&url).await;
     let running = common::amqp::Running::start(
         &directory,
         &AmqpConfig {
@@ -144,4 +144,27 @@ async fn a_broker_that_accepts_connections_and_stays_silent_is_waited_out() {
     running.stop().await;
     collector.abort();
     clean_amqp(&channel, &names, &directory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_the_broker_keeps_silent_is_not_held_up() {
+    let url = amqp_url();
+    let proxy = Proxy::silent_in_front_of(&url).await;
+    let running = common::amqp::Running::start(
+        &samgate::routing::Directory::builtin(),
+        &AmqpConfig {
+            url: proxy.url(&url),
+            prefix: format!("samgate-silent-stop-{}", uuid::Uuid::new_v4().simple()),
+        },
+    )
+    .await;
+    eventually("every transport to connect into the silence", LIMIT, || {
+        let held = proxy.held.load(Ordering::SeqCst);
+        std::future::ready((held >= TRANSPORTS).then_some(()))
+    })
+    .await;
+    // Well inside the 15 s a connection is given to answer.
+    tokio::time::timeout(Duration::from_secs(5), running.stop())
+        .await
+        .expect("a stop held up by a broker that does not answer");
 }

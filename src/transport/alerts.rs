@@ -14,9 +14,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use tokio::sync::watch;
 
 use super::topology::Names;
-use super::{
-    CONFIRM_TIMEOUT, FIRST_BACKOFF, SETUP_TIMEOUT, TransportError, close, connect, within,
-};
+use super::{CONFIRM_TIMEOUT, FIRST_BACKOFF, TransportError, close, open_session, within};
 use crate::gateway::Gateway;
 use crate::store::Alert;
 
@@ -67,16 +65,23 @@ pub(super) async fn session(
     backoff: &mut Duration,
 ) -> Result<(), TransportError> {
     let store = gateway.store();
-    let connection = connect(url).await?;
-    let channel = within(SETUP_TIMEOUT, "setting up the alerts' channel", async {
-        let channel = connection.create_channel().await?;
-        super::topology::declare_alerts(&channel, names).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok::<_, lapin::Error>(channel)
-    })
+    let opened = open_session(
+        url,
+        stop,
+        "setting up the alerts' channel",
+        async |connection| {
+            let channel = connection.create_channel().await?;
+            super::topology::declare_alerts(&channel, names).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok(channel)
+        },
+    )
     .await?;
+    let Some((connection, channel)) = opened else {
+        return Ok(());
+    };
     *backoff = FIRST_BACKOFF;
     let queue = names.alerts();
     loop {

@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, SETUP_TIMEOUT, TransportError, close, connect, within};
+use super::{CONFIRM_TIMEOUT, FIRST_BACKOFF, TransportError, close, open_session, within};
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
 use crate::store::StoreError;
@@ -64,35 +64,42 @@ pub(super) async fn session(
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Duration,
 ) -> Result<(), TransportError> {
-    let connection = connect(url).await?;
-    let (quarantine, attached) = within(SETUP_TIMEOUT, "setting up the inbound consumers", async {
-        let quarantine = connection.create_channel().await?;
-        // Before anything consumes: a broker that lost its definitions, or
-        // never had them, gets them back first (idempotent).
-        super::topology::declare_inbound(&quarantine, names).await?;
-        quarantine
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        let mut attached = Vec::new();
-        for dialect in DialectName::ALL {
-            let channel = connection.create_channel().await?;
-            channel
-                .basic_qos(PREFETCH, BasicQosOptions::default())
+    let opened = open_session(
+        url,
+        stop,
+        "setting up the inbound consumers",
+        async |connection| {
+            let quarantine = connection.create_channel().await?;
+            // Before anything consumes: a broker that lost its definitions, or
+            // never had them, gets them back first (idempotent).
+            super::topology::declare_inbound(&quarantine, names).await?;
+            quarantine
+                .confirm_select(ConfirmSelectOptions::default())
                 .await?;
-            let tag = format!("samgate-{}", dialect.as_str());
-            let consumer = channel
-                .basic_consume(
-                    names.inbound(dialect).as_str().into(),
-                    tag.as_str().into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-            attached.push((dialect, channel, tag, consumer));
-        }
-        Ok::<_, lapin::Error>((quarantine, attached))
-    })
+            let mut attached = Vec::new();
+            for dialect in DialectName::ALL {
+                let channel = connection.create_channel().await?;
+                channel
+                    .basic_qos(PREFETCH, BasicQosOptions::default())
+                    .await?;
+                let tag = format!("samgate-{}", dialect.as_str());
+                let consumer = channel
+                    .basic_consume(
+                        names.inbound(dialect).as_str().into(),
+                        tag.as_str().into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+                attached.push((dialect, channel, tag, consumer));
+            }
+            Ok((quarantine, attached))
+        },
+    )
     .await?;
+    let Some((connection, (quarantine, attached))) = opened else {
+        return Ok(());
+    };
     let mut tasks = tokio::task::JoinSet::new();
     // Each consumer's channel and tag, to cancel them at a stop.
     let mut consumers = Vec::new();
@@ -378,19 +385,20 @@ pub(super) async fn send_to_quarantine(
     if let Some(ct) = original.properties.content_type() {
         props = props.with_content_type(ct.clone());
     }
-    let confirm = channel
-        .basic_publish(
-            names.dead_letter_exchange().as_str().into(),
-            names.quarantine().as_str().into(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            &original.data,
-            props,
-        )
-        .await?
-        .await?;
+    let publish = channel.basic_publish(
+        names.dead_letter_exchange().as_str().into(),
+        names.quarantine().as_str().into(),
+        BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        },
+        &original.data,
+        props,
+    );
+    let confirm = within(CONFIRM_TIMEOUT, "a quarantined message's confirm", async {
+        publish.await?.await
+    })
+    .await?;
     tracing::warn!(dialect, "message quarantined");
     Ok(matches!(confirm, Confirmation::Ack(None)))
 }

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, SETUP_TIMEOUT, TransportError, close, connect, within};
+use super::{FIRST_BACKOFF, TransportError, close, open_session};
 use crate::journal::{DIALECT, Journal, Verdict};
 use crate::metrics::Way;
 
@@ -45,12 +45,12 @@ pub(super) async fn session(
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Duration,
 ) -> Result<(), TransportError> {
-    let connection = connect(url).await?;
     let queue = names.journal_inbound();
-    let (quarantine, mut consumer) = within(
-        SETUP_TIMEOUT,
+    let opened = open_session(
+        url,
+        stop,
         "setting up the journal feed's consumer",
-        async {
+        async |connection| {
             let quarantine = connection.create_channel().await?;
             super::topology::declare_inbound(&quarantine, names).await?;
             quarantine
@@ -68,10 +68,13 @@ pub(super) async fn session(
                     FieldTable::default(),
                 )
                 .await?;
-            Ok::<_, lapin::Error>((quarantine, consumer))
+            Ok((quarantine, consumer))
         },
     )
     .await?;
+    let Some((connection, (quarantine, mut consumer))) = opened else {
+        return Ok(());
+    };
     tracing::info!("journal feed consumer connected");
     *backoff = FIRST_BACKOFF;
     let mut retry = FIRST_STORE_RETRY;

@@ -60,8 +60,8 @@ pub const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// published. Confirms come in milliseconds; a broker that has confirmed
 /// nothing for a minute has lost the message or the connection without
 /// saying so, and the message is published again on a new connection
-/// under the same message id (at least once). Long enough that a broker
-/// briefly holding publishers back under a resource alarm is waited for.
+/// under the same message id (at least once). The relay waits on while
+/// the broker says it holds the connection back (a resource alarm).
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long closing a connection may take at a stop: a broker that does
@@ -81,6 +81,31 @@ where
     match tokio::time::timeout(limit, step).await {
         Ok(done) => Ok(done?),
         Err(_) => Err(TransportError::Timeout(what)),
+    }
+}
+
+/// Connects to the broker at `url` and sets a session up on the
+/// connection (`setup`: its channels, declarations and consumers), each
+/// under its limit ([`connect`], [`SETUP_TIMEOUT`] for `what`), unless
+/// `stop` turns true first (`None` then): a stop while the broker keeps
+/// silent is not held up by those limits.
+async fn open_session<T>(
+    url: &str,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    what: &'static str,
+    setup: impl AsyncFnOnce(&lapin::Connection) -> Result<T, lapin::Error>,
+) -> Result<Option<(lapin::Connection, T)>, TransportError> {
+    if *stop.borrow() {
+        return Ok(None);
+    }
+    let open = async {
+        let connection = connect(url).await?;
+        let set_up = within(SETUP_TIMEOUT, what, setup(&connection)).await?;
+        Ok::<_, TransportError>((connection, set_up))
+    };
+    tokio::select! {
+        opened = open => opened.map(Some),
+        _ = stop.changed() => Ok(None),
     }
 }
 

@@ -42,7 +42,7 @@ mod settler;
 mod window;
 
 use super::topology::Names;
-use super::{CONFIRM_TIMEOUT, SETUP_TIMEOUT, TransportError, close, connect, within};
+use super::{CONFIRM_TIMEOUT, SETUP_TIMEOUT, TransportError, close, open_session, within};
 use crate::delivery::{Rendered, render};
 use crate::gateway::Gateway;
 use crate::store::{Delivery, RelayLease};
@@ -110,19 +110,26 @@ async fn leased(
     backoff: &mut Duration,
     lease: &mut RelayLease,
 ) -> Result<(), TransportError> {
-    let connection = connect(url).await?;
     let mut declared = gateway.router().directory_generation();
-    let channel = within(SETUP_TIMEOUT, "setting up the relay's channel", async {
-        let channel = connection.create_channel().await?;
-        // Declared on every connection: idempotent, and a broker that lost
-        // its definitions gets them back before anything is published.
-        super::topology::declare(&channel, names, &gateway.router().directory()).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok::<_, lapin::Error>(channel)
-    })
+    let opened = open_session(
+        url,
+        stop,
+        "setting up the relay's channel",
+        async |connection| {
+            let channel = connection.create_channel().await?;
+            // Declared on every connection: idempotent, and a broker that lost
+            // its definitions gets them back before anything is published.
+            super::topology::declare(&channel, names, &gateway.router().directory()).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok(channel)
+        },
+    )
     .await?;
+    let Some((connection, channel)) = opened else {
+        return Ok(());
+    };
     let mut wake = gateway.stored_changes();
     // Other processes' batches (PostgreSQL): heard of once the listener is
     // up, which itself asks for a read to cover what came before.
@@ -132,7 +139,12 @@ async fn leased(
     let mut backlog = Backlog::new(gateway.store().follow_outbox().await);
     let (rounds, settle_rounds) = mpsc::unbounded_channel();
     let (reports, mut settled) = mpsc::unbounded_channel();
-    let mut settler = tokio::spawn(settler(gateway.clone(), settle_rounds, reports));
+    let mut settler = tokio::spawn(settler(
+        gateway.clone(),
+        connection.status().clone(),
+        settle_rounds,
+        reports,
+    ));
     let mut in_flight = InFlight::default();
     let mut lease_checked = Instant::now();
     let mut next_poll = Instant::now() + SAFETY_POLL;

@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::{ROUND, Round};
 use crate::gateway::Gateway;
 use crate::store::Store;
-use crate::transport::{CONFIRM_TIMEOUT, TransportError, within};
+use crate::transport::{CONFIRM_TIMEOUT, TransportError};
 
 /// How long confirmed deliveries wait to be marked, so that one write
 /// marks many: each mark takes SQLite's one writer from the inbound
@@ -51,6 +51,7 @@ pub(super) struct Settled {
 /// sending rounds and everything is marked.
 pub(super) async fn settler(
     gateway: Arc<Gateway>,
+    broker: lapin::ConnectionStatus,
     mut rounds: mpsc::UnboundedReceiver<Round>,
     reports: mpsc::UnboundedSender<Report>,
 ) -> Result<(), TransportError> {
@@ -80,10 +81,7 @@ pub(super) async fn settler(
         while let Some(round) = next {
             for (r, confirm, published) in round {
                 let d = r.delivery;
-                let answer = within(CONFIRM_TIMEOUT, "a delivery's confirm", async {
-                    confirm?.await
-                })
-                .await?;
+                let answer = confirmed(confirm?, &broker).await?;
                 crate::metrics::relay_confirm(published.elapsed());
                 match answer {
                     Confirmation::Ack(None) => {
@@ -129,6 +127,29 @@ pub(super) async fn settler(
         }
         if unmarked.rows.len() >= ROUND {
             unmarked.mark(store.as_ref(), &reports).await?;
+        }
+    }
+}
+
+/// The broker's answer to one publish. It must come within
+/// [`CONFIRM_TIMEOUT`], except while the broker holds the connection back
+/// (`connection.blocked`, a memory or disk alarm): confirms wait for the
+/// alarm to end, and publishing again on a new connection would only be
+/// held back the same way.
+async fn confirmed(
+    confirm: lapin::PublisherConfirm,
+    broker: &lapin::ConnectionStatus,
+) -> Result<Confirmation, TransportError> {
+    let mut confirm = std::pin::pin!(confirm);
+    loop {
+        match tokio::time::timeout(CONFIRM_TIMEOUT, &mut confirm).await {
+            Ok(answer) => return Ok(answer?),
+            Err(_) if broker.blocked() => {
+                tracing::warn!(
+                    "the broker holds samgate's publishes back (a resource alarm); waiting for it"
+                );
+            }
+            Err(_) => return Err(TransportError::Timeout("a delivery's confirm")),
         }
     }
 }
