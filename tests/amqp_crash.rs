@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,8 @@ const RECIPIENTS: [&str; 3] = [
     "SE2321000040-V2K1",
 ];
 
-fn serve(data_dir: &std::path::Path, prefix: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_samgate"))
+fn serve(data_dir: &std::path::Path, prefix: &str) -> common::process::KillOnDrop {
+    let child = Command::new(env!("CARGO_BIN_EXE_samgate"))
         .arg("--data-dir")
         .arg(data_dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -35,7 +35,8 @@ fn serve(data_dir: &std::path::Path, prefix: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap()
+        .unwrap();
+    common::process::KillOnDrop(child)
 }
 
 /// (queue, message id, case id, sequence) of every message received.

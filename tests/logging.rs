@@ -409,18 +409,20 @@ async fn a_returned_message_leaves_no_trace_of_the_patient(format: &str) {
     declare(&channel, &names, &directory).await.unwrap();
 
     let data = tempfile::tempdir().unwrap();
-    let mut child = samgate()
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SAMGATE_AMQP_URL", &url)
-        .env("SAMGATE_AMQP_PREFIX", &prefix)
-        .env("SAMGATE_LOG_FORMAT", format)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::process::KillOnDrop(
+        samgate()
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("SAMGATE_AMQP_URL", &url)
+            .env("SAMGATE_AMQP_PREFIX", &prefix)
+            .env("SAMGATE_LOG_FORMAT", format)
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let stderr = Stderr::follow(&mut child);
     // The relay declares the topology when it connects: the queues go
     // after that, so that every delivery finds no queue.

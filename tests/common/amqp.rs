@@ -53,9 +53,9 @@ impl Running {
     }
 
     /// Stops the transports and waits for each to end.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.stop.send(true).unwrap();
-        for t in self.tasks {
+        for t in std::mem::take(&mut self.tasks) {
             tokio::time::timeout(STOP_LIMIT, t)
                 .await
                 .expect("a transport that does not stop")
@@ -63,6 +63,21 @@ impl Running {
         }
     }
 }
+
+impl Drop for Running {
+    /// A test that fails stops the transports too, so that they do not
+    /// declare again what [`DeleteOnPanic`] deletes.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// How long a failed test's cleanup may take: some 20 deletions, each
+/// answered in milliseconds.
+const CLEAN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Deletes a test's exchanges and queues if the test fails: a failed run
 /// leaves nothing on the broker, where left-over quorum queues pile up
@@ -96,7 +111,7 @@ impl Drop for DeleteOnPanic {
                 .enable_all()
                 .build()
                 .unwrap();
-            runtime.block_on(async {
+            let clean = async {
                 let Ok(connection) = samgate::transport::connect(&super::amqp_url()).await else {
                     return;
                 };
@@ -104,7 +119,10 @@ impl Drop for DeleteOnPanic {
                     super::clean_amqp(&channel, &names, &directory).await;
                 }
                 let _ = connection.close(200, "test cleaned up".into()).await;
-            });
+            };
+            // A broker that does not answer must not hang the failing
+            // test: its failure is what the run has to report.
+            let _ = runtime.block_on(tokio::time::timeout(CLEAN_LIMIT, clean));
         })
         .join();
     }

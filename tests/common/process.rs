@@ -135,3 +135,30 @@ pub async fn exit_status(child: &mut Child, limit: Duration) -> std::process::Ex
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A child process killed when dropped before it ended, so that a test
+/// that fails leaves no gateway running behind it (one would go on
+/// consuming and declaring the test's queues).
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
