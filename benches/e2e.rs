@@ -517,7 +517,7 @@ async fn through_samgate(
     // Taken once the relay has stopped: it settles its last confirms first.
     let confirmed = confirms.take();
     store.close().await;
-    let mut queues = vec![names.quarantine()];
+    let mut queues = vec![names.quarantine(), names.journal_inbound(), names.alerts()];
     queues.extend(DialectName::ALL.iter().map(|d| names.inbound(*d)));
     queues.extend(directory.units().iter().map(|u| names.outbound(&u.hsa_id)));
     for q in queues {

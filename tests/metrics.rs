@@ -329,9 +329,11 @@ async fn amqp_messages_and_deliveries_are_counted() {
     assert_eq!(value(&samples, "samgate_amqp_connected{}"), 1.0);
     assert_eq!(value(&samples, "samgate_events_stored_total{}"), 1.0);
 
+    // The gateway first: running, it would declare its inbound queues
+    // again as soon as they were deleted.
+    stop(gate.child, gate.stderr).await;
     clean_amqp(&channel, &names, &samgate::routing::Directory::builtin()).await;
     let _ = connection.close(200, "done".into()).await;
-    stop(gate.child, gate.stderr).await;
 }
 
 /// Debian's Prometheus server, scraping `target` every second and
