@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use lapin::BasicProperties;
 use lapin::Confirmation;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::BasicPublishOptions;
 use tokio::sync::watch;
 
 use super::topology::Names;
-use super::{CONFIRM_TIMEOUT, FIRST_BACKOFF, TransportError, close, open_session, within};
+use super::{
+    CONFIRM_TIMEOUT, FIRST_BACKOFF, TransportError, close, confirming_channel, open_session, within,
+};
 use crate::gateway::Gateway;
 use crate::store::Alert;
 
@@ -70,11 +72,8 @@ pub(super) async fn session(
         stop,
         "setting up the alerts' channel",
         async |connection| {
-            let channel = connection.create_channel().await?;
+            let channel = confirming_channel(connection).await?;
             super::topology::declare_alerts(&channel, names).await?;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await?;
             Ok(channel)
         },
     )

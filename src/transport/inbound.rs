@@ -21,17 +21,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{CONFIRM_TIMEOUT, FIRST_BACKOFF, TransportError, close, open_session, within};
+use super::{
+    CONFIRM_TIMEOUT, FIRST_BACKOFF, TransportError, close, confirming_channel, consumer,
+    open_session, within,
+};
 use crate::dialects::DialectName;
 use crate::gateway::{Gateway, SubmitError};
 use crate::store::StoreError;
@@ -69,28 +69,15 @@ pub(super) async fn session(
         stop,
         "setting up the inbound consumers",
         async |connection| {
-            let quarantine = connection.create_channel().await?;
+            let quarantine = confirming_channel(connection).await?;
             // Before anything consumes: a broker that lost its definitions, or
             // never had them, gets them back first (idempotent).
             super::topology::declare_inbound(&quarantine, names).await?;
-            quarantine
-                .confirm_select(ConfirmSelectOptions::default())
-                .await?;
             let mut attached = Vec::new();
             for dialect in DialectName::ALL {
-                let channel = connection.create_channel().await?;
-                channel
-                    .basic_qos(PREFETCH, BasicQosOptions::default())
-                    .await?;
                 let tag = format!("samgate-{}", dialect.as_str());
-                let consumer = channel
-                    .basic_consume(
-                        names.inbound(dialect).as_str().into(),
-                        tag.as_str().into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await?;
+                let (channel, consumer) =
+                    consumer(connection, &names.inbound(dialect), &tag, PREFETCH).await?;
                 attached.push((dialect, channel, tag, consumer));
             }
             Ok((quarantine, attached))

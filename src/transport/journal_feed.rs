@@ -14,15 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::topology::Names;
-use super::{FIRST_BACKOFF, TransportError, close, open_session};
+use super::{FIRST_BACKOFF, TransportError, close, confirming_channel, consumer, open_session};
 use crate::journal::{DIALECT, Journal, Verdict};
 use crate::metrics::Way;
 
@@ -51,28 +48,15 @@ pub(super) async fn session(
         stop,
         "setting up the journal feed's consumer",
         async |connection| {
-            let quarantine = connection.create_channel().await?;
+            let quarantine = confirming_channel(connection).await?;
             super::topology::declare_inbound(&quarantine, names).await?;
-            quarantine
-                .confirm_select(ConfirmSelectOptions::default())
-                .await?;
-            let channel = connection.create_channel().await?;
-            channel
-                .basic_qos(PREFETCH, BasicQosOptions::default())
-                .await?;
-            let consumer = channel
-                .basic_consume(
-                    queue.as_str().into(),
-                    "samgate-hl7v2".into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-            Ok((quarantine, consumer))
+            let attached = consumer(connection, &queue, "samgate-hl7v2", PREFETCH).await?;
+            Ok((quarantine, attached))
         },
     )
     .await?;
-    let Some((connection, (quarantine, mut consumer))) = opened else {
+    // The consumer's channel is held for the session, as the consumer is.
+    let Some((connection, (quarantine, (_channel, mut consumer)))) = opened else {
         return Ok(());
     };
     tracing::info!("journal feed consumer connected");

@@ -109,6 +109,41 @@ async fn open_session<T>(
     }
 }
 
+/// A channel on `connection` whose publishes the broker confirms.
+async fn confirming_channel(
+    connection: &lapin::Connection,
+) -> Result<lapin::Channel, lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await?;
+    Ok(channel)
+}
+
+/// A consumer of `queue`, named `tag`, on a channel of its own that holds
+/// at most `prefetch` messages unacknowledged; with that channel, to
+/// cancel the consumer on.
+async fn consumer(
+    connection: &lapin::Connection,
+    queue: &str,
+    tag: &str,
+    prefetch: u16,
+) -> Result<(lapin::Channel, lapin::Consumer), lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel
+        .basic_qos(prefetch, lapin::options::BasicQosOptions::default())
+        .await?;
+    let consumer = channel
+        .basic_consume(
+            queue.into(),
+            tag.into(),
+            lapin::options::BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, consumer))
+}
+
 /// Closes `connection`, saying `why`, waiting at most [`CLOSE_TIMEOUT`].
 pub(crate) async fn close(connection: &lapin::Connection, why: &str) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, why.into())).await;

@@ -31,7 +31,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::sync::{mpsc, watch};
@@ -42,7 +42,9 @@ mod settler;
 mod window;
 
 use super::topology::Names;
-use super::{CONFIRM_TIMEOUT, SETUP_TIMEOUT, TransportError, close, open_session, within};
+use super::{
+    CONFIRM_TIMEOUT, SETUP_TIMEOUT, TransportError, close, confirming_channel, open_session, within,
+};
 use crate::delivery::{Rendered, render};
 use crate::gateway::Gateway;
 use crate::store::{Delivery, RelayLease};
@@ -116,13 +118,10 @@ async fn leased(
         stop,
         "setting up the relay's channel",
         async |connection| {
-            let channel = connection.create_channel().await?;
+            let channel = confirming_channel(connection).await?;
             // Declared on every connection: idempotent, and a broker that lost
             // its definitions gets them back before anything is published.
             super::topology::declare(&channel, names, &gateway.router().directory()).await?;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await?;
             Ok(channel)
         },
     )
