@@ -77,10 +77,7 @@ pub async fn connect(url: &str) -> Result<lapin::Connection, TransportError> {
 }
 
 /// Connects to the broker at `url`, giving up after `limit`.
-pub async fn connect_within(
-    url: &str,
-    limit: Duration,
-) -> Result<lapin::Connection, TransportError> {
+async fn connect_within(url: &str, limit: Duration) -> Result<lapin::Connection, TransportError> {
     let mut uri = parse_url(url)?;
     uri.query.heartbeat.get_or_insert(HEARTBEAT_SECONDS);
     super::within(
@@ -106,7 +103,7 @@ pub async fn queue_depths(
     queues: &[String],
 ) -> Result<Vec<Option<u32>>, TransportError> {
     let ask = async {
-        let connection = connect_within(url, QUEUE_DEPTH_TIMEOUT).await?;
+        let connection = connect(url).await?;
         let mut channel = connection.create_channel().await?;
         let mut depths = Vec::with_capacity(queues.len());
         for name in queues {
